@@ -1,0 +1,165 @@
+"""Build a multi-task network from a Layout: pay only for the blocks that are used.
+
+Routing is decided here, at build time, into a flat list of steps. Each step runs one module on
+one earlier feature map, and tasks whose paths agree share the step, so each distinct path prefix
+is computed once per batch. Skipped blocks never run and blocks no task uses are never built.
+``forward`` is a plain loop over that fixed list, with no data-dependent branching, so the network
+traces and exports to ONNX as it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from nas.backbones import Backbone
+from nas.heads import HeadSpec
+from nas.layout import Layout
+
+__all__ = ["Cost", "MultiTaskNetwork", "build", "cost", "feature_shapes", "plan"]
+
+Shape = tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Cost:
+    """What one forward pass of a Layout's network costs, per sample.
+
+    Attributes:
+        block_executions: block calls per forward pass (each distinct path prefix once).
+        params: parameters of the used blocks plus the heads.
+        flops: FLOPs per sample (2 per multiply-add of convolutions and matrix products).
+    """
+
+    block_executions: int
+    params: int
+    flops: int
+
+
+def feature_shapes(backbone: Backbone, input_shape: Shape) -> list[Shape]:
+    """Per-sample feature shape entering each depth, then the output of the last block."""
+    backbone.check_input(tuple(input_shape))
+    shapes = [tuple(input_shape)]
+    for d in range(backbone.depth):
+        shapes.append(backbone.out_shape(d, shapes[-1]))
+    return shapes
+
+
+def _check(layout: Layout, backbone: Backbone, heads: Mapping[str, HeadSpec]) -> None:
+    if layout.depth != backbone.depth:
+        raise ValueError(
+            f"the layout has {layout.depth} depths but the backbone has {backbone.depth} blocks"
+        )
+    missing = [t for t in layout.tasks if t not in heads]
+    extra = [t for t in heads if t not in layout.tasks]
+    if missing or extra:
+        raise ValueError(f"heads do not match the layout's tasks: missing {missing}, extra {extra}")
+
+
+def plan(layout: Layout, backbone: Backbone) -> tuple[list[tuple[str, int]], list[int]]:
+    """Compile a Layout into steps and the feature slot each task's head reads.
+
+    Slot 0 is the input; step ``i`` writes slot ``i + 1`` by running module ``name`` on slot
+    ``src``. Block modules are named ``b{depth}_{instance}``, skip shortcuts ``s{depth}``.
+
+    Returns:
+        ``(steps, head_slots)`` with steps as ``(name, src)`` pairs.
+    """
+    steps: list[tuple[str, int]] = []
+    made: dict[tuple[int, str], int] = {}  # (input slot, module) -> output slot
+    cur = [0] * layout.num_tasks
+    for d, row in enumerate(layout.rows):
+        for t, choice in enumerate(row):
+            if choice is None:
+                if backbone.skip(d) is None:
+                    continue  # identity: the task keeps its feature map
+                name = f"s{d}"
+            else:
+                name = f"b{d}_{choice}"
+            key = (cur[t], name)
+            if key not in made:
+                steps.append((name, cur[t]))
+                made[key] = len(steps)
+            cur[t] = made[key]
+    return steps, cur
+
+
+class MultiTaskNetwork(nn.Module):
+    """The network of one Layout; ``forward(x)`` returns ``{task: output}`` in task order."""
+
+    def __init__(
+        self,
+        layout: Layout,
+        backbone: Backbone,
+        heads: Mapping[str, HeadSpec],
+        input_shape: Sequence[int],
+    ) -> None:
+        super().__init__()
+        _check(layout, backbone, heads)
+        shapes = feature_shapes(backbone, tuple(input_shape))
+        self.layout, self.input_shape = layout, tuple(input_shape)
+        self.tasks = layout.tasks
+        self.blocks = nn.ModuleDict()
+        for d, inst in layout.used_blocks():
+            self.blocks[f"b{d}_{inst}"] = backbone.block(d)
+        for d in range(layout.depth):
+            skip = backbone.skip(d)
+            if skip is not None and any(c is None for c in layout.rows[d]):
+                self.blocks[f"s{d}"] = skip
+        # Task names may hold characters a ModuleDict key may not, so heads go by position.
+        self.heads = nn.ModuleList(heads[t].build(shapes[-1], shapes[0]) for t in self.tasks)
+        steps, self._head_slots = plan(layout, backbone)
+        self._steps = [(self.blocks[name], src) for name, src in steps]
+
+    @property
+    def num_steps(self) -> int:
+        """Module calls per forward pass (block calls plus parameter-free skip shortcuts)."""
+        return len(self._steps)
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Run every step once, then each task's head on its own feature map."""
+        feats = [x]
+        for module, src in self._steps:
+            feats.append(module(feats[src]))
+        return {
+            task: head(feats[slot])
+            for task, head, slot in zip(self.tasks, self.heads, self._head_slots, strict=True)
+        }
+
+
+def build(
+    layout: Layout,
+    backbone: Backbone,
+    heads: Mapping[str, HeadSpec],
+    input_shape: Sequence[int],
+) -> MultiTaskNetwork:
+    """Build the network of ``layout`` for one sample shape ``input_shape`` (no batch axis).
+
+    Example:
+        >>> from nas.backbones import MLPBackbone
+        >>> net = build(Layout.hard_sharing(["a", "b"], 2), MLPBackbone(8, (16, 16)),
+        ...             {"a": HeadSpec("pooled", 3), "b": HeadSpec("pooled", 1)}, (8,))
+        >>> {k: tuple(v.shape) for k, v in net(torch.zeros(4, 8)).items()}
+        {'a': (4, 3), 'b': (4, 1)}
+    """
+    return MultiTaskNetwork(layout, backbone, heads, input_shape)
+
+
+def cost(
+    layout: Layout,
+    backbone: Backbone,
+    heads: Mapping[str, HeadSpec],
+    input_shape: Sequence[int],
+) -> Cost:
+    """The cost model: exactly what :func:`build`'s network computes and holds."""
+    _check(layout, backbone, heads)
+    shapes = feature_shapes(backbone, tuple(input_shape))
+    executions = layout.executions()
+    flops = sum(backbone.block_flops(d, shapes[d]) for d, _, _ in executions)
+    flops += sum(heads[t].flops(shapes[-1], shapes[0]) for t in layout.tasks)
+    params = sum(backbone.block_params(d) for d, _ in layout.used_blocks())
+    params += sum(heads[t].params(shapes[-1]) for t in layout.tasks)
+    return Cost(block_executions=len(executions), params=params, flops=flops)

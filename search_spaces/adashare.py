@@ -1,0 +1,89 @@
+"""AdaShare-style modular networks: each task selects or skips each block of a shared backbone."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import optuna
+
+from nas.layout import Layout
+from search_spaces.base import check_basics, check_layout, register
+
+__all__ = ["SKIP", "AdaShareSpace"]
+
+SKIP = -1  # the categorical choice meaning "skip this block"
+
+
+@register("adashare")
+@dataclass(frozen=True)
+class AdaShareSpace:
+    """Per task and depth, skip the block or run one of ``instances`` copies of it.
+
+    With ``instances=1`` this is AdaShare's select-or-skip policy (Sun et al. 2020); more
+    instances give a wider modular pool. Tasks share a block call wherever their paths agree.
+    Parameters are ``block:{task}:{depth}`` categoricals over ``[-1, 0, ..., instances-1]``
+    (-1 = skip); the first ``always_run`` depths cannot be skipped, like AdaShare's stem, and
+    carry no parameter at all when ``instances=1``.
+
+    Example:
+        >>> space = AdaShareSpace(("a", "b"), 2)
+        >>> trial = optuna.trial.FixedTrial({"block:a:1": 0, "block:b:1": -1})
+        >>> space.suggest(trial).rows
+        ((0, 0), (0, None))
+    """
+
+    tasks: tuple[str, ...]
+    depth: int
+    instances: int = 1  # block copies per depth a task may choose from
+    always_run: int = 1  # leading depths every task runs
+
+    name = "adashare"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tasks", tuple(self.tasks))
+        check_basics(self.tasks, self.depth)
+        if not isinstance(self.instances, int) or self.instances < 1:
+            raise ValueError(f"instances must be a positive int, got {self.instances!r}")
+        if not isinstance(self.always_run, int) or not 0 <= self.always_run <= self.depth:
+            raise ValueError(f"always_run must be an int in [0, {self.depth}]")
+
+    def _choices(self, d: int) -> list[int]:
+        run = list(range(self.instances))
+        return run if d < self.always_run else [SKIP, *run]
+
+    def suggest(self, trial: optuna.trial.BaseTrial) -> Layout:
+        """Sample one choice per task and depth."""
+        rows = []
+        for d in range(self.depth):
+            choices = self._choices(d)
+            row = []
+            for task in self.tasks:
+                c = choices[0]
+                if len(choices) > 1:
+                    c = trial.suggest_categorical(f"block:{task}:{d}", choices)
+                row.append(None if c == SKIP else c)
+            rows.append(tuple(row))
+        return Layout(self.tasks, tuple(rows))
+
+    def params(self, layout: Layout) -> dict[str, Any]:
+        """The choices of ``layout`` (canonical instance numbers)."""
+        check_layout(self, layout)
+        out = {}
+        for d, row in enumerate(layout.rows):
+            choices = self._choices(d)
+            for task, c in zip(self.tasks, row, strict=True):
+                value = SKIP if c is None else c
+                if value not in choices:
+                    what = "skip" if c is None else f"use instance {c}"
+                    raise ValueError(
+                        f"task {task!r}, depth {d}: cannot {what} in this space"
+                        f" (instances={self.instances}, always_run={self.always_run})"
+                    )
+                if len(choices) > 1:
+                    out[f"block:{task}:{d}"] = value
+        return out
+
+    def options(self) -> dict[str, Any]:
+        """The pool size and the number of unskippable leading depths."""
+        return {"instances": self.instances, "always_run": self.always_run}

@@ -1,0 +1,87 @@
+"""Branched (tree) networks: tasks share a trunk and split into branches at chosen depths."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import combinations
+from typing import Any
+
+import optuna
+
+from nas.layout import Layout
+from search_spaces.base import check_basics, check_layout, register
+
+__all__ = ["BranchedSpace"]
+
+
+def _closure(share: list[list[int]]) -> list[list[int]]:
+    """Single-linkage closure: the largest ultrametric below ``share`` (max-min paths).
+
+    After it, "tasks i and j share the first s blocks" is consistent for every triple, so the
+    groups at each depth form a tree; an already consistent matrix is left unchanged.
+    """
+    n = len(share)
+    s = [row[:] for row in share]
+    for k in range(n):
+        for i in range(n):
+            for j in range(n):
+                s[i][j] = max(s[i][j], min(s[i][k], s[k][j]))
+    return s
+
+
+@register("branched")
+@dataclass(frozen=True)
+class BranchedSpace:
+    """For every task pair, the number of leading blocks they share, repaired into a tree.
+
+    Parameters are ``shared_depth:{a}:{b}`` integers in ``[0, depth]``: 0 = separate from the
+    first block, ``depth`` = shared to the heads. Every sample is valid after the closure.
+
+    Example:
+        >>> space = BranchedSpace(("a", "b", "c"), 3)
+        >>> trial = optuna.trial.FixedTrial(
+        ...     {"shared_depth:a:b": 2, "shared_depth:a:c": 1, "shared_depth:b:c": 0})
+        >>> space.suggest(trial).rows
+        ((0, 0, 0), (0, 0, 1), (0, 1, 2))
+    """
+
+    tasks: tuple[str, ...]
+    depth: int
+    name = "branched"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tasks", tuple(self.tasks))
+        check_basics(self.tasks, self.depth)
+
+    def _key(self, i: int, j: int) -> str:
+        return f"shared_depth:{self.tasks[i]}:{self.tasks[j]}"
+
+    def suggest(self, trial: optuna.trial.BaseTrial) -> Layout:
+        """Sample pairwise shared depths, close them into a tree, return its Layout."""
+        n = len(self.tasks)
+        share = [[self.depth] * n for _ in range(n)]
+        for i, j in combinations(range(n), 2):
+            share[i][j] = share[j][i] = trial.suggest_int(self._key(i, j), 0, self.depth)
+        share = _closure(share)
+        rows = []
+        for d in range(self.depth):
+            # Group label = the first task still sharing block d with this one.
+            rows.append(tuple(next(i for i in range(n) if share[i][t] > d) for t in range(n)))
+        return Layout(self.tasks, tuple(rows))
+
+    def params(self, layout: Layout) -> dict[str, Any]:
+        """The shared depth of every pair in a tree layout."""
+        check_layout(self, layout)
+        if not layout.is_tree():
+            raise ValueError("the branched space holds only tree layouts (no skips, no merges)")
+        out = {}
+        for i, j in combinations(range(len(self.tasks)), 2):
+            shared = 0
+            while shared < layout.depth and layout.rows[shared][i] == layout.rows[shared][j]:
+                shared += 1
+            out[self._key(i, j)] = shared
+        return out
+
+    def options(self) -> dict[str, Any]:
+        """No options beyond tasks and depth."""
+        return {}
