@@ -1,0 +1,233 @@
+"""Benchmarks: inputs, tasks and train/val/test splits, checked when they are loaded.
+
+A benchmark is a plain object; anyone can make one. Built-ins are registered by name, and a
+user's own is named by import path, ``package.module:function``, with no change to mtl-nas::
+
+    # my_bench.py
+    def make(size="default", seed=0):
+        return Benchmark(name="mine", input_shape=(8,), tasks=(...), train=..., val=..., test=...)
+
+    mtlnas search --benchmark my_bench:make
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from nas.backbones import Backbone, ConvBackbone, MLPBackbone
+from nas.tasks import IGNORE_INDEX, Task
+
+__all__ = ["Benchmark", "BenchmarkError", "Split", "load_benchmark", "register_benchmark"]
+
+SPLITS = ("train", "val", "test")
+
+
+class BenchmarkError(ValueError):
+    """A benchmark that does not fit: the message names the benchmark, split, task and field."""
+
+
+@dataclass(frozen=True)
+class Split:
+    """Inputs ``x`` (N, *input_shape) and per-task targets (N, ...) in the task's format.
+
+    ``sources`` optionally gives, per sample, the ids of the source records it was made from,
+    so that anyone can check that no record feeds two splits.
+    """
+
+    x: torch.Tensor
+    targets: Mapping[str, torch.Tensor]
+    sources: torch.Tensor | None = None
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+    def to(self, device: torch.device | str) -> Split:
+        """The split with every tensor on ``device``."""
+        targets = {k: v.to(device) for k, v in self.targets.items()}
+        return Split(self.x.to(device), targets, self.sources)
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """A multi-task benchmark.
+
+    Attributes:
+        name: a short name, stored with every study.
+        input_shape: one sample's shape, (C, H, W) for images or (F,) for vectors.
+        tasks: the tasks, in output order.
+        train, val, test: the splits; the search selects on ``val``.
+        backbone: the default backbone; a conv or MLP one fitted to the input when omitted.
+    """
+
+    name: str
+    input_shape: tuple[int, ...]
+    tasks: tuple[Task, ...]
+    train: Split
+    val: Split
+    test: Split
+    backbone: Backbone | None = field(default=None)
+
+    def task(self, name: str) -> Task:
+        """The task called ``name``."""
+        for t in self.tasks:
+            if t.name == name:
+                return t
+        raise KeyError(name)
+
+    @property
+    def task_names(self) -> tuple[str, ...]:
+        """Task names in output order."""
+        return tuple(t.name for t in self.tasks)
+
+    def default_backbone(self) -> Backbone:
+        """The benchmark's backbone, or a small one that fits its inputs."""
+        if self.backbone is not None:
+            return self.backbone
+        if len(self.input_shape) == 3:
+            return ConvBackbone(self.input_shape[0], (16, 16, 32, 32), (1, 1, 2, 1))
+        return MLPBackbone(self.input_shape[0], (64, 64, 64, 64))
+
+    def validate(self) -> Benchmark:
+        """Check everything a search relies on; return self or raise BenchmarkError."""
+        where = f"benchmark {self.name!r}"
+        if not self.tasks:
+            raise BenchmarkError(f"{where}: field 'tasks' is empty")
+        names = [t.name for t in self.tasks]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise BenchmarkError(f"{where}, task {dupes[0]!r}: duplicate task name")
+        shape = tuple(self.input_shape)
+        if len(shape) not in (1, 3) or any(not isinstance(n, int) or n < 1 for n in shape):
+            raise BenchmarkError(f"{where}: field 'input_shape' must be (C, H, W) or (F,)")
+        if any(t.dense for t in self.tasks) and len(shape) != 3:
+            raise BenchmarkError(f"{where}: dense tasks need image inputs (C, H, W)")
+        for split_name in SPLITS:
+            split = getattr(self, split_name)
+            _check_split(f"{where}, split {split_name!r}", split, shape, self.tasks)
+        return self
+
+
+def _check_split(where: str, split: Split, shape: tuple[int, ...], tasks: tuple[Task, ...]) -> None:
+    if not isinstance(split, Split):
+        raise BenchmarkError(f"{where}: expected a Split, got {type(split).__name__}")
+    x = split.x
+    if not isinstance(x, torch.Tensor) or not x.is_floating_point():
+        raise BenchmarkError(f"{where}: field 'x' must be a floating-point tensor")
+    if len(x) == 0:
+        raise BenchmarkError(f"{where}: the split is empty")
+    if tuple(x.shape[1:]) != shape:
+        raise BenchmarkError(
+            f"{where}: field 'x' has samples of shape {tuple(x.shape[1:])}, "
+            f"expected input_shape {shape}"
+        )
+    if not torch.isfinite(x).all():
+        raise BenchmarkError(f"{where}: field 'x' holds NaN or infinite values")
+    for task in tasks:
+        if task.name not in split.targets:
+            raise BenchmarkError(f"{where}, task {task.name!r}: no labels (field 'targets')")
+        _check_target(f"{where}, task {task.name!r}", task, split.targets[task.name], len(x), shape)
+
+
+def _check_target(where: str, task: Task, y: torch.Tensor, n: int, shape: tuple[int, ...]) -> None:
+    hw = tuple(shape[1:])
+    want = {
+        "classification": (),
+        "multilabel": (task.out,),
+        "regression": (task.out,),
+        "segmentation": hw,
+        "depth": (1, *hw),
+        "normals": (3, *hw),
+    }[task.kind]
+    if not isinstance(y, torch.Tensor) or tuple(y.shape) != (n, *want):
+        got = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
+        raise BenchmarkError(f"{where}: field 'targets' has shape {got}, expected {(n, *want)}")
+    integer = task.kind in ("classification", "segmentation")
+    if integer and y.dtype != torch.int64:
+        raise BenchmarkError(f"{where}: field 'targets' must be int64 class indices, not {y.dtype}")
+    if not integer:
+        if not y.is_floating_point():
+            raise BenchmarkError(f"{where}: field 'targets' must be floating point, not {y.dtype}")
+        if not torch.isfinite(y).all():
+            raise BenchmarkError(f"{where}: field 'targets' holds NaN or infinite values")
+    if integer:
+        ok = (y >= 0) & (y < task.out)
+        if task.kind == "segmentation":
+            ok |= y == IGNORE_INDEX
+        if not ok.all():
+            raise BenchmarkError(
+                f"{where}: field 'targets' has class indices outside "
+                f"[0, {task.out})" + (" (or -1 = ignore)" if task.dense else "")
+            )
+    if task.kind == "multilabel" and not ((y == 0) | (y == 1)).all():
+        raise BenchmarkError(f"{where}: field 'targets' must be 0 or 1 for a multilabel task")
+    if task.kind == "depth" and (y < 0).any():
+        raise BenchmarkError(f"{where}: field 'targets' has negative depth (0 = unknown)")
+
+
+_REGISTRY: dict[str, Callable[..., Benchmark]] = {}
+
+
+def register_benchmark(name: str) -> Callable[[Callable[..., Benchmark]], Callable[..., Benchmark]]:
+    """Decorator: make a benchmark factory available by ``name``."""
+
+    def add(fn: Callable[..., Benchmark]) -> Callable[..., Benchmark]:
+        _REGISTRY[name] = fn
+        return fn
+
+    return add
+
+
+def benchmark_names() -> list[str]:
+    """Names of the built-in benchmarks."""
+    import nas.datasets  # noqa: F401  (registers the built-ins)
+
+    return sorted(_REGISTRY)
+
+
+def _resolve(spec: str) -> Callable[..., Benchmark]:
+    if ":" not in spec:
+        names = benchmark_names()
+        if spec not in _REGISTRY:
+            raise BenchmarkError(
+                f"unknown benchmark {spec!r}; choose one of {names} "
+                "or name your own as package.module:function"
+            )
+        return _REGISTRY[spec]
+    module_name, _, attr = spec.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as err:
+        raise BenchmarkError(
+            f"benchmark {spec!r}: cannot import {module_name!r} ({err}); is it on PYTHONPATH?"
+        ) from None
+    fn = getattr(module, attr, None)
+    if not callable(fn):
+        raise BenchmarkError(f"benchmark {spec!r}: {module_name} has no function {attr!r}")
+    return fn  # type: ignore[no-any-return]
+
+
+def load_benchmark(spec: str, **options: Any) -> Benchmark:
+    """Load and validate a benchmark by built-in name or ``package.module:function``.
+
+    ``options`` (``size``, ``seed``, ``root``, ...) are passed on to the factory where its
+    signature accepts them; an option it does not take is an error when not None.
+    """
+    fn = _resolve(spec)
+    params = inspect.signature(fn).parameters
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    kwargs = {}
+    for key, value in options.items():
+        if key in params or takes_any:
+            kwargs[key] = value
+        elif value is not None:
+            raise BenchmarkError(f"benchmark {spec!r} takes no option {key!r}")
+    bench = fn(**kwargs)
+    if not isinstance(bench, Benchmark):
+        raise BenchmarkError(f"benchmark {spec!r} returned {type(bench).__name__}, not a Benchmark")
+    return bench.validate()

@@ -1,0 +1,7 @@
+"""Built-in benchmarks, registered by name on import: ``digits``, ``scenes``, ``nyuv2``."""
+
+from nas.datasets.digits import digits
+from nas.datasets.nyuv2 import nyuv2
+from nas.datasets.scenes import scenes
+
+__all__ = ["digits", "nyuv2", "scenes"]
