@@ -1,0 +1,167 @@
+"""The ``mtlnas`` command line: start a search, resume it, inspect it, export the winner."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+__all__ = ["main"]
+
+CONFIG_OPTIONS: dict[str, dict[str, Any]] = {
+    "benchmark": {"help": "built-in benchmark (digits, scenes, nyuv2) or package.module:function"},
+    "size": {"help": "benchmark size: tiny, small or default"},
+    "data": {"help": "folder of a benchmark read from disk (nyuv2)"},
+    "space": {"help": "search space: branched or adashare"},
+    "space_option": {
+        "action": "append",
+        "metavar": "KEY=INT",
+        "help": "search-space option, e.g. instances=2 or always_run=1 (repeatable)",
+    },
+    "objectives": {"help": "delta (default), or delta,params / delta,flops for a Pareto front"},
+    "n_trials": {"type": int, "help": "target count of finished trials (default 20)"},
+    "epochs": {"type": int, "help": "training epochs per trial (default 5)"},
+    "batch_size": {"type": int, "help": "training batch size (default 64)"},
+    "lr": {"type": float, "help": "AdamW learning rate (default 3e-3)"},
+    "loss_weighting": {"help": "equal (default), uncertainty, or search"},
+    "sampler": {"help": "tpe (default), random, or nsga2 (multi-objective)"},
+    "pruner": {"help": "median (default) or none"},
+    "seed": {"type": int, "help": "seed of data, weights and sampler (default 0)"},
+}
+
+
+def _storage_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--storage",
+        default="sqlite:///studies.db",
+        help="SQLAlchemy URL of the study database (default sqlite:///studies.db)",
+    )
+    p.add_argument(
+        "--artifacts",
+        default=None,
+        help="folder of trial weights (default: artifacts/ beside a SQLite file)",
+    )
+
+
+def _run_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, or cuda[:N]")
+    p.add_argument(
+        "--heartbeat",
+        type=int,
+        default=None,
+        help="seconds between trial heartbeats; a dead trial is retried after 3x",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _config_args(p: argparse.ArgumentParser) -> None:
+    group = p.add_argument_group("study configuration (stored with the study)")
+    for key, kwargs in CONFIG_OPTIONS.items():
+        group.add_argument("--" + key.replace("_", "-"), dest=key, default=None, **kwargs)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser (built on demand, never at import)."""
+    from nas import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="mtlnas",
+        description="Search how tasks share a network; resume from the database; export to ONNX.",
+    )
+    parser.add_argument("--version", action="version", version=f"mtl-nas {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser(
+        "search",
+        help="start a study (or continue one with the same config)",
+        description="Start a search study. With no options: the scenes "
+        "benchmark, the branched space, 20 trials, sqlite:///studies.db.",
+    )
+    p.add_argument("--name", default=None, help="study name (default: BENCHMARK-SPACE)")
+    _storage_args(p)
+    _run_args(p)
+    _config_args(p)
+
+    p = sub.add_parser(
+        "resume",
+        help="continue a stored study until its target is reached",
+        description="Resume a study from the database; only its name is needed. "
+        "--n-trials raises the target; other options must match the stored ones.",
+    )
+    p.add_argument("name", help="study name")
+    _storage_args(p)
+    _run_args(p)
+    _config_args(p)
+
+    p = sub.add_parser("list", help="list the stored studies")
+    _storage_args(p)
+
+    p = sub.add_parser("show", help="leaderboard of a study")
+    p.add_argument("name", help="study name")
+    p.add_argument("--all", action="store_true", help="every trial, not only the top 15")
+    _storage_args(p)
+
+    p = sub.add_parser("plot", help="write figures: history, Pareto front, layouts (PNG)")
+    p.add_argument("name", help="study name")
+    p.add_argument("--trial", type=int, default=None, help="draw this trial (default: the best)")
+    p.add_argument("--out", default="figures", help="output folder (default figures/)")
+    _storage_args(p)
+
+    p = sub.add_parser("dashboard", help="open the studies in optuna-dashboard")
+    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--host", default="127.0.0.1")
+    _storage_args(p)
+
+    from export.cli import add_export_commands
+
+    add_export_commands(sub, _storage_args)
+    return parser
+
+
+def _given(args: argparse.Namespace) -> dict[str, Any]:
+    given = {k: getattr(args, k) for k in CONFIG_OPTIONS if getattr(args, k, None) is not None}
+    if "space_option" in given:
+        options: dict[str, Any] = {}
+        for item in given.pop("space_option"):
+            key, sep, value = item.partition("=")
+            if not sep or not value.lstrip("-").isdigit():
+                raise ValueError(f"--space-option {item!r}: expected KEY=INT, e.g. instances=2")
+            options[key] = int(value)
+        given["space_options"] = options
+    return given
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``mtlnas`` console script; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from nas import commands
+
+    handlers: dict[str, Callable[[argparse.Namespace, dict[str, Any]], int]] = {
+        "search": commands.search,
+        "resume": commands.resume,
+        "list": commands.list_studies,
+        "show": commands.show,
+        "plot": commands.plot,
+        "dashboard": commands.dashboard,
+    }
+    from export.cli import EXPORT_HANDLERS
+
+    handlers.update(EXPORT_HANDLERS)
+    try:
+        return handlers[args.command](args, _given(args))
+    except KeyboardInterrupt:
+        print(
+            "mtlnas: interrupted; the running trial is marked failed, resume to go on",
+            file=sys.stderr,
+        )
+        return 130
+    except commands.USER_ERRORS as err:
+        message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        print(f"mtlnas {args.command}: error: {message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,221 @@
+"""What each ``mtlnas`` command does, given parsed arguments."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+
+from nas.benchmark import BenchmarkError
+from nas.config import SearchConfig
+from nas.layout import Layout, LayoutError
+from nas.objective import SearchStalled, run_search, trial_summary
+from nas.search import BASELINE_KEY, ConfigConflict, create_or_resume, finished, study_config
+from nas.storage import StorageError, artifact_dir, artifact_store, load_study, open_storage
+from nas.train import pick_device
+
+__all__ = ["USER_ERRORS", "dashboard", "list_studies", "plot", "resume", "search", "show"]
+
+# Errors that are the user's to fix: one line, exit status 2, no traceback.
+USER_ERRORS = (
+    BenchmarkError,
+    ConfigConflict,
+    LayoutError,
+    SearchStalled,
+    StorageError,
+    ValueError,
+    FileNotFoundError,
+    PermissionError,
+    IsADirectoryError,
+)
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def _start(args: argparse.Namespace, given: dict[str, Any], create: bool) -> int:
+    device = pick_device(args.device)
+    storage = open_storage(args.storage, args.heartbeat)
+    config = None
+    space = None
+    if create:
+        config = SearchConfig(**given)
+        name = args.name or f"{config.benchmark.replace(':', '.')}-{config.space}"
+        space = _space_for(config)
+    else:
+        name = args.name
+    study, config = create_or_resume(storage, name, config, given, space)
+    done = finished(study)
+    if done >= config.n_trials:
+        print(
+            f"study {name!r} already has {done} finished trials (target {config.n_trials}); "
+            f"raise it with: mtlnas resume {name} --n-trials N"
+        )
+        return 0
+    print(
+        f"study {name!r} in {args.storage}: {done}/{config.n_trials} trials finished, "
+        f"training on {device}"
+    )
+    store = artifact_store(args.storage, args.artifacts)
+    run_search(study, config, device, store, progress=not args.quiet)
+    _print_best(study, config)
+    print(f"next: mtlnas show {name}   |   mtlnas export {name} -o model.onnx")
+    return 0
+
+
+def _space_for(config: SearchConfig) -> Any:
+    from nas.benchmark import load_benchmark
+    from search_spaces import make_space
+
+    bench = load_benchmark(config.benchmark, size=config.size, seed=config.seed, root=config.data)
+    return make_space(
+        config.space, bench.task_names, bench.default_backbone().depth, config.space_options
+    )
+
+
+def search(args: argparse.Namespace, given: dict[str, Any]) -> int:
+    """``mtlnas search``: create a study (or continue one with the same configuration)."""
+    return _start(args, given, create=True)
+
+
+def resume(args: argparse.Namespace, given: dict[str, Any]) -> int:
+    """``mtlnas resume NAME``: continue until the stored target count is reached."""
+    return _start(args, given, create=False)
+
+
+def _print_best(study: optuna.Study, config: SearchConfig) -> None:
+    if config.multi_objective:
+        front = sorted(study.best_trials, key=lambda t: t.values[1])
+        print(f"Pareto front ({len(front)} trials): Δ_MTL vs {config.metric_names[1]}")
+        for t in front:
+            print(
+                f"  trial {t.number}: Δ_MTL {100 * t.values[0]:+.2f}%  "
+                f"{config.metric_names[1]} {t.values[1]:.3g}  {t.user_attrs.get('summary')}"
+            )
+        return
+    best = study.best_trial
+    print(
+        f"best: trial {best.number}, Δ_MTL {100 * best.value:+.2f}%  "  # type: ignore[operator]
+        f"{best.user_attrs.get('summary')}"
+    )
+
+
+def list_studies(args: argparse.Namespace, given: dict[str, Any]) -> int:
+    """``mtlnas list``: one line per stored study."""
+    storage = open_storage(args.storage)
+    summaries = optuna.get_all_study_summaries(storage)
+    if not summaries:
+        print(f"no studies in {args.storage}; start one with: mtlnas search")
+        return 0
+    print(f"{'study':30} {'benchmark':12} {'space':9} {'finished':>9} {'best Δ_MTL':>11}")
+    for s in summaries:
+        study = optuna.load_study(study_name=s.study_name, storage=storage)
+        try:
+            config = study_config(study)
+        except StorageError:
+            print(f"{s.study_name:30} (not an mtl-nas study)")
+            continue
+        best = ""
+        if not config.multi_objective:
+            done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+            if done:
+                best = f"{100 * max(t.values[0] for t in done):+.2f}%"
+        count = f"{finished(study)}/{config.n_trials}"
+        print(f"{s.study_name:30} {config.benchmark:12} {config.space:9} {count:>9} {best:>11}")
+    return 0
+
+
+def show(args: argparse.Namespace, given: dict[str, Any]) -> int:
+    """``mtlnas show NAME``: the leaderboard, best first."""
+    storage = open_storage(args.storage)
+    study = load_study(storage, args.name)
+    config = study_config(study)
+    rows = [trial_summary(t) for t in study.get_trials(deepcopy=False)]
+    rows.sort(key=lambda r: (r["delta_mtl"] is None, -(r["delta_mtl"] or 0.0)))
+    if not args.all:
+        rows = rows[:15]
+    tasks = list(json.loads(study.user_attrs.get(BASELINE_KEY, '{"metrics": {}}'))["metrics"])
+    print(
+        f"study {args.name!r}: {config.benchmark} ({config.size}), {config.space} space, "
+        f"{finished(study)}/{config.n_trials} finished, objectives {config.objectives}"
+    )
+    header = f"{'trial':>5} {'state':8} {'Δ_MTL':>8} {'params':>9} {'MFLOPs':>8} "
+    print(header + " ".join(f"{t[:12]:>12}" for t in tasks) + "  layout")
+    for r in rows:
+        delta = "" if r["delta_mtl"] is None else f"{100 * r['delta_mtl']:+.2f}%"
+        params = "" if r["params"] is None else str(r["params"])
+        mflops = "" if r["flops"] is None else f"{r['flops'] / 1e6:.1f}"
+        metrics = " ".join(
+            f"{r['primary'][t]:12.4f}" if t in r["primary"] else " " * 12 for t in tasks
+        )
+        note = f"  [{r['baseline']}]" if r["baseline"] else ""
+        reason = f"  ({r['reason']})" if r["reason"] else ""
+        print(
+            f"{r['number']:>5} {r['state'][:8]:8} {delta:>8} {params:>9} {mflops:>8} "
+            f"{metrics}  {r['layout']}{note}{reason}"
+        )
+    return 0
+
+
+def plot(args: argparse.Namespace, given: dict[str, Any]) -> int:
+    """``mtlnas plot NAME``: history (or Pareto front) and the chosen layout, as PNG."""
+    from nas import figures
+
+    storage = open_storage(args.storage)
+    study = load_study(storage, args.name)
+    config = study_config(study)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if not done:
+        raise ValueError(f"study {args.name!r} has no complete trial to plot yet")
+    written = [figures.plot_history(study, out / f"{args.name}-history.png")]
+    if config.multi_objective:
+        written.append(figures.plot_pareto(study, out / f"{args.name}-pareto.png"))
+    trial = _pick_trial(study, args.trial, config)
+    layout = Layout.from_dict(trial.user_attrs["layout"])
+    title = f"trial {trial.number}: {layout.summary()}"
+    written.append(figures.draw_layout(layout, out / f"{args.name}-trial{trial.number}.png", title))
+    for path in written:
+        print(path)
+    return 0
+
+
+def _pick_trial(study: optuna.Study, number: int | None, config: SearchConfig) -> Any:
+    trials = study.get_trials(deepcopy=False)
+    if number is not None:
+        if not 0 <= number < len(trials):
+            raise ValueError(
+                f"study {study.study_name!r} has no trial {number} (trials 0..{len(trials) - 1})"
+            )
+        trial = trials[number]
+        if "layout" not in trial.user_attrs:
+            raise ValueError(f"trial {number} has no layout stored ({trial.state.name})")
+        return trial
+    return study.best_trials[0] if config.multi_objective else study.best_trial
+
+
+def dashboard(args: argparse.Namespace, given: dict[str, Any]) -> int:
+    """``mtlnas dashboard``: serve the storage with optuna-dashboard (optional extra)."""
+    exe = shutil.which("optuna-dashboard")
+    if exe is None:
+        raise FileNotFoundError(
+            "optuna-dashboard is not installed; pip install 'mtl-nas[dashboard]'"
+        )
+    cmd = [
+        exe,
+        args.storage,
+        "--host",
+        args.host,
+        "--port",
+        str(args.port),
+        "--artifact-dir",
+        str(artifact_dir(args.storage, args.artifacts)),
+    ]
+    print(" ".join(cmd), file=sys.stderr)
+    return subprocess.call(cmd)

@@ -1,0 +1,123 @@
+"""The search configuration: everything that defines a study, stored inside the study itself.
+
+A resume needs only the study's name: the configuration is read back from the database. Keys
+that change what a trial means (benchmark, space, budget, seeds, objectives, sampler, pruner)
+cannot be changed on resume; ``n_trials`` (the target) can be raised.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from nas.train import TrainConfig
+
+__all__ = ["OBJECTIVES", "PRUNERS", "SAMPLERS", "SearchConfig", "conflicts"]
+
+OBJECTIVES = ("delta", "delta,params", "delta,flops")
+SAMPLERS = ("tpe", "random", "nsga2")
+PRUNERS = ("median", "none")
+WEIGHTINGS = ("equal", "uncertainty", "search")
+CHANGEABLE = frozenset({"n_trials"})  # may differ on resume
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """One study's configuration, with defaults for the main job (about ten minutes on a CPU)."""
+
+    benchmark: str = "scenes"  # built-in name or package.module:function
+    size: str = "default"  # benchmark size knob (tiny, small, default)
+    data: str | None = None  # folder of a benchmark read from disk (nyuv2)
+    space: str = "branched"  # search space: branched or adashare
+    space_options: Mapping[str, Any] = field(default_factory=dict)  # e.g. {"instances": 2}
+    objectives: str = "delta"  # delta, or delta plus params/flops for a Pareto front
+    n_trials: int = 20  # target count of finished (complete or pruned) trials
+    epochs: int = 5  # training epochs per trial
+    batch_size: int = 64
+    lr: float = 3e-3
+    loss_weighting: str = "equal"  # equal, uncertainty, or search (part of the search space)
+    sampler: str = "tpe"  # tpe (single- or multi-objective), random, nsga2
+    pruner: str = "median"  # median (single objective), none
+    seed: int = 0  # data, initial weights and sampler
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "space_options", dict(self.space_options))
+        checks = {
+            "objectives": (self.objectives, OBJECTIVES),
+            "sampler": (self.sampler, SAMPLERS),
+            "pruner": (self.pruner, PRUNERS),
+            "loss_weighting": (self.loss_weighting, WEIGHTINGS),
+        }
+        for key, (value, allowed) in checks.items():
+            if value not in allowed:
+                raise ValueError(f"option {key!r} is {value!r}; choose one of {list(allowed)}")
+        for key in ("n_trials", "epochs", "batch_size"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"option {key!r} must be a positive integer, got {value!r}")
+        if self.n_trials < 2:
+            raise ValueError("option 'n_trials' must be at least 2 (the two baselines come first)")
+        if not (isinstance(self.lr, (int, float)) and self.lr > 0):
+            raise ValueError(f"option 'lr' must be a positive number, got {self.lr!r}")
+        if self.sampler == "nsga2" and self.objectives == "delta":
+            raise ValueError(
+                "sampler 'nsga2' needs several objectives, e.g. --objectives delta,params"
+            )
+
+    @property
+    def multi_objective(self) -> bool:
+        """True when the study optimises Δ_MTL and a cost together."""
+        return "," in self.objectives
+
+    @property
+    def directions(self) -> list[str]:
+        """Optuna directions: maximise Δ_MTL, minimise the cost."""
+        return ["maximize", "minimize"] if self.multi_objective else ["maximize"]
+
+    @property
+    def metric_names(self) -> list[str]:
+        """Objective names for Optuna and the dashboard."""
+        return ["delta_mtl", *self.objectives.split(",")[1:]]
+
+    def train_config(self, loss_weighting: str | None = None) -> TrainConfig:
+        """The trainer's configuration for one trial."""
+        weighting = loss_weighting or self.loss_weighting
+        return TrainConfig(
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            lr=float(self.lr),
+            loss_weighting=weighting,  # type: ignore[arg-type]
+            seed=self.seed,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {**dataclasses.asdict(self), "space_options": dict(self.space_options)}
+
+    def to_json(self) -> str:
+        """JSON text, as stored in the study."""
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SearchConfig:
+        """Read :meth:`to_dict` output; unknown keys are an error naming them."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown configuration keys {unknown}; known keys: {sorted(known)}")
+        return cls(**data)
+
+    def replace(self, **changes: Any) -> SearchConfig:
+        """A copy with some keys changed."""
+        return dataclasses.replace(self, **changes)
+
+
+def conflicts(stored: SearchConfig, given: Mapping[str, Any]) -> list[str]:
+    """Keys in ``given`` whose values differ from ``stored`` and may not change on resume."""
+    current = stored.to_dict()
+    return sorted(
+        k for k, v in given.items() if k not in CHANGEABLE and k in current and current[k] != v
+    )

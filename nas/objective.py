@@ -1,0 +1,281 @@
+"""One trial: suggest a Layout, build, train, evaluate, store; and the loop that runs trials."""
+
+from __future__ import annotations
+
+import json
+import math
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import optuna
+import torch
+from optuna.artifacts import FileSystemArtifactStore, upload_artifact
+from optuna.study import MaxTrialsCallback
+from optuna.trial import TrialState
+from tqdm.auto import tqdm
+
+from nas.benchmark import Benchmark, load_benchmark
+from nas.config import SearchConfig
+from nas.layout import Layout
+from nas.metrics import delta_mtl
+from nas.network import build, cost
+from nas.search import (
+    BASELINE_KEY,
+    FINISHED,
+    BaselineNotReady,
+    baseline_metrics,
+    finished,
+)
+from nas.train import DivergedError, Metrics, train
+from search_spaces import SearchSpace, make_space
+from search_spaces.training import suggest_loss_weighting
+
+__all__ = ["Objective", "SearchStalled", "run_search"]
+
+
+class SearchStalled(RuntimeError):
+    """Trials keep failing: the study makes no progress."""
+
+
+def is_front(values: list[float], others: list[list[float]], directions: list[str]) -> bool:
+    """True unless another trial is at least as good everywhere and better somewhere."""
+    sign = [1.0 if d == "maximize" else -1.0 for d in directions]
+    me = [s * v for s, v in zip(sign, values, strict=True)]
+    for other in others:
+        them = [s * v for s, v in zip(sign, other, strict=True)]
+        if all(t >= m for t, m in zip(them, me, strict=True)) and them != me:
+            return False
+    return True
+
+
+class Objective:
+    """Callable for ``study.optimize``: returns Δ_MTL, or (Δ_MTL, cost) when multi-objective."""
+
+    def __init__(
+        self,
+        config: SearchConfig,
+        bench: Benchmark,
+        space: SearchSpace,
+        device: torch.device,
+        store: FileSystemArtifactStore,
+        progress: bool = True,
+    ) -> None:
+        self.config, self.bench, self.space = config, bench, space
+        self.device, self.store, self.progress = device, store, progress
+        self.backbone = bench.default_backbone()
+        self.heads = {t.name: t.head for t in bench.tasks}
+        self.train_split = bench.train.to(device)  # resident for the whole search
+        self.val_split = bench.val.to(device)
+        self.directions = {t.name: t.higher_is_better for t in bench.tasks}
+
+    def primary(self, metrics: Metrics) -> dict[str, float]:
+        """Each task's primary metric."""
+        return {t.name: metrics[t.name][t.primary] for t in self.bench.tasks}
+
+    def __call__(self, trial: optuna.Trial) -> float | tuple[float, float]:
+        """Run one trial; failures are recorded in the trial's ``fail_reason``."""
+        try:
+            return self._run(trial)
+        except optuna.TrialPruned:
+            raise
+        except Exception as err:  # recorded, then Optuna marks the trial FAILED
+            reason = f"{type(err).__name__}: {err}".splitlines()[0][:500]
+            trial.set_user_attr("fail_reason", reason)
+            if isinstance(err, torch.OutOfMemoryError):
+                torch.cuda.empty_cache()
+            if isinstance(err, BaselineNotReady):  # run this layout again after the baseline
+                trial.study.enqueue_trial(trial.params, user_attrs=dict(trial.user_attrs))
+            raise
+
+    def _run(self, trial: optuna.Trial) -> float | tuple[float, float]:
+        start = time.perf_counter()
+        kind = trial.user_attrs.get("baseline")
+        if kind is None:
+            layout = self.space.suggest(trial)
+        else:  # an enqueued baseline; it may lie outside the space (adashare, 1 instance)
+            layout = Layout.from_dict(trial.user_attrs["layout"])
+            if _reachable(self.space, layout):
+                self.space.suggest(trial)  # records the enqueued parameters
+        weighting = self.config.loss_weighting
+        if weighting == "search":
+            weighting = suggest_loss_weighting(trial)
+        c = cost(layout, self.backbone, self.heads, self.bench.input_shape)
+        for key, value in {
+            "layout": layout.to_dict(),
+            "summary": layout.summary(),
+            "params": c.params,
+            "flops": c.flops,
+            "block_executions": c.block_executions,
+            "device": str(self.device),
+            "loss_weighting": weighting,
+        }.items():
+            trial.set_user_attr(key, value)
+        torch.manual_seed(self.config.seed)
+        net = build(layout, self.backbone, self.heads, self.bench.input_shape).to(self.device)
+        is_baseline = kind == "independent"
+        baseline = None if is_baseline else baseline_metrics(trial.study, wait=False)
+        bar = tqdm(
+            total=self.config.epochs,
+            desc=f"trial {trial.number}",
+            unit="epoch",
+            leave=False,
+            disable=not self.progress,
+        )
+
+        def on_epoch(epoch: int, metrics: Metrics) -> None:
+            nonlocal baseline
+            bar.update()
+            if baseline is None and not is_baseline:
+                baseline = baseline_metrics(trial.study, wait=False)
+            if baseline is None:
+                return
+            delta = delta_mtl(self.primary(metrics), baseline, self.directions)
+            bar.set_postfix(delta=f"{100 * delta:+.2f}%")
+            if self.config.multi_objective:
+                return  # Optuna's report/should_prune are single-objective only
+            trial.report(delta, epoch)
+            if trial.should_prune():
+                trial.set_user_attr("pruned_reason", f"below the median at epoch {epoch}")
+                raise optuna.TrialPruned(f"Δ_MTL {100 * delta:+.2f}% at epoch {epoch}")
+
+        try:
+            result = train(
+                net,
+                self.train_split,
+                self.val_split,
+                self.bench.tasks,
+                self.config.train_config(weighting),
+                on_epoch,
+            )
+        except DivergedError as err:
+            trial.set_user_attr("pruned_reason", str(err))
+            raise optuna.TrialPruned(str(err)) from None
+        finally:
+            bar.close()
+        primary = self.primary(result.metrics)
+        if is_baseline:
+            trial.study.set_user_attr(
+                BASELINE_KEY, json.dumps({"trial": trial.number, "metrics": primary})
+            )
+            baseline = primary
+        else:
+            baseline = baseline_metrics(trial.study, wait=True)
+        if baseline is None:
+            raise RuntimeError("no single-task baseline: the independent layout did not finish")
+        delta = delta_mtl(primary, baseline, self.directions)
+        trial.set_user_attr("metrics", result.metrics)
+        trial.set_user_attr("primary", primary)
+        trial.set_user_attr("delta_mtl", delta)
+        trial.set_user_attr("train_seconds", result.train_seconds)
+        trial.set_user_attr("eval_seconds", result.eval_seconds)
+        values: list[float] = [delta]
+        if self.config.multi_objective:
+            values.append(float(c.params if self.config.objectives.endswith("params") else c.flops))
+        if not all(math.isfinite(v) for v in values):
+            trial.set_user_attr("pruned_reason", "non-finite validation metrics")
+            raise optuna.TrialPruned("non-finite validation metrics")
+        if self._worth_keeping(trial, values):
+            self._save_weights(trial, net)
+        trial.set_user_attr("wall_seconds", time.perf_counter() - start)
+        return values[0] if len(values) == 1 else (values[0], values[1])
+
+    def _worth_keeping(self, trial: optuna.Trial, values: list[float]) -> bool:
+        done = trial.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        others = [list(t.values) for t in done if t.values is not None]
+        directions = [d.name.lower() for d in trial.study.directions]
+        return is_front(values, others, directions)
+
+    def _save_weights(self, trial: optuna.Trial, net: torch.nn.Module) -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / f"trial-{trial.number}.pt"
+            torch.save({k: v.cpu() for k, v in net.state_dict().items()}, path)
+            artifact_id = upload_artifact(
+                artifact_store=self.store, file_path=str(path), study_or_trial=trial
+            )
+        trial.set_user_attr("weights", artifact_id)
+
+
+def _reachable(space: SearchSpace, layout: Layout) -> bool:
+    try:
+        space.params(layout)
+    except ValueError:
+        return False
+    return True
+
+
+def run_search(
+    study: optuna.Study,
+    config: SearchConfig,
+    device: torch.device,
+    store: FileSystemArtifactStore,
+    progress: bool = True,
+) -> None:
+    """Run trials until ``config.n_trials`` trials are finished (complete or pruned).
+
+    Raises:
+        SearchStalled: a whole round of trials failed, so more would fail too.
+    """
+    bench = load_benchmark(config.benchmark, size=config.size, seed=config.seed, root=config.data)
+    space = make_space(
+        config.space, bench.task_names, bench.default_backbone().depth, config.space_options
+    )
+    objective = Objective(config, bench, space, device, store, progress)
+    bar = tqdm(
+        total=config.n_trials,
+        initial=min(finished(study), config.n_trials),
+        desc=study.study_name,
+        unit="trial",
+        disable=not progress,
+    )
+
+    def update(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        bar.n = min(finished(study), config.n_trials)
+        if not config.multi_objective:
+            best = _best_delta(study)
+            if best is not None:
+                bar.set_postfix(best=f"{100 * best:+.2f}%")
+        bar.refresh()
+
+    stop = MaxTrialsCallback(config.n_trials, states=FINISHED)
+    try:
+        while finished(study) < config.n_trials:
+            before = finished(study)
+            study.optimize(
+                objective,
+                n_trials=config.n_trials - before,
+                callbacks=[stop, update],
+                catch=(Exception,),  # a failing trial fails alone; its reason is stored
+                gc_after_trial=False,
+            )
+            if finished(study) == before:
+                raise SearchStalled(
+                    f"study {study.study_name!r}: every trial of the last round "
+                    "failed; see `mtlnas show` for the reasons"
+                )
+    finally:
+        bar.close()
+
+
+def _best_delta(study: optuna.Study) -> float | None:
+    try:
+        return float(study.best_value)
+    except ValueError:
+        return None
+
+
+def trial_summary(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
+    """The stored facts of one trial, for listings."""
+    attrs = trial.user_attrs
+    return {
+        "number": trial.number,
+        "state": trial.state.name,
+        "layout": attrs.get("summary", ""),
+        "primary": attrs.get("primary", {}),
+        "delta_mtl": attrs.get("delta_mtl"),
+        "params": attrs.get("params"),
+        "flops": attrs.get("flops"),
+        "reason": attrs.get("pruned_reason") or attrs.get("fail_reason") or "",
+        "baseline": attrs.get("baseline", ""),
+    }

@@ -1,0 +1,214 @@
+"""The search: an Optuna study over sharing layouts, one trained network per trial.
+
+    study = create_or_resume(storage, "my-study", SearchConfig(), given={})
+    run(study, storage_url)
+
+A study stores its configuration (``mtlnas_config``) and, once the independent-networks
+baseline has finished, that baseline's per-task metrics (``mtlnas_baseline``). The first two
+trials of every study are the independent and the hard-sharing layouts.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+
+from nas.config import SearchConfig, conflicts
+from nas.layout import Layout
+from nas.storage import StorageError, load_study
+from search_spaces import SearchSpace
+
+__all__ = [
+    "BASELINE_KEY",
+    "CONFIG_KEY",
+    "BaselineNotReady",
+    "baseline_metrics",
+    "ConfigConflict",
+    "baseline_layouts",
+    "create_or_resume",
+    "finished",
+    "make_sampler",
+    "make_pruner",
+    "study_config",
+]
+
+CONFIG_KEY = "mtlnas_config"
+BASELINE_KEY = "mtlnas_baseline"
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+
+
+class ConfigConflict(ValueError):
+    """Options given for an existing study differ from its stored configuration."""
+
+
+def study_config(study: optuna.Study) -> SearchConfig:
+    """The configuration stored in ``study``; StorageError if it was not made by mtl-nas."""
+    raw = study.user_attrs.get(CONFIG_KEY)
+    if raw is None:
+        raise StorageError(f"study {study.study_name!r} was not created by mtl-nas (no config)")
+    return SearchConfig.from_dict(json.loads(raw))
+
+
+def finished(study: optuna.Study) -> int:
+    """Trials that count towards the target: complete or pruned."""
+    return len(study.get_trials(deepcopy=False, states=FINISHED))
+
+
+def make_sampler(config: SearchConfig, n_finished: int = 0) -> optuna.samplers.BaseSampler:
+    """The configured sampler.
+
+    Its seed moves with the finished count, so a resumed study does not replay the random
+    start-up draws it already made.
+    """
+    seed = config.seed + n_finished
+    if config.sampler == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if config.sampler == "nsga2":
+        return optuna.samplers.NSGAIISampler(seed=seed, population_size=8)
+    # Few trials: start modelling early; the two enqueued baselines count as start-up trials.
+    startup = max(4, min(10, config.n_trials // 3))
+    return optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup, multivariate=True)
+
+
+def make_pruner(config: SearchConfig) -> optuna.pruners.BasePruner:
+    """Median pruning for single-objective studies (Optuna's pruning API is single-objective).
+
+    The median rule suits small budgets: it needs no brackets to fill (unlike Hyperband) and,
+    after a few finished trials, stops a layout whose Δ_MTL at an epoch is below the median of
+    earlier trials at that epoch. The first epoch is never judged: every layout starts poorly.
+    """
+    if config.pruner == "none" or config.multi_objective:
+        return optuna.pruners.NopPruner()
+    return optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=1)
+
+
+def baseline_layouts(space: SearchSpace) -> dict[str, Layout]:
+    """The two layouts every study starts with."""
+    return {
+        "independent": Layout.independent(space.tasks, space.depth),
+        "hard_sharing": Layout.hard_sharing(space.tasks, space.depth),
+    }
+
+
+def _enqueue_baselines(study: optuna.Study, space: SearchSpace, config: SearchConfig) -> None:
+    for kind, layout in baseline_layouts(space).items():
+        try:
+            params = space.params(layout)
+        except ValueError:
+            params = {}  # not reachable in this space: the objective builds it from the attr
+        if config.loss_weighting == "search":
+            params["loss_weighting"] = "equal"
+        # skip_if_exists: workers starting together enqueue each baseline once.
+        study.enqueue_trial(
+            params,
+            user_attrs={"baseline": kind, "layout": layout.to_dict()},
+            skip_if_exists=True,
+        )
+
+
+def create_or_resume(
+    storage: optuna.storages.BaseStorage,
+    name: str,
+    config: SearchConfig | None,
+    given: Mapping[str, Any],
+    space: SearchSpace | None = None,
+) -> tuple[optuna.Study, SearchConfig]:
+    """Create the study ``name`` with ``config``, or load it and check ``given`` options.
+
+    ``config=None`` means resume: the study must exist. ``given`` holds the options the user
+    set explicitly; on an existing study any that differ from the stored ones are refused,
+    except ``n_trials``, which sets a new target.
+
+    Raises:
+        ConfigConflict: names every conflicting key with both values.
+        StorageError: resuming a study that does not exist.
+    """
+    exists = name in {s.study_name for s in optuna.get_all_study_summaries(storage)}
+    if not exists:
+        if config is None:
+            load_study(storage, name)  # raises with the stored names
+            raise AssertionError("unreachable")
+        return _create(storage, name, config, space), config
+    study = load_study(storage, name)
+    stored = study_config(study)
+    bad = conflicts(stored, given)
+    if bad:
+        current = stored.to_dict()
+        pairs = ", ".join(f"{k}: stored {current[k]!r}, given {given[k]!r}" for k in bad)
+        raise ConfigConflict(
+            f"study {name!r} exists with another configuration ({pairs}); "
+            "drop those options to resume it, or choose a new --name"
+        )
+    if "n_trials" in given and given["n_trials"] != stored.n_trials:
+        stored = stored.replace(n_trials=given["n_trials"])
+        study.set_user_attr(CONFIG_KEY, stored.to_json())
+    n = finished(study)
+    study = optuna.load_study(
+        study_name=name,
+        storage=storage,
+        sampler=make_sampler(stored, n),
+        pruner=make_pruner(stored),
+    )
+    return study, stored
+
+
+def _create(
+    storage: optuna.storages.BaseStorage,
+    name: str,
+    config: SearchConfig,
+    space: SearchSpace | None,
+) -> optuna.Study:
+    study = optuna.create_study(
+        storage=storage,
+        study_name=name,
+        directions=config.directions,  # type: ignore[arg-type]
+        sampler=make_sampler(config),
+        pruner=make_pruner(config),
+        load_if_exists=True,  # another worker may create it at the same moment
+    )
+    study.set_metric_names(config.metric_names)
+    if CONFIG_KEY not in study.user_attrs:
+        study.set_user_attr(CONFIG_KEY, config.to_json())
+    if space is None:
+        raise ValueError("creating a study needs its search space")
+    _enqueue_baselines(study, space, config)
+    return study
+
+
+class BaselineNotReady(RuntimeError):
+    """The independent-networks baseline is queued but nobody is training it yet."""
+
+
+def baseline_metrics(study: optuna.Study, wait: bool, poll: float = 2.0) -> dict[str, float] | None:
+    """The baseline's primary metrics, read fresh from the storage.
+
+    With ``wait``, blocks while another process trains the baseline. Returns None when it is not
+    available (without ``wait``), or ended without metrics (pruned, failed, given up).
+
+    Raises:
+        BaselineNotReady: with ``wait``, the baseline trial is queued but not running.
+    """
+    while True:
+        attrs = study._storage.get_study_user_attrs(study._study_id)  # not a cached copy
+        if BASELINE_KEY in attrs:
+            return dict(json.loads(attrs[BASELINE_KEY])["metrics"])
+        if not wait:
+            return None
+        states = {
+            t.state
+            for t in study.get_trials(
+                deepcopy=False, states=(TrialState.WAITING, TrialState.RUNNING)
+            )
+            if t.user_attrs.get("baseline") == "independent"
+        }
+        if TrialState.RUNNING in states:
+            time.sleep(poll)
+        elif TrialState.WAITING in states:
+            raise BaselineNotReady("the single-task baseline is queued behind this trial")
+        else:
+            return None

@@ -1,0 +1,116 @@
+"""Optuna's own storages and artifact store, opened with settings that survive crashes.
+
+Trials keep a heartbeat: a trial whose process died (SIGKILL, a lost machine) is marked FAILED
+once its heartbeat is older than the grace period, and its parameters are queued again.
+SQLite gets a long busy timeout, so several local processes wait for the lock instead of
+failing with "database is locked".
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import optuna
+import sqlalchemy
+from optuna.artifacts import FileSystemArtifactStore
+from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+
+__all__ = [
+    "DEFAULT_STORAGE",
+    "StorageError",
+    "artifact_dir",
+    "artifact_store",
+    "load_study",
+    "open_storage",
+]
+
+# Heartbeats, their retry callback and metric names are marked experimental in Optuna; we rely
+# on them on purpose, and the tests pin their behaviour.
+warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+
+DEFAULT_STORAGE = "sqlite:///studies.db"
+HEARTBEAT_SECONDS = int(os.environ.get("MTLNAS_HEARTBEAT", "10"))  # grace period: 3x this
+MAX_RETRY = 2  # a trial killed this many times is given up
+
+
+class StorageError(RuntimeError):
+    """The storage URL or the database behind it cannot be used."""
+
+
+def _check_url(url: str) -> sqlalchemy.engine.URL:
+    try:
+        parsed = sqlalchemy.engine.make_url(url)
+    except sqlalchemy.exc.ArgumentError:
+        raise StorageError(
+            f"storage {url!r} is not a database URL; use e.g. {DEFAULT_STORAGE} or "
+            "postgresql+psycopg://user:password@host/db"
+        ) from None
+    try:
+        parsed.get_dialect()
+    except (sqlalchemy.exc.NoSuchModuleError, ImportError) as err:
+        raise StorageError(
+            f"storage {url!r}: unknown database dialect or missing driver ({err}); "
+            "use sqlite:///FILE, or postgresql+psycopg://... with psycopg installed"
+        ) from None
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        folder = Path(parsed.database).resolve().parent
+        if not folder.is_dir():
+            raise StorageError(f"storage {url!r}: folder {folder} does not exist")
+    return parsed
+
+
+def open_storage(url: str = DEFAULT_STORAGE, heartbeat: int | None = None) -> RDBStorage:
+    """An Optuna RDB storage with heartbeats and retry of killed trials.
+
+    Raises:
+        StorageError: unknown dialect, unreachable server, or a file that is not a database.
+    """
+    parsed = _check_url(url)
+    interval = heartbeat or HEARTBEAT_SECONDS
+    engine_kwargs: dict[str, object] = {}
+    if parsed.get_backend_name() == "sqlite":
+        # Wait up to 60 s for another process's write instead of failing at once.
+        engine_kwargs["connect_args"] = {"timeout": 60}
+    else:
+        engine_kwargs["pool_pre_ping"] = True  # survive a server restart between trials
+    try:
+        return RDBStorage(
+            url,
+            engine_kwargs=engine_kwargs,
+            heartbeat_interval=interval,
+            grace_period=3 * interval,
+            heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY),
+        )
+    except (sqlalchemy.exc.DatabaseError, sqlalchemy.exc.OperationalError) as err:
+        reason = str(getattr(err, "orig", err)).strip().splitlines()[0]
+        raise StorageError(f"storage {url!r} cannot be opened: {reason}") from None
+    except RuntimeError as err:  # Optuna's schema-version checks
+        raise StorageError(f"storage {url!r}: {err}") from None
+
+
+def artifact_dir(url: str, override: str | None = None) -> Path:
+    """Where trial weights go: ``override``, else ``artifacts/`` beside a SQLite file."""
+    if override:
+        return Path(override)
+    parsed = sqlalchemy.engine.make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        return Path(parsed.database).resolve().parent / "artifacts"
+    return Path("artifacts").resolve()
+
+
+def artifact_store(url: str, override: str | None = None) -> FileSystemArtifactStore:
+    """Optuna's file-system artifact store for this storage (created on first use)."""
+    path = artifact_dir(url, override)
+    path.mkdir(parents=True, exist_ok=True)
+    return FileSystemArtifactStore(str(path))
+
+
+def load_study(storage: optuna.storages.BaseStorage, name: str) -> optuna.Study:
+    """Load a study by name, or raise StorageError listing the stored names."""
+    names = [s.study_name for s in optuna.get_all_study_summaries(storage)]
+    if name not in names:
+        hint = f"stored studies: {names}" if names else "this storage holds no study"
+        raise StorageError(f"no study named {name!r}; {hint}")
+    return optuna.load_study(study_name=name, storage=storage)
