@@ -8,11 +8,11 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only; never needs a display
 
-import matplotlib.pyplot as plt  # noqa: E402
-import optuna  # noqa: E402
-from optuna.trial import TrialState  # noqa: E402
+import matplotlib.pyplot as plt
+import optuna
+from optuna.trial import TrialState
 
-from nas.layout import Layout  # noqa: E402
+from nas.layout import Layout
 
 __all__ = ["draw_layout", "plot_history", "plot_pareto"]
 
@@ -23,20 +23,21 @@ def draw_layout(layout: Layout, path: Path, title: str = "") -> Path:
     ys = {t: i for i, t in enumerate(reversed(layout.tasks))}
     if layout.is_tree():
         # One node per (depth, group), at the mean height of its tasks; edges to the parent.
+        rows = [[c or 0 for c in row] for row in layout.rows]  # a tree has no skips
         prev: dict[int, tuple[float, float]] = {}
-        for d, row in enumerate(layout.rows):
+        for d, row in enumerate(rows):
             nodes: dict[int, tuple[float, float]] = {}
             for g in sorted(set(row)):
                 members = [t for t, c in zip(layout.tasks, row, strict=True) if c == g]
                 y = sum(ys[t] for t in members) / len(members)
                 nodes[g] = (d, y)
-                parent = layout.rows[d - 1][layout.tasks.index(members[0])] if d else None
+                parent = rows[d - 1][layout.tasks.index(members[0])] if d else None
                 px, py = prev.get(parent, (-1, y)) if parent is not None else (-1, y)
                 ax.plot([px, d], [py, y], color="0.4", zorder=1)
                 ax.scatter([d], [y], s=220, color=f"C{g % 10}", zorder=2)
             prev = nodes
         for t in layout.tasks:
-            last = layout.rows[-1][layout.tasks.index(t)]
+            last = rows[-1][layout.tasks.index(t)]
             ax.plot([prev[last][0], layout.depth], [prev[last][1], ys[t]], color="0.4")
     else:
         for t in layout.tasks:
