@@ -20,8 +20,8 @@ CONFIG_OPTIONS: dict[str, dict[str, Any]] = {
         "help": "search-space option, e.g. instances=2 or always_run=1 (repeatable)",
     },
     "objectives": {"help": "delta (default), or delta,params / delta,flops for a Pareto front"},
-    "n_trials": {"type": int, "help": "target count of finished trials (default 20)"},
-    "epochs": {"type": int, "help": "training epochs per trial (default 5)"},
+    "n_trials": {"type": int, "help": "target count of finished trials (default 30)"},
+    "epochs": {"type": int, "help": "training epochs per trial (default 6)"},
     "batch_size": {"type": int, "help": "training batch size (default 64)"},
     "lr": {"type": float, "help": "AdamW learning rate (default 3e-3)"},
     "loss_weighting": {"help": "equal (default), uncertainty, or search"},
@@ -76,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
         "search",
         help="start a study (or continue one with the same config)",
         description="Start a search study. With no options: the scenes "
-        "benchmark, the branched space, 20 trials, sqlite:///studies.db.",
+        "benchmark, the branched space, 30 trials of 6 epochs, sqlite:///studies.db.",
     )
     p.add_argument("--name", default=None, help="study name (default: BENCHMARK-SPACE)")
     _storage_args(p)

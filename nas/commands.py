@@ -98,6 +98,9 @@ def _print_best(study: optuna.Study, config: SearchConfig) -> None:
                 f"{config.metric_names[1]} {t.values[1]:.3g}  {t.user_attrs.get('summary')}"
             )
         return
+    if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        print("no trial completed; see the reasons with: mtlnas show " + study.study_name)
+        return
     best = study.best_trial
     print(
         f"best: trial {best.number}, Δ_MTL {100 * best.value:+.2f}%  "  # type: ignore[operator]
@@ -141,7 +144,8 @@ def show(args: argparse.Namespace, given: dict[str, Any]) -> int:
         rows = rows[:15]
     tasks = list(json.loads(study.user_attrs.get(BASELINE_KEY, '{"metrics": {}}'))["metrics"])
     print(
-        f"study {args.name!r}: {config.benchmark} ({config.size}), {config.space} space, "
+        f"study {args.name!r}: {config.benchmark} ({config.size or 'default size'}), "
+        f"{config.space} space, "
         f"{finished(study)}/{config.n_trials} finished, objectives {config.objectives}"
     )
     header = f"{'trial':>5} {'state':8} {'Δ_MTL':>8} {'params':>9} {'MFLOPs':>8} "

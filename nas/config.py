@@ -29,13 +29,13 @@ class SearchConfig:
     """One study's configuration, with defaults for the main job (about ten minutes on a CPU)."""
 
     benchmark: str = "scenes"  # built-in name or package.module:function
-    size: str = "default"  # benchmark size knob (tiny, small, default)
+    size: str | None = None  # benchmark size knob (tiny, small, default); None: its default
     data: str | None = None  # folder of a benchmark read from disk (nyuv2)
     space: str = "branched"  # search space: branched or adashare
     space_options: Mapping[str, Any] = field(default_factory=dict)  # e.g. {"instances": 2}
     objectives: str = "delta"  # delta, or delta plus params/flops for a Pareto front
-    n_trials: int = 20  # target count of finished (complete or pruned) trials
-    epochs: int = 5  # training epochs per trial
+    n_trials: int = 30  # target count of finished (complete or pruned) trials
+    epochs: int = 6  # training epochs per trial
     batch_size: int = 64
     lr: float = 3e-3
     loss_weighting: str = "equal"  # equal, uncertainty, or search (part of the search space)

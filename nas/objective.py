@@ -28,7 +28,7 @@ from nas.search import (
     baseline_metrics,
     finished,
 )
-from nas.train import DivergedError, Metrics, train
+from nas.train import DivergedError, Metrics, TrainResult, train
 from search_spaces import SearchSpace, make_space
 from search_spaces.training import suggest_loss_weighting
 
@@ -76,6 +76,8 @@ class Objective:
 
     def __call__(self, trial: optuna.Trial) -> float | tuple[float, float]:
         """Run one trial; failures are recorded in the trial's ``fail_reason``."""
+        start = time.perf_counter()
+        self._clock = TrainResult({}, 0, 0.0, 0.0)
         try:
             return self._run(trial)
         except optuna.TrialPruned:
@@ -88,9 +90,13 @@ class Objective:
             if isinstance(err, BaselineNotReady):  # run this layout again after the baseline
                 trial.study.enqueue_trial(trial.params, user_attrs=dict(trial.user_attrs))
             raise
+        finally:
+            # Kept for pruned and failed trials too: where the time went, per trial.
+            trial.set_user_attr("wall_seconds", time.perf_counter() - start)
+            trial.set_user_attr("train_seconds", self._clock.train_seconds)
+            trial.set_user_attr("eval_seconds", self._clock.eval_seconds)
 
-    def _run(self, trial: optuna.Trial) -> float | tuple[float, float]:
-        start = time.perf_counter()
+    def _layout(self, trial: optuna.Trial) -> tuple[Layout, str]:
         kind = trial.user_attrs.get("baseline")
         if kind is None:
             layout = self.space.suggest(trial)
@@ -101,7 +107,14 @@ class Objective:
         weighting = self.config.loss_weighting
         if weighting == "search":
             weighting = suggest_loss_weighting(trial)
+        return layout, weighting
+
+    def _run(self, trial: optuna.Trial) -> float | tuple[float, float]:
+        layout, weighting = self._layout(trial)
         c = cost(layout, self.backbone, self.heads, self.bench.input_shape)
+        earlier = self._same_as_earlier(trial, layout, weighting)
+        if earlier is not None:
+            return self._repeat(trial, earlier)
         for key, value in {
             "layout": layout.to_dict(),
             "summary": layout.summary(),
@@ -114,7 +127,35 @@ class Objective:
             trial.set_user_attr(key, value)
         torch.manual_seed(self.config.seed)
         net = build(layout, self.backbone, self.heads, self.bench.input_shape).to(self.device)
-        is_baseline = kind == "independent"
+        is_baseline = trial.user_attrs.get("baseline") == "independent"
+        metrics = self._train(trial, net, weighting, is_baseline)
+        primary = self.primary(metrics)
+        if is_baseline:
+            trial.study.set_user_attr(
+                BASELINE_KEY, json.dumps({"trial": trial.number, "metrics": primary})
+            )
+            baseline: dict[str, float] | None = primary
+        else:
+            baseline = baseline_metrics(trial.study, wait=True)
+        if baseline is None:
+            raise RuntimeError("no single-task baseline: the independent layout did not finish")
+        delta = delta_mtl(primary, baseline, self.directions)
+        trial.set_user_attr("metrics", metrics)
+        trial.set_user_attr("primary", primary)
+        trial.set_user_attr("delta_mtl", delta)
+        values: list[float] = [delta]
+        if self.config.multi_objective:
+            values.append(float(c.params if self.config.objectives.endswith("params") else c.flops))
+        if not all(math.isfinite(v) for v in values):
+            trial.set_user_attr("pruned_reason", "non-finite validation metrics")
+            raise optuna.TrialPruned("non-finite validation metrics")
+        if self._worth_keeping(trial, values):
+            self._save_weights(trial, net)
+        return values[0] if len(values) == 1 else (values[0], values[1])
+
+    def _train(
+        self, trial: optuna.Trial, net: torch.nn.Module, weighting: str, is_baseline: bool
+    ) -> Metrics:
         baseline = None if is_baseline else baseline_metrics(trial.study, wait=False)
         bar = tqdm(
             total=self.config.epochs,
@@ -124,14 +165,16 @@ class Objective:
             disable=not self.progress,
         )
 
-        def on_epoch(epoch: int, metrics: Metrics) -> None:
+        def on_epoch(progress: TrainResult) -> None:
             nonlocal baseline
+            self._clock = progress
             bar.update()
             if baseline is None and not is_baseline:
                 baseline = baseline_metrics(trial.study, wait=False)
             if baseline is None:
                 return
-            delta = delta_mtl(self.primary(metrics), baseline, self.directions)
+            epoch = progress.epochs
+            delta = delta_mtl(self.primary(progress.metrics), baseline, self.directions)
             bar.set_postfix(delta=f"{100 * delta:+.2f}%")
             if self.config.multi_objective:
                 return  # Optuna's report/should_prune are single-objective only
@@ -154,31 +197,32 @@ class Objective:
             raise optuna.TrialPruned(str(err)) from None
         finally:
             bar.close()
-        primary = self.primary(result.metrics)
-        if is_baseline:
-            trial.study.set_user_attr(
-                BASELINE_KEY, json.dumps({"trial": trial.number, "metrics": primary})
-            )
-            baseline = primary
-        else:
-            baseline = baseline_metrics(trial.study, wait=True)
-        if baseline is None:
-            raise RuntimeError("no single-task baseline: the independent layout did not finish")
-        delta = delta_mtl(primary, baseline, self.directions)
-        trial.set_user_attr("metrics", result.metrics)
-        trial.set_user_attr("primary", primary)
-        trial.set_user_attr("delta_mtl", delta)
-        trial.set_user_attr("train_seconds", result.train_seconds)
-        trial.set_user_attr("eval_seconds", result.eval_seconds)
-        values: list[float] = [delta]
-        if self.config.multi_objective:
-            values.append(float(c.params if self.config.objectives.endswith("params") else c.flops))
-        if not all(math.isfinite(v) for v in values):
-            trial.set_user_attr("pruned_reason", "non-finite validation metrics")
-            raise optuna.TrialPruned("non-finite validation metrics")
-        if self._worth_keeping(trial, values):
-            self._save_weights(trial, net)
-        trial.set_user_attr("wall_seconds", time.perf_counter() - start)
+        return result.metrics
+
+    def _same_as_earlier(
+        self, trial: optuna.Trial, layout: Layout, weighting: str
+    ) -> optuna.trial.FrozenTrial | None:
+        # Samplers propose a layout again now and then; training is seeded, so the result
+        # would be the same: reuse it instead of spending the budget twice.
+        wanted = layout.to_dict()
+        for t in trial.study.get_trials(deepcopy=False, states=FINISHED):
+            attrs = t.user_attrs
+            same = attrs.get("layout") == wanted and attrs.get("loss_weighting") == weighting
+            if same and "duplicate_of" not in attrs and t.number != trial.number:
+                return t
+        return None
+
+    def _repeat(
+        self, trial: optuna.Trial, earlier: optuna.trial.FrozenTrial
+    ) -> float | tuple[float, float]:
+        trial.set_user_attr("duplicate_of", earlier.number)
+        if earlier.state == TrialState.PRUNED:
+            trial.set_user_attr("pruned_reason", f"same layout as pruned trial {earlier.number}")
+            raise optuna.TrialPruned(f"same layout as pruned trial {earlier.number}")
+        for key in ("metrics", "primary", "delta_mtl", "weights"):
+            if key in earlier.user_attrs:
+                trial.set_user_attr(key, earlier.user_attrs[key])
+        values = list(earlier.values)
         return values[0] if len(values) == 1 else (values[0], values[1])
 
     def _worth_keeping(self, trial: optuna.Trial, values: list[float]) -> bool:

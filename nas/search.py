@@ -79,12 +79,13 @@ def make_pruner(config: SearchConfig) -> optuna.pruners.BasePruner:
     """Median pruning for single-objective studies (Optuna's pruning API is single-objective).
 
     The median rule suits small budgets: it needs no brackets to fill (unlike Hyperband) and,
-    after a few finished trials, stops a layout whose Δ_MTL at an epoch is below the median of
-    earlier trials at that epoch. The first epoch is never judged: every layout starts poorly.
+    after four finished trials, stops a layout whose Δ_MTL at an epoch is below the median of
+    earlier trials at that epoch. The first half of training is never judged: early epochs rank
+    layouts poorly (shared trunks start faster, separate branches catch up later).
     """
     if config.pruner == "none" or config.multi_objective:
         return optuna.pruners.NopPruner()
-    return optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=1)
+    return optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=config.epochs // 2 + 1)
 
 
 def baseline_layouts(space: SearchSpace) -> dict[str, Layout]:

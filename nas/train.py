@@ -23,7 +23,6 @@ from nas.tasks import Task
 __all__ = ["DivergedError", "TrainConfig", "TrainResult", "evaluate", "pick_device", "train"]
 
 Metrics = dict[str, dict[str, float]]
-EpochCallback = Callable[[int, Metrics], None]
 
 
 class DivergedError(RuntimeError):
@@ -55,12 +54,15 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class TrainResult:
-    """Validation metrics after the last epoch, and where the time went."""
+    """Validation metrics after the last epoch run, and where the time went."""
 
     metrics: Metrics
     epochs: int
     train_seconds: float
     eval_seconds: float
+
+
+EpochCallback = Callable[[TrainResult], None]
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -131,8 +133,8 @@ def train(
 ) -> TrainResult:
     """Train ``net`` in place on ``train_split``; evaluate on ``val_split`` after every epoch.
 
-    Both splits must already be on the network's device. ``on_epoch(epoch, val_metrics)`` is
-    called after each epoch (1-based); it may raise to stop training (e.g. to prune).
+    Both splits must already be on the network's device. ``on_epoch`` gets the result so far
+    after each epoch (``epochs`` counts from 1); it may raise to stop training (e.g. to prune).
 
     Raises:
         DivergedError: the loss became NaN or infinite; the message names the epoch.
@@ -181,5 +183,5 @@ def train(
         metrics = evaluate(net, val_split, tasks, amp=config.amp)
         eval_s += time.perf_counter() - start
         if on_epoch is not None:
-            on_epoch(epoch, metrics)
+            on_epoch(TrainResult(metrics, epoch, train_s, eval_s))
     return TrainResult(metrics, config.epochs, train_s, eval_s)
