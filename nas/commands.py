@@ -17,7 +17,15 @@ from nas.benchmark import BenchmarkError
 from nas.config import SearchConfig
 from nas.layout import Layout, LayoutError
 from nas.objective import SearchStalled, run_search, trial_summary
-from nas.search import BASELINE_KEY, ConfigConflict, create_or_resume, finished, study_config
+from nas.search import (
+    BASELINE_KEY,
+    ConfigConflict,
+    create_or_resume,
+    finished,
+    load_parts,
+    study_config,
+    study_exists,
+)
 from nas.storage import StorageError, artifact_dir, artifact_store, load_study, open_storage
 from nas.train import pick_device
 
@@ -41,15 +49,17 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 def _start(args: argparse.Namespace, given: dict[str, Any], create: bool) -> int:
     device = pick_device(args.device)
     storage = open_storage(args.storage, args.heartbeat)
-    config = None
-    space = None
+    config: SearchConfig | None = None
+    name = args.name
     if create:
         config = SearchConfig(**given)
-        name = args.name or f"{config.benchmark.replace(':', '.')}-{config.space}"
-        space = _space_for(config)
-    else:
-        name = args.name
-    study, config = create_or_resume(storage, name, config, given, space)
+        name = name or f"{config.benchmark.replace(':', '.')}-{config.space}"
+    if config is not None and not study_exists(storage, name):
+        bench, space = load_parts(config)  # before the study exists: bad input leaves none
+        study, config = create_or_resume(storage, name, config, given, space)
+    else:  # resume, or search on an existing study: the stored configuration rules
+        study, config = create_or_resume(storage, name, config, given)
+        bench, space = load_parts(config)
     done = finished(study)
     if done >= config.n_trials:
         print(
@@ -62,20 +72,10 @@ def _start(args: argparse.Namespace, given: dict[str, Any], create: bool) -> int
         f"training on {device}"
     )
     store = artifact_store(args.storage, args.artifacts)
-    run_search(study, config, device, store, progress=not args.quiet)
+    run_search(study, config, bench, space, device, store, progress=not args.quiet)
     _print_best(study, config)
     print(f"next: mtlnas show {name}   |   mtlnas export {name} -o model.onnx")
     return 0
-
-
-def _space_for(config: SearchConfig) -> Any:
-    from nas.benchmark import load_benchmark
-    from search_spaces import make_space
-
-    bench = load_benchmark(config.benchmark, size=config.size, seed=config.seed, root=config.data)
-    return make_space(
-        config.space, bench.task_names, bench.default_backbone().depth, config.space_options
-    )
 
 
 def search(args: argparse.Namespace, given: dict[str, Any]) -> int:

@@ -16,7 +16,7 @@ from optuna.study import MaxTrialsCallback
 from optuna.trial import TrialState
 from tqdm.auto import tqdm
 
-from nas.benchmark import Benchmark, load_benchmark
+from nas.benchmark import Benchmark
 from nas.config import SearchConfig
 from nas.layout import Layout
 from nas.metrics import delta_mtl
@@ -29,7 +29,7 @@ from nas.search import (
     finished,
 )
 from nas.train import DivergedError, Metrics, TrainResult, train
-from search_spaces import SearchSpace, make_space
+from search_spaces import SearchSpace
 from search_spaces.training import suggest_loss_weighting
 
 __all__ = ["Objective", "SearchStalled", "run_search"]
@@ -252,6 +252,8 @@ def _reachable(space: SearchSpace, layout: Layout) -> bool:
 def run_search(
     study: optuna.Study,
     config: SearchConfig,
+    bench: Benchmark,
+    space: SearchSpace,
     device: torch.device,
     store: FileSystemArtifactStore,
     progress: bool = True,
@@ -261,10 +263,6 @@ def run_search(
     Raises:
         SearchStalled: a whole round of trials failed, so more would fail too.
     """
-    bench = load_benchmark(config.benchmark, size=config.size, seed=config.seed, root=config.data)
-    space = make_space(
-        config.space, bench.task_names, bench.default_backbone().depth, config.space_options
-    )
     objective = Objective(config, bench, space, device, store, progress)
     bar = tqdm(
         total=config.n_trials,

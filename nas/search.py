@@ -18,10 +18,11 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
+from nas.benchmark import Benchmark, load_benchmark
 from nas.config import SearchConfig, conflicts
 from nas.layout import Layout
 from nas.storage import StorageError, load_study
-from search_spaces import SearchSpace
+from search_spaces import SearchSpace, make_space
 
 __all__ = [
     "BASELINE_KEY",
@@ -32,6 +33,8 @@ __all__ = [
     "baseline_layouts",
     "create_or_resume",
     "finished",
+    "load_parts",
+    "study_exists",
     "make_sampler",
     "make_pruner",
     "study_config",
@@ -88,6 +91,18 @@ def make_pruner(config: SearchConfig) -> optuna.pruners.BasePruner:
     return optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=config.epochs // 2 + 1)
 
 
+def load_parts(config: SearchConfig) -> tuple[Benchmark, SearchSpace]:
+    """The benchmark (validated) and the search space a configuration names."""
+    bench = load_benchmark(config.benchmark, size=config.size, seed=config.seed, root=config.data)
+    depth = bench.default_backbone().depth
+    return bench, make_space(config.space, bench.task_names, depth, config.space_options)
+
+
+def study_exists(storage: optuna.storages.BaseStorage, name: str) -> bool:
+    """True when the storage holds a study called ``name``."""
+    return name in {s.study_name for s in optuna.get_all_study_summaries(storage)}
+
+
 def baseline_layouts(space: SearchSpace) -> dict[str, Layout]:
     """The two layouts every study starts with."""
     return {
@@ -129,8 +144,7 @@ def create_or_resume(
         ConfigConflict: names every conflicting key with both values.
         StorageError: resuming a study that does not exist.
     """
-    exists = name in {s.study_name for s in optuna.get_all_study_summaries(storage)}
-    if not exists:
+    if not study_exists(storage, name):
         if config is None:
             load_study(storage, name)  # raises with the stored names
             raise AssertionError("unreachable")

@@ -1,0 +1,108 @@
+"""Does the model-based search find better layouts than random sampling, for the same budget?
+
+On ``scenes``, with a fixed budget (trials x epochs per study), runs TPE with median pruning and
+random sampling without pruning, over several seeds each, side by side in one run, each study
+in its own SQLite file (so storage costs are real). Prints, per sampler, the mean and spread of
+the best Δ_MTL found, the hard-sharing baseline's Δ_MTL, the wall time per trial and the share of
+it spent outside training (storage, building, evaluation).
+
+    python bench/search.py [--trials 16] [--epochs 4] [--seeds 3] [--size small] [--device cpu]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import optuna
+from optuna.trial import TrialState
+
+from nas.config import SearchConfig
+from nas.objective import run_search
+from nas.search import create_or_resume, load_parts
+from nas.storage import artifact_store, open_storage
+from nas.train import pick_device
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def one_study(config: SearchConfig, folder: Path, device: str) -> dict[str, float]:
+    url = f"sqlite:///{folder / 'studies.db'}"
+    storage = open_storage(url)
+    bench, space = load_parts(config)
+    study, config = create_or_resume(storage, "bench", config, {}, space)
+    start = time.perf_counter()
+    run_search(study, config, bench, space, pick_device(device), artifact_store(url), False)
+    wall = time.perf_counter() - start
+    trials = study.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL))
+    hard = next(t for t in trials if t.user_attrs.get("baseline") == "hard_sharing")
+    train_s = sum(t.user_attrs.get("train_seconds", 0.0) for t in trials)
+    return {
+        "best": study.best_value,
+        "hard": hard.value if hard.value is not None else float("nan"),
+        "per_trial": wall / len(trials),
+        "outside": 1 - train_s / wall,
+        "pruned": sum(t.state == TrialState.PRUNED for t in trials),
+    }
+
+
+def fmt(values: list[float], pct: bool = True) -> str:
+    scale = 100 if pct else 1
+    mean = statistics.mean(values) * scale
+    spread = statistics.stdev(values) * scale if len(values) > 1 else 0.0
+    unit = "%" if pct else ""
+    return f"{mean:+.2f}{unit} ± {spread:.2f}{unit}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--trials", type=int, default=16, help="finished trials per study")
+    parser.add_argument("--epochs", type=int, default=4, help="epochs per trial")
+    parser.add_argument("--seeds", type=int, default=3, help="studies per sampler")
+    parser.add_argument("--size", default="small", help="scenes size: tiny, small, default")
+    parser.add_argument("--device", default="auto")
+    args = parser.parse_args()
+    arms = {"tpe+median": ("tpe", "median"), "random": ("random", "none")}
+    results: dict[str, list[dict[str, float]]] = {arm: [] for arm in arms}
+    print(
+        f"scenes ({args.size}), {args.trials} trials x {args.epochs} epochs per study, "
+        f"{args.seeds} seeds per sampler, device {pick_device(args.device)}"
+    )
+    for seed in range(args.seeds):
+        for arm, (sampler, pruner) in arms.items():  # interleaved: the machine drifts alike
+            config = SearchConfig(
+                benchmark="scenes",
+                size=args.size,
+                n_trials=args.trials,
+                epochs=args.epochs,
+                sampler=sampler,
+                pruner=pruner,
+                seed=seed,
+            )
+            with tempfile.TemporaryDirectory() as tmp:
+                r = one_study(config, Path(tmp), args.device)
+            results[arm].append(r)
+            print(
+                f"  seed {seed} {arm:11} best Δ_MTL {100 * r['best']:+.2f}%  "
+                f"hard sharing {100 * r['hard']:+.2f}%  {r['per_trial']:.1f} s/trial  "
+                f"{r['pruned']:.0f} pruned"
+            )
+    for arm, rs in results.items():
+        print(
+            f"{arm:11} best Δ_MTL {fmt([r['best'] for r in rs])}   "
+            f"hard-sharing Δ_MTL {fmt([r['hard'] for r in rs])}   "
+            f"wall/trial {statistics.mean(r['per_trial'] for r in rs):.2f} s   "
+            f"outside training {100 * statistics.mean(r['outside'] for r in rs):.1f}%"
+        )
+    tpe = statistics.mean(r["best"] for r in results["tpe+median"])
+    rnd = statistics.mean(r["best"] for r in results["random"])
+    print(f"TPE+median mean best minus random mean best: {100 * (tpe - rnd):+.2f} points")
+
+
+if __name__ == "__main__":
+    main()
