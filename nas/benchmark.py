@@ -216,17 +216,19 @@ def load_benchmark(spec: str, **options: Any) -> Benchmark:
     """Load and validate a benchmark by built-in name or ``package.module:function``.
 
     ``options`` (``size``, ``seed``, ``root``, ...) are passed on to the factory where its
-    signature accepts them; an option it does not take is an error when not None.
+    signature accepts them; None means the factory's default, and an option it does not take
+    is an error.
     """
     fn = _resolve(spec)
     params = inspect.signature(fn).parameters
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
     kwargs = {}
     for key, value in options.items():
-        if key in params or takes_any:
-            kwargs[key] = value
-        elif value is not None:
+        if value is None:
+            continue  # the factory's own default
+        if key not in params and not takes_any:
             raise BenchmarkError(f"benchmark {spec!r} takes no option {key!r}")
+        kwargs[key] = value
     bench = fn(**kwargs)
     if not isinstance(bench, Benchmark):
         raise BenchmarkError(f"benchmark {spec!r} returned {type(bench).__name__}, not a Benchmark")

@@ -112,9 +112,6 @@ class Objective:
     def _run(self, trial: optuna.Trial) -> float | tuple[float, float]:
         layout, weighting = self._layout(trial)
         c = cost(layout, self.backbone, self.heads, self.bench.input_shape)
-        earlier = self._same_as_earlier(trial, layout, weighting)
-        if earlier is not None:
-            return self._repeat(trial, earlier)
         for key, value in {
             "layout": layout.to_dict(),
             "summary": layout.summary(),
@@ -125,6 +122,9 @@ class Objective:
             "loss_weighting": weighting,
         }.items():
             trial.set_user_attr(key, value)
+        earlier = self._same_as_earlier(trial, layout, weighting)
+        if earlier is not None:
+            return self._repeat(trial, earlier)
         torch.manual_seed(self.config.seed)
         net = build(layout, self.backbone, self.heads, self.bench.input_shape).to(self.device)
         is_baseline = trial.user_attrs.get("baseline") == "independent"
