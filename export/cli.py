@@ -3,13 +3,149 @@
 from __future__ import annotations
 
 import argparse
+import functools
+import statistics
+import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-__all__ = ["EXPORT_HANDLERS", "add_export_commands"]
+import numpy as np
 
-EXPORT_HANDLERS: dict[str, Callable[[argparse.Namespace, dict[str, Any]], int]] = {}
+__all__ = ["EXPORT_HANDLERS", "add_export_commands"]
 
 
 def add_export_commands(sub: Any, storage_args: Callable[[argparse.ArgumentParser], None]) -> None:
     """Register the export subcommands on the ``mtlnas`` parser."""
+    p = sub.add_parser(
+        "export",
+        help="export the best (or a chosen) trial to ONNX",
+        description="Export a trial's stored weights to ONNX, check the file with "
+        "onnx.checker and compare onnxruntime with PyTorch before writing it.",
+    )
+    p.add_argument("name", help="study name")
+    p.add_argument(
+        "--trial",
+        type=int,
+        default=None,
+        help="trial number (default: the best; for a Pareto front, its best Δ_MTL)",
+    )
+    p.add_argument("-o", "--output", default="model.onnx", help="output file (default model.onnx)")
+    p.add_argument("--fp16", action="store_true", help="float16 weights, float32 inputs/outputs")
+    storage_args(p)
+
+    p = sub.add_parser("predict", help="run an exported model on a .npy batch")
+    p.add_argument("file", help="exported .onnx file")
+    p.add_argument("input", help=".npy array of shape (batch, *input_shape) or one sample")
+    p.add_argument("-o", "--output", default=None, help="write outputs to this .npz file")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+
+    p = sub.add_parser(
+        "bench",
+        help="latency of onnxruntime against PyTorch eager",
+        description="Latency p50/p90 at batch 1 and 64 of the exported file under "
+        "onnxruntime and of the same trial's weights in PyTorch eager.",
+    )
+    p.add_argument("file", help="exported .onnx file")
+    p.add_argument("--repeats", type=int, default=50, help="timed runs per case (default 50)")
+    storage_args(p)
+
+
+def export(args: argparse.Namespace, given: dict[str, Any]) -> int:
+    """``mtlnas export NAME``."""
+    from export.onnx import export_trial, pick_trial
+    from nas.storage import artifact_store, load_study, open_storage
+
+    storage = open_storage(args.storage)
+    study = load_study(storage, args.name)
+    trial = pick_trial(study, args.trial)
+    report = export_trial(
+        study,
+        trial,
+        artifact_store(args.storage, args.artifacts),
+        Path(args.output),
+        fp16=args.fp16,
+    )
+    kind = "relative" if args.fp16 else "max abs"
+    for batch, diff in report.max_abs_diff.items():
+        print(
+            f"parity batch {batch:3}: {kind} difference {diff:.2e} (tolerance {report.tolerance:g})"
+        )
+    print(f"wrote {report.path} (trial {report.trial}, checked with onnxruntime {report.provider})")
+    return 0
+
+
+def predict(args: argparse.Namespace, given: dict[str, Any]) -> int:
+    """``mtlnas predict FILE INPUT.npy``."""
+    from export.runtime import OnnxModel
+
+    model = OnnxModel(args.file, args.device)
+    try:
+        x = np.load(args.input, allow_pickle=False)
+    except (OSError, ValueError) as err:
+        raise ValueError(f"cannot read {args.input} as a .npy array: {err}") from None
+    outputs = model(x)
+    for task, y in outputs.items():
+        print(f"{task}: shape {tuple(y.shape)}, mean {float(y.mean()):.4g}")
+    if args.output:
+        np.savez(args.output, **outputs)  # type: ignore[arg-type]
+        print(f"wrote {args.output}")
+    return 0
+
+
+def _timings(fn: Callable[[], object], repeats: int) -> list[float]:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def bench(args: argparse.Namespace, given: dict[str, Any]) -> int:
+    """``mtlnas bench FILE``: onnxruntime vs PyTorch eager, same weights, side by side."""
+    import torch
+
+    from export.onnx import load_trial_network
+    from export.runtime import OnnxModel
+    from nas.storage import artifact_store, load_study, open_storage
+
+    model = OnnxModel(args.file, "cpu")
+    meta = model.metadata
+    study = load_study(open_storage(args.storage), meta["study"])
+    trial = study.get_trials(deepcopy=False)[int(meta["trial"])]
+    net, _ = load_trial_network(study, trial, artifact_store(args.storage, args.artifacts))
+    print(
+        f"{args.file}: study {meta['study']!r} trial {meta['trial']}, "
+        f"{torch.get_num_threads()} torch threads, onnxruntime {model.provider}"
+    )
+    for batch in (1, 64):
+        x = np.random.default_rng(0).standard_normal((batch, *model.input_shape)).astype(np.float32)
+        xt = torch.from_numpy(x)
+        ort_t: list[float] = []
+        torch_t: list[float] = []
+        run_ort = functools.partial(model, x)
+        run_torch = functools.partial(net, xt)
+        with torch.inference_mode():
+            for _ in range(5):  # interleaved rounds: drift hits both alike
+                ort_t += _timings(run_ort, max(1, args.repeats // 5))
+                torch_t += _timings(run_torch, max(1, args.repeats // 5))
+        p = {
+            name: (statistics.median(t), float(np.percentile(t, 90)))
+            for name, t in (("ort", ort_t), ("torch", torch_t))
+        }
+        print(
+            f"batch {batch:2}: onnxruntime p50 {1e3 * p['ort'][0]:.3f} ms p90 "
+            f"{1e3 * p['ort'][1]:.3f} ms | PyTorch eager p50 {1e3 * p['torch'][0]:.3f} ms p90 "
+            f"{1e3 * p['torch'][1]:.3f} ms | onnxruntime/PyTorch p50 "
+            f"{p['ort'][0] / p['torch'][0]:.2f} p90 {p['ort'][1] / p['torch'][1]:.2f}"
+        )
+    return 0
+
+
+EXPORT_HANDLERS: dict[str, Callable[[argparse.Namespace, dict[str, Any]], int]] = {
+    "export": export,
+    "predict": predict,
+    "bench": bench,
+}

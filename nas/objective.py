@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import tempfile
@@ -24,6 +25,7 @@ from nas.network import build, cost
 from nas.search import (
     BASELINE_KEY,
     FINISHED,
+    MODEL_KEY,
     BaselineNotReady,
     baseline_metrics,
     finished,
@@ -32,7 +34,7 @@ from nas.train import DivergedError, Metrics, TrainResult, train
 from search_spaces import SearchSpace
 from search_spaces.training import suggest_loss_weighting
 
-__all__ = ["Objective", "SearchStalled", "run_search"]
+__all__ = ["Objective", "SearchStalled", "model_description", "run_search", "trial_summary"]
 
 
 class SearchStalled(RuntimeError):
@@ -241,6 +243,16 @@ class Objective:
         trial.set_user_attr("weights", artifact_id)
 
 
+def model_description(bench: Benchmark) -> dict[str, Any]:
+    """Backbone, tasks and input shape: enough to rebuild a trial's network without the data."""
+    return {
+        "benchmark": bench.name,
+        "input_shape": list(bench.input_shape),
+        "backbone": bench.default_backbone().to_dict(),
+        "tasks": [dataclasses.asdict(t) for t in bench.tasks],
+    }
+
+
 def _reachable(space: SearchSpace, layout: Layout) -> bool:
     try:
         space.params(layout)
@@ -263,6 +275,8 @@ def run_search(
     Raises:
         SearchStalled: a whole round of trials failed, so more would fail too.
     """
+    if MODEL_KEY not in study.user_attrs:  # what export needs to rebuild any trial's network
+        study.set_user_attr(MODEL_KEY, json.dumps(model_description(bench)))
     objective = Objective(config, bench, space, device, store, progress)
     bar = tqdm(
         total=config.n_trials,

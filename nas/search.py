@@ -27,6 +27,7 @@ from search_spaces import SearchSpace, make_space
 __all__ = [
     "BASELINE_KEY",
     "CONFIG_KEY",
+    "MODEL_KEY",
     "BaselineNotReady",
     "baseline_metrics",
     "ConfigConflict",
@@ -42,6 +43,7 @@ __all__ = [
 
 CONFIG_KEY = "mtlnas_config"
 BASELINE_KEY = "mtlnas_baseline"
+MODEL_KEY = "mtlnas_model"
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
 

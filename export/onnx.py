@@ -1,0 +1,234 @@
+"""Export a stored trial's network to ONNX, checked and verified before anything is written.
+
+The exported graph is the executor's own: only blocks some task uses, each shared path prefix
+computed once, one named output per task, a dynamic batch dimension. Its metadata carries the
+Layout, the tasks and what each output means, the trial's metrics, and where it came from.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnx
+import optuna
+import torch
+from optuna.artifacts import FileSystemArtifactStore, download_artifact
+from optuna.trial import FrozenTrial, TrialState
+
+import nas
+from nas.backbones import backbone_from_dict
+from nas.layout import Layout
+from nas.network import MultiTaskNetwork, build
+from nas.search import MODEL_KEY, study_config
+from nas.tasks import Task
+
+__all__ = [
+    "ExportError",
+    "ExportReport",
+    "FP16_TOLERANCE",
+    "FP32_TOLERANCE",
+    "export_trial",
+    "load_trial_network",
+    "pick_trial",
+]
+
+FP32_TOLERANCE = 1e-4  # max abs difference, onnxruntime vs PyTorch
+FP16_TOLERANCE = 1e-2  # relative: max abs difference / max(1, max abs PyTorch output)
+BATCHES = (1, 7, 64)
+
+
+class ExportError(ValueError):
+    """The trial cannot be exported; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class ExportReport:
+    """What was written and how closely onnxruntime matches PyTorch."""
+
+    path: Path
+    trial: int
+    max_abs_diff: dict[int, float]  # batch size -> max over tasks
+    tolerance: float
+    provider: str
+
+
+def pick_trial(study: optuna.Study, number: int | None) -> FrozenTrial:
+    """The chosen trial, or the best one (single objective) / the front's best Δ_MTL."""
+    trials = study.get_trials(deepcopy=False)
+    if number is not None:
+        if not 0 <= number < len(trials):
+            raise ExportError(
+                f"study {study.study_name!r} has no trial {number} (trials 0..{len(trials) - 1})"
+            )
+        return trials[number]
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    if not complete:
+        raise ExportError(
+            f"study {study.study_name!r} has no finished trial to export yet; "
+            f"run: mtlnas resume {study.study_name}"
+        )
+    if len(study.directions) > 1:
+        return max(study.best_trials, key=lambda t: t.values[0])
+    return study.best_trial
+
+
+def load_trial_network(
+    study: optuna.Study, trial: FrozenTrial, store: FileSystemArtifactStore
+) -> tuple[MultiTaskNetwork, list[Task]]:
+    """Rebuild a trial's network and load its stored weights (eval mode, CPU)."""
+    artifact = trial.user_attrs.get("weights")
+    if trial.state != TrialState.COMPLETE or artifact is None:
+        raise ExportError(
+            f"trial {trial.number} ({trial.state.name}) has no stored weights: only trials that "
+            "were the best or on the Pareto front when they finished keep them; "
+            f"see mtlnas show {study.study_name}"
+        )
+    if MODEL_KEY not in study.user_attrs:
+        raise ExportError(
+            f"study {study.study_name!r} has no model description; it was not made by mtl-nas"
+        )
+    model = json.loads(study.user_attrs[MODEL_KEY])
+    tasks = [Task(**t) for t in model["tasks"]]
+    layout = Layout.from_dict(trial.user_attrs["layout"])
+    net = build(
+        layout,
+        backbone_from_dict(model["backbone"]),
+        {t.name: t.head for t in tasks},
+        tuple(model["input_shape"]),
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "weights.pt"
+        try:
+            download_artifact(artifact_store=store, file_path=str(path), artifact_id=artifact)
+        except Exception as err:
+            raise ExportError(
+                f"weights of trial {trial.number} not found in the artifact store "
+                f"({err}); pass --artifacts DIR if they live elsewhere"
+            ) from None
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    net.load_state_dict(state)
+    return net.eval(), tasks
+
+
+def _metadata(
+    study: optuna.Study, trial: FrozenTrial, net: MultiTaskNetwork, tasks: list[Task]
+) -> dict[str, str]:
+    return {
+        "mtlnas.version": nas.__version__,
+        "mtlnas.study": study.study_name,
+        "mtlnas.trial": str(trial.number),
+        "mtlnas.config": study_config(study).to_json(),
+        "mtlnas.layout": net.layout.to_json(),
+        "mtlnas.input": json.dumps(
+            {"name": "input", "shape": ["batch", *net.input_shape], "dtype": "float32"}
+        ),
+        "mtlnas.tasks": json.dumps(
+            [
+                {**dataclasses.asdict(t), "output": t.name, "meaning": t.output_meaning}
+                for t in tasks
+            ]
+        ),
+        "mtlnas.metrics": json.dumps(trial.user_attrs.get("metrics", {})),
+        "mtlnas.delta_mtl": json.dumps(trial.user_attrs.get("delta_mtl")),
+    }
+
+
+def _to_onnx(net: MultiTaskNetwork) -> onnx.ModelProto:
+    # The dynamo exporter, deliberately: the legacy one is deprecated. A dict output is
+    # flattened in task order, and output_names gives each its task's name.
+    x = torch.randn(2, *net.input_shape)
+    batch = torch.export.Dim("batch", min=1, max=4096)
+    # The exporter logs each optional operator library it does not find; none is needed here.
+    logging.getLogger("torch.onnx").setLevel(logging.ERROR)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        program = torch.onnx.export(
+            net,
+            (x,),
+            dynamo=True,
+            input_names=["input"],
+            output_names=list(net.tasks),
+            dynamic_shapes=({0: batch},),
+            external_data=False,
+            verbose=False,
+        )
+    if program is None:
+        raise ExportError("the ONNX exporter returned nothing")
+    return program.model_proto
+
+
+def _verify(
+    model: onnx.ModelProto, net: MultiTaskNetwork, fp16: bool
+) -> tuple[dict[int, float], str, float]:
+    from export.runtime import session_for
+
+    session = session_for(model.SerializeToString())
+    gen = torch.Generator().manual_seed(0)
+    diffs: dict[int, float] = {}
+    for batch in BATCHES:
+        x = torch.randn(batch, *net.input_shape, generator=gen)
+        with torch.no_grad():
+            want = net(x)
+        got = session.run(list(net.tasks), {"input": x.numpy()})
+        worst = 0.0
+        for task, y in zip(net.tasks, got, strict=True):
+            ref = want[task].numpy()
+            diff = float(np.abs(y.astype(np.float64) - ref).max())
+            worst = max(worst, diff / max(1.0, float(np.abs(ref).max())) if fp16 else diff)
+        diffs[batch] = worst
+    return diffs, session.get_providers()[0], FP16_TOLERANCE if fp16 else FP32_TOLERANCE
+
+
+def export_trial(
+    study: optuna.Study,
+    trial: FrozenTrial,
+    store: FileSystemArtifactStore,
+    out: Path,
+    fp16: bool = False,
+) -> ExportReport:
+    """Export ``trial``'s network to ``out``; writes nothing unless checks and parity pass.
+
+    Raises:
+        ExportError: no weights, an unwritable path, a failed check, or a parity mismatch.
+    """
+    out = Path(out)
+    if out.is_dir():
+        raise ExportError(f"output {out} is a folder; give a file name such as model.onnx")
+    if not out.parent.is_dir():
+        raise ExportError(f"cannot write {out}: folder {out.parent} does not exist")
+    if not os.access(out.parent, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
+        raise ExportError(f"cannot write {out}: permission denied")
+    net, tasks = load_trial_network(study, trial, store)
+    model = _to_onnx(net)
+    if fp16:
+        from onnxruntime.transformers.float16 import convert_float_to_float16
+        from onnxruntime.transformers.onnx_model import OnnxModel as _Graph
+
+        model = convert_float_to_float16(model, keep_io_types=True)
+        graph = _Graph(model)
+        graph.topological_sort()  # the conversion appends input casts after their users
+        model = graph.model
+    onnx.helper.set_model_props(model, _metadata(study, trial, net, tasks))
+    onnx.checker.check_model(model, full_check=True)
+    diffs, provider, tol = _verify(model, net, fp16)
+    if max(diffs.values()) > tol:
+        raise ExportError(
+            f"onnxruntime differs from PyTorch by {max(diffs.values()):.3g} "
+            f"(tolerance {tol:g}); nothing was written"
+        )
+    # Write beside the target, then rename: a reader never sees half a file.
+    with tempfile.NamedTemporaryFile(dir=out.parent, suffix=".onnx.tmp", delete=False) as tmp:
+        tmp.write(model.SerializeToString())
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp.name, 0o666 & ~umask)  # temporary files are private; the model need not be
+    os.replace(tmp.name, out)
+    return ExportReport(out, trial.number, diffs, tol, provider)
