@@ -31,7 +31,7 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 def one_study(config: SearchConfig, folder: Path, device: str) -> dict[str, float]:
     url = f"sqlite:///{folder / 'studies.db'}"
-    storage = open_storage(url)
+    storage = open_storage(url, create=True)
     bench, space = load_parts(config)
     study, config = create_or_resume(storage, "bench", config, {}, space)
     start = time.perf_counter()

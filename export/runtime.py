@@ -24,12 +24,16 @@ ort.set_default_logger_severity(3)
 def session_for(model: str | Path | bytes, device: str = "auto") -> ort.InferenceSession:
     """An inference session on CUDA when asked for (or ``auto`` and available), else the CPU.
 
-    onnxruntime-gpu lists CUDAExecutionProvider even on machines without a GPU; creating the
-    session then falls back to the CPU, so the providers actually in use are read back.
+    Creating a CUDA session can still fall back to the CPU (no usable GPU), so the providers
+    actually in use are read back.
     """
     available = ort.get_available_providers()
     providers = ["CPUExecutionProvider"]
-    if device in ("auto", "cuda") and "CUDAExecutionProvider" in available:
+    # onnxruntime-gpu lists CUDA even where no driver is loaded; asking for it there only
+    # logs a failed library load, so "auto" asks only when an NVIDIA driver is present.
+    driver = Path("/proc/driver/nvidia").exists() or Path("/dev/nvidiactl").exists()
+    wanted = device == "cuda" or (device == "auto" and driver)
+    if wanted and "CUDAExecutionProvider" in available:
         providers.insert(0, "CUDAExecutionProvider")
     elif device == "cuda":
         raise ValueError(

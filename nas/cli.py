@@ -94,6 +94,18 @@ def build_parser() -> argparse.ArgumentParser:
     _run_args(p)
     _config_args(p)
 
+    p = sub.add_parser(
+        "worker",
+        help="join a study as one more worker (same as resume)",
+        description="Work on a stored study beside other processes, on this "
+        "machine or others sharing the database (e.g. --storage "
+        "postgresql+psycopg://...). Pin each to a GPU with CUDA_VISIBLE_DEVICES.",
+    )
+    p.add_argument("name", help="study name")
+    _storage_args(p)
+    _run_args(p)
+    _config_args(p)
+
     p = sub.add_parser("list", help="list the stored studies")
     _storage_args(p)
 
@@ -141,6 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handlers: dict[str, Callable[[argparse.Namespace, dict[str, Any]], int]] = {
         "search": commands.search,
         "resume": commands.resume,
+        "worker": commands.resume,
         "list": commands.list_studies,
         "show": commands.show,
         "plot": commands.plot,

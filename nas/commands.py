@@ -24,7 +24,6 @@ from nas.search import (
     finished,
     load_parts,
     study_config,
-    study_exists,
 )
 from nas.storage import StorageError, artifact_dir, artifact_store, load_study, open_storage
 from nas.train import pick_device
@@ -47,19 +46,19 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
 def _start(args: argparse.Namespace, given: dict[str, Any], create: bool) -> int:
+    # Everything the user typed is checked before the database is touched.
     device = pick_device(args.device)
-    storage = open_storage(args.storage, args.heartbeat)
-    config: SearchConfig | None = None
+    config = SearchConfig(**given) if create else None
+    parts = load_parts(config) if config is not None else None
+    storage = open_storage(args.storage, args.heartbeat, create=create)
     name = args.name
-    if create:
-        config = SearchConfig(**given)
+    if config is not None:
         name = name or f"{config.benchmark.replace(':', '.')}-{config.space}"
-    if config is not None and not study_exists(storage, name):
-        bench, space = load_parts(config)  # before the study exists: bad input leaves none
-        study, config = create_or_resume(storage, name, config, given, space)
-    else:  # resume, or search on an existing study: the stored configuration rules
-        study, config = create_or_resume(storage, name, config, given)
-        bench, space = load_parts(config)
+    space = parts[1] if parts is not None else None
+    study, stored = create_or_resume(storage, name, config, given, space)
+    if parts is None or config is None or not _same_except_target(stored, config):
+        parts = load_parts(stored)  # the stored configuration rules an existing study
+    config, (bench, space) = stored, parts
     done = finished(study)
     if done >= config.n_trials:
         print(
@@ -72,10 +71,14 @@ def _start(args: argparse.Namespace, given: dict[str, Any], create: bool) -> int
         f"training on {device}"
     )
     store = artifact_store(args.storage, args.artifacts)
-    run_search(study, config, bench, space, device, store, progress=not args.quiet)
+    run_search(study, config, bench, space, device, store, not args.quiet, args.storage)
     _print_best(study, config)
     print(f"next: mtlnas show {name}   |   mtlnas export {name} -o model.onnx")
     return 0
+
+
+def _same_except_target(a: SearchConfig, b: SearchConfig) -> bool:
+    return {**a.to_dict(), "n_trials": 0} == {**b.to_dict(), "n_trials": 0}
 
 
 def search(args: argparse.Namespace, given: dict[str, Any]) -> int:

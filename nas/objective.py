@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
+import socket
 import tempfile
 import time
 from pathlib import Path
@@ -13,12 +15,12 @@ from typing import Any
 import optuna
 import torch
 from optuna.artifacts import FileSystemArtifactStore, upload_artifact
-from optuna.study import MaxTrialsCallback
 from optuna.trial import TrialState
 from tqdm.auto import tqdm
 
 from nas.benchmark import Benchmark
 from nas.config import SearchConfig
+from nas.gate import TrialGate
 from nas.layout import Layout
 from nas.metrics import delta_mtl
 from nas.network import build, cost
@@ -35,6 +37,9 @@ from search_spaces import SearchSpace
 from search_spaces.training import suggest_loss_weighting
 
 __all__ = ["Objective", "SearchStalled", "model_description", "run_search", "trial_summary"]
+
+
+MAX_FAILURES_IN_A_ROW = 3
 
 
 class SearchStalled(RuntimeError):
@@ -66,6 +71,7 @@ class Objective:
     ) -> None:
         self.config, self.bench, self.space = config, bench, space
         self.device, self.store, self.progress = device, store, progress
+        self.gate: TrialGate | None = None
         self.backbone = bench.default_backbone()
         self.heads = {t.name: t.head for t in bench.tasks}
         self.train_split = bench.train.to(device)  # resident for the whole search
@@ -78,6 +84,8 @@ class Objective:
 
     def __call__(self, trial: optuna.Trial) -> float | tuple[float, float]:
         """Run one trial; failures are recorded in the trial's ``fail_reason``."""
+        if self.gate is not None:
+            self.gate.release()  # this trial is RUNNING now: other workers may count it
         start = time.perf_counter()
         self._clock = TrainResult({}, 0, 0.0, 0.0)
         try:
@@ -121,6 +129,7 @@ class Objective:
             "flops": c.flops,
             "block_executions": c.block_executions,
             "device": str(self.device),
+            "worker": f"{socket.gethostname()}:{os.getpid()}",
             "loss_weighting": weighting,
         }.items():
             trial.set_user_attr(key, value)
@@ -269,11 +278,16 @@ def run_search(
     device: torch.device,
     store: FileSystemArtifactStore,
     progress: bool = True,
+    storage_url: str | None = None,
+    poll: float = 2.0,
 ) -> None:
     """Run trials until ``config.n_trials`` trials are finished (complete or pruned).
 
+    Any number of processes may run this on one study: ``storage_url`` names the database so
+    that they agree, through :class:`~nas.gate.TrialGate`, on who starts the remaining trials.
+
     Raises:
-        SearchStalled: a whole round of trials failed, so more would fail too.
+        SearchStalled: several trials in a row failed, so more would fail too.
     """
     if MODEL_KEY not in study.user_attrs:  # what export needs to rebuild any trial's network
         study.set_user_attr(MODEL_KEY, json.dumps(model_description(bench)))
@@ -286,7 +300,10 @@ def run_search(
         disable=not progress,
     )
 
+    last: list[TrialState] = []
+
     def update(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        last[:] = [trial.state]
         bar.n = min(finished(study), config.n_trials)
         if not config.multi_objective:
             best = _best_delta(study)
@@ -294,23 +311,42 @@ def run_search(
                 bar.set_postfix(best=f"{100 * best:+.2f}%")
         bar.refresh()
 
-    stop = MaxTrialsCallback(config.n_trials, states=FINISHED)
+    gate = TrialGate(storage_url, study.study_name) if storage_url else None
+    objective.gate = gate
+    failed_in_a_row = 0
     try:
-        while finished(study) < config.n_trials:
-            before = finished(study)
+        while True:
+            if gate is not None:
+                gate.acquire()
+            done = finished(study)
+            if done >= config.n_trials:
+                break
+            running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+            if done + len(running) >= config.n_trials:
+                # Other workers' trials may reach the target: wait, and take over the work
+                # of any that dies (its stale trial is failed here and its layout queued).
+                if gate is not None:
+                    gate.release()
+                optuna.storages.fail_stale_trials(study)
+                time.sleep(poll)
+                continue
+            last.clear()
             study.optimize(
                 objective,
-                n_trials=config.n_trials - before,
-                callbacks=[stop, update],
+                n_trials=1,
+                callbacks=[update],
                 catch=(Exception,),  # a failing trial fails alone; its reason is stored
                 gc_after_trial=False,
             )
-            if finished(study) == before:
+            failed_in_a_row = failed_in_a_row + 1 if last == [TrialState.FAIL] else 0
+            if failed_in_a_row >= MAX_FAILURES_IN_A_ROW:
                 raise SearchStalled(
-                    f"study {study.study_name!r}: every trial of the last round "
-                    "failed; see `mtlnas show` for the reasons"
+                    f"study {study.study_name!r}: {failed_in_a_row} trials in a row failed; "
+                    "see the reasons with mtlnas show"
                 )
     finally:
+        if gate is not None:
+            gate.close()
         bar.close()
 
 

@@ -53,7 +53,7 @@ class ConfigConflict(ValueError):
 
 def study_config(study: optuna.Study) -> SearchConfig:
     """The configuration stored in ``study``; StorageError if it was not made by mtl-nas."""
-    raw = study.user_attrs.get(CONFIG_KEY)
+    raw = study._storage.get_study_user_attrs(study._study_id).get(CONFIG_KEY)
     if raw is None:
         raise StorageError(f"study {study.study_name!r} was not created by mtl-nas (no config)")
     return SearchConfig.from_dict(json.loads(raw))
@@ -121,7 +121,7 @@ def _enqueue_baselines(study: optuna.Study, space: SearchSpace, config: SearchCo
             params = {}  # not reachable in this space: the objective builds it from the attr
         if config.loss_weighting == "search":
             params["loss_weighting"] = "equal"
-        # skip_if_exists: workers starting together enqueue each baseline once.
+        # skip_if_exists: a re-run of the same creation never doubles a baseline.
         study.enqueue_trial(
             params,
             user_attrs={"baseline": kind, "layout": layout.to_dict()},
@@ -148,11 +148,16 @@ def create_or_resume(
     """
     if not study_exists(storage, name):
         if config is None:
-            load_study(storage, name)  # raises with the stored names
-            raise AssertionError("unreachable")
-        return _create(storage, name, config, space), config
+            load_study(storage, name)  # raises, listing the stored names
+        elif space is None:
+            raise ValueError("creating a study needs its search space")
+        else:
+            study = _create(storage, name, config, space)
+            if study is not None:
+                return study, config
+            # another worker created it a moment ago: join it below
     study = load_study(storage, name)
-    stored = study_config(study)
+    stored = _wait_for_config(study)
     bad = conflicts(stored, given)
     if bad:
         current = stored.to_dict()
@@ -178,23 +183,38 @@ def _create(
     storage: optuna.storages.BaseStorage,
     name: str,
     config: SearchConfig,
-    space: SearchSpace | None,
-) -> optuna.Study:
-    study = optuna.create_study(
-        storage=storage,
-        study_name=name,
-        directions=config.directions,  # type: ignore[arg-type]
-        sampler=make_sampler(config),
-        pruner=make_pruner(config),
-        load_if_exists=True,  # another worker may create it at the same moment
-    )
+    space: SearchSpace,
+) -> optuna.Study | None:
+    """Create the study, or return None when another process created it first.
+
+    The database's unique study name makes creation atomic: of several workers starting at
+    the same moment exactly one creates the study, so the baselines are enqueued once.
+    """
+    try:
+        study = optuna.create_study(
+            storage=storage,
+            study_name=name,
+            directions=config.directions,  # type: ignore[arg-type]
+            sampler=make_sampler(config),
+            pruner=make_pruner(config),
+        )
+    except optuna.exceptions.DuplicatedStudyError:
+        return None
     study.set_metric_names(config.metric_names)
-    if CONFIG_KEY not in study.user_attrs:
-        study.set_user_attr(CONFIG_KEY, config.to_json())
-    if space is None:
-        raise ValueError("creating a study needs its search space")
     _enqueue_baselines(study, space, config)
+    study.set_user_attr(CONFIG_KEY, config.to_json())  # last: joiners wait for it
     return study
+
+
+def _wait_for_config(study: optuna.Study, timeout: float = 60.0) -> SearchConfig:
+    # A worker that lost the race to create the study waits for the winner to store the
+    # configuration (written right after the baselines are enqueued).
+    deadline = time.monotonic() + timeout
+    while True:
+        attrs = study._storage.get_study_user_attrs(study._study_id)
+        if CONFIG_KEY in attrs or time.monotonic() > deadline:
+            return study_config(study)
+        time.sleep(0.2)
 
 
 class BaselineNotReady(RuntimeError):

@@ -9,6 +9,7 @@ failing with "database is locked".
 from __future__ import annotations
 
 import os
+import time
 import warnings
 from pathlib import Path
 
@@ -61,13 +62,25 @@ def _check_url(url: str) -> sqlalchemy.engine.URL:
     return parsed
 
 
-def open_storage(url: str = DEFAULT_STORAGE, heartbeat: int | None = None) -> RDBStorage:
+def open_storage(
+    url: str = DEFAULT_STORAGE, heartbeat: int | None = None, create: bool = False
+) -> RDBStorage:
     """An Optuna RDB storage with heartbeats and retry of killed trials.
+
+    Only ``create`` may make a new SQLite file: reading commands never leave an empty
+    database behind.
 
     Raises:
         StorageError: unknown dialect, unreachable server, or a file that is not a database.
     """
     parsed = _check_url(url)
+    if (
+        not create
+        and parsed.get_backend_name() == "sqlite"
+        and parsed.database not in (None, "", ":memory:")
+        and not Path(parsed.database).exists()
+    ):
+        raise StorageError(f"no database at {parsed.database}; start a study with: mtlnas search")
     interval = heartbeat or HEARTBEAT_SECONDS
     engine_kwargs: dict[str, object] = {}
     if parsed.get_backend_name() == "sqlite":
@@ -75,19 +88,31 @@ def open_storage(url: str = DEFAULT_STORAGE, heartbeat: int | None = None) -> RD
         engine_kwargs["connect_args"] = {"timeout": 60}
     else:
         engine_kwargs["pool_pre_ping"] = True  # survive a server restart between trials
-    try:
-        return RDBStorage(
-            url,
-            engine_kwargs=engine_kwargs,
-            heartbeat_interval=interval,
-            grace_period=3 * interval,
-            heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY),
-        )
-    except (sqlalchemy.exc.DatabaseError, sqlalchemy.exc.OperationalError) as err:
-        reason = str(getattr(err, "orig", err)).strip().splitlines()[0]
-        raise StorageError(f"storage {url!r} cannot be opened: {reason}") from None
-    except RuntimeError as err:  # Optuna's schema-version checks
-        raise StorageError(f"storage {url!r}: {err}") from None
+    for attempt in range(5):
+        try:
+            return RDBStorage(
+                url,
+                engine_kwargs=engine_kwargs,
+                heartbeat_interval=interval,
+                grace_period=3 * interval,
+                heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(
+                    max_retry=MAX_RETRY
+                ),
+            )
+        except sqlalchemy.exc.DatabaseError as err:
+            reason = str(getattr(err, "orig", err)).strip().splitlines()[0]
+            # Workers starting together on an empty database all create Optuna's tables;
+            # the losers of that race see duplicate objects. The tables exist now: retry.
+            racing = (
+                isinstance(err, (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError))
+                or "already exists" in reason
+            )
+            if not racing or attempt == 4:
+                raise StorageError(f"storage {url!r} cannot be opened: {reason}") from None
+            time.sleep(0.2 * (attempt + 1))
+        except RuntimeError as err:  # Optuna's schema-version checks
+            raise StorageError(f"storage {url!r}: {err}") from None
+    raise AssertionError("unreachable")
 
 
 def artifact_dir(url: str, override: str | None = None) -> Path:

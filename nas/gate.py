@@ -1,0 +1,68 @@
+"""A lock shared by all workers of a study: "is another trial needed? then start it" is atomic.
+
+Without it, two workers that both see one trial missing would both start one, and the study
+would overshoot its target. The lock is held only from that check until the new trial is
+RUNNING in the database (the objective releases it first thing), never while training.
+
+PostgreSQL: a session-level advisory lock on its own connection. SQLite: an exclusive ``flock``
+on ``<database>.lock`` (SQLite serves one machine). Other backends: no lock, so a study may end
+up to (workers - 1) trials over its target.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import zlib
+from pathlib import Path
+from typing import IO
+
+import sqlalchemy
+
+__all__ = ["TrialGate"]
+
+
+class TrialGate:
+    """Cross-process mutex for one study on one storage; ``release`` is idempotent."""
+
+    def __init__(self, url: str, study_name: str) -> None:
+        parsed = sqlalchemy.engine.make_url(url)
+        self._backend = parsed.get_backend_name()
+        self._held = False
+        self._file: IO[bytes] | None = None
+        self._conn: sqlalchemy.engine.Connection | None = None
+        # A stable 63-bit key per study name, as advisory locks take integers.
+        self._key = zlib.crc32(study_name.encode()) * 2**31 + zlib.adler32(study_name.encode())
+        self._key %= 2**63
+        if self._backend == "sqlite" and parsed.database not in (None, "", ":memory:"):
+            self._file = open(Path(parsed.database + ".lock"), "ab")  # noqa: SIM115
+        elif self._backend == "postgresql":
+            engine = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool)
+            self._conn = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+
+    def acquire(self) -> None:
+        """Block until this process holds the study's lock."""
+        if self._held:
+            return
+        if self._file is not None:
+            fcntl.flock(self._file, fcntl.LOCK_EX)
+        elif self._conn is not None:
+            self._conn.execute(sqlalchemy.text("SELECT pg_advisory_lock(:k)"), {"k": self._key})
+        self._held = True
+
+    def release(self) -> None:
+        """Let the next worker check; does nothing when not held."""
+        if not self._held:
+            return
+        if self._file is not None:
+            fcntl.flock(self._file, fcntl.LOCK_UN)
+        elif self._conn is not None:
+            self._conn.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:k)"), {"k": self._key})
+        self._held = False
+
+    def close(self) -> None:
+        """Release and free the file or connection."""
+        self.release()
+        if self._file is not None:
+            self._file.close()
+        if self._conn is not None:
+            self._conn.close()
