@@ -21,7 +21,7 @@ import optuna
 from optuna.trial import TrialState
 
 from nas.config import SearchConfig
-from nas.objective import run_search
+from nas.runner import run_search
 from nas.search import create_or_resume, load_parts
 from nas.storage import artifact_store, open_storage
 from nas.train import pick_device

@@ -16,7 +16,7 @@ from optuna.trial import TrialState
 from nas.benchmark import BenchmarkError
 from nas.config import SearchConfig
 from nas.layout import Layout, LayoutError
-from nas.objective import SearchStalled, run_search, trial_summary
+from nas.runner import SearchStalled, run_search, trial_summary
 from nas.search import (
     BASELINE_KEY,
     ConfigConflict,
