@@ -1,8 +1,10 @@
 """Does the model-based search find better layouts than random sampling, for the same budget?
 
-On ``scenes``, with a fixed budget (trials x epochs per study), runs TPE with median pruning and
-random sampling without pruning, over several seeds each, side by side in one run, each study
-in its own SQLite file (so storage costs are real). Prints, per sampler, the mean and spread of
+On ``scenes``, with a fixed budget of training epochs per study (trials x epochs), runs TPE with
+median pruning and random sampling without pruning, over several seeds each, side by side in
+one run, each study in its own SQLite file (so storage costs are real). A study runs trials
+until it has trained for the whole budget: epochs that pruning saves, and repeated layouts that
+reuse a stored result, buy further trials. Prints, per sampler, the mean and spread of
 the best Δ_MTL found, the hard-sharing baseline's Δ_MTL, the wall time per trial and the share of
 it spent outside training (storage, building, evaluation).
 
@@ -34,8 +36,22 @@ def one_study(config: SearchConfig, folder: Path, device: str) -> dict[str, floa
     storage = open_storage(url, create=True)
     bench, space = load_parts(config)
     study, config = create_or_resume(storage, "bench", config, {}, space)
+    budget, target = config.n_trials * config.epochs, config.n_trials
     start = time.perf_counter()
-    run_search(study, config, bench, space, pick_device(device), artifact_store(url), False)
+    while True:
+        run_search(
+            study,
+            config.replace(n_trials=target),
+            bench,
+            space,
+            pick_device(device),
+            artifact_store(url),
+            False,
+        )
+        used = sum(t.user_attrs.get("epochs", 0) for t in study.get_trials(deepcopy=False))
+        if used >= budget:
+            break
+        target += max(1, (budget - used) // config.epochs)
     wall = time.perf_counter() - start
     trials = study.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL))
     hard = next(t for t in trials if t.user_attrs.get("baseline") == "hard_sharing")
@@ -46,6 +62,7 @@ def one_study(config: SearchConfig, folder: Path, device: str) -> dict[str, floa
         "per_trial": wall / len(trials),
         "outside": 1 - train_s / wall,
         "pruned": sum(t.state == TrialState.PRUNED for t in trials),
+        "trials": len(trials),
     }
 
 
@@ -61,7 +78,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    parser.add_argument("--trials", type=int, default=16, help="finished trials per study")
+    parser.add_argument(
+        "--trials", type=int, default=16, help="budget: this many trials' worth of epochs per study"
+    )
     parser.add_argument("--epochs", type=int, default=4, help="epochs per trial")
     parser.add_argument("--seeds", type=int, default=3, help="studies per sampler")
     parser.add_argument("--size", default="small", help="scenes size: tiny, small, default")

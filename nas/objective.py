@@ -94,6 +94,7 @@ class Objective:
             trial.set_user_attr("wall_seconds", time.perf_counter() - start)
             trial.set_user_attr("train_seconds", self._clock.train_seconds)
             trial.set_user_attr("eval_seconds", self._clock.eval_seconds)
+            trial.set_user_attr("epochs", self._clock.epochs)  # 0 when a result was reused
 
     def _layout(self, trial: optuna.Trial) -> tuple[Layout, str]:
         kind = trial.user_attrs.get("baseline")
@@ -179,7 +180,8 @@ class Objective:
             if self.config.multi_objective:
                 return  # Optuna's report/should_prune are single-objective only
             trial.report(delta, epoch)
-            if trial.should_prune():
+            # Stopping after the last epoch would save nothing and throw the result away.
+            if epoch < self.config.epochs and trial.should_prune():
                 trial.set_user_attr("pruned_reason", f"below the median at epoch {epoch}")
                 raise optuna.TrialPruned(f"Δ_MTL {100 * delta:+.2f}% at epoch {epoch}")
 
