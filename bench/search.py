@@ -1,12 +1,12 @@
 """Does the model-based search find better layouts than random sampling, for the same budget?
 
-On ``scenes``, with a fixed budget of training epochs per study (trials x epochs), runs TPE with
-median pruning and random sampling without pruning, over several seeds each, side by side in
-one run, each study in its own SQLite file (so storage costs are real). A study runs trials
-until it has trained for the whole budget: epochs that pruning saves, and repeated layouts that
-reuse a stored result, buy further trials. Prints, per sampler, the mean and spread of
-the best Δ_MTL found, the hard-sharing baseline's Δ_MTL, the wall time per trial and the share of
-it spent outside training (storage, building, evaluation).
+On ``scenes``, with a fixed budget of training epochs per study (trials x epochs), runs TPE
+with pruning (the default percentile rule) and random sampling without pruning, over several
+seeds each, side by side in one run, each study in its own SQLite file (so storage costs are
+real). A study runs trials until it has trained for the whole budget: epochs that pruning
+saves, and repeated layouts that reuse a stored result, buy further trials. Prints, per
+sampler, the mean and spread of the best Δ_MTL found, the hard-sharing baseline's Δ_MTL, the
+wall time per trial and the share of it spent outside training (storage, building, evaluation).
 
     python bench/search.py [--trials 16] [--epochs 4] [--seeds 3] [--size small] [--device cpu]
 """
@@ -86,7 +86,7 @@ def main() -> None:
     parser.add_argument("--size", default="small", help="scenes size: tiny, small, default")
     parser.add_argument("--device", default="auto")
     args = parser.parse_args()
-    arms = {"tpe+median": ("tpe", "median"), "random": ("random", "none")}
+    arms = {"tpe+pruning": ("tpe", "percentile"), "random": ("random", "none")}
     results: dict[str, list[dict[str, float]]] = {arm: [] for arm in arms}
     print(
         f"scenes ({args.size}), {args.trials} trials x {args.epochs} epochs per study, "
@@ -118,9 +118,9 @@ def main() -> None:
             f"wall/trial {statistics.mean(r['per_trial'] for r in rs):.2f} s   "
             f"outside training {100 * statistics.mean(r['outside'] for r in rs):.1f}%"
         )
-    tpe = statistics.mean(r["best"] for r in results["tpe+median"])
+    tpe = statistics.mean(r["best"] for r in results["tpe+pruning"])
     rnd = statistics.mean(r["best"] for r in results["random"])
-    print(f"TPE+median mean best minus random mean best: {100 * (tpe - rnd):+.2f} points")
+    print(f"TPE+pruning mean best minus random mean best: {100 * (tpe - rnd):+.2f} points")
 
 
 if __name__ == "__main__":

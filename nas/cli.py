@@ -26,7 +26,7 @@ CONFIG_OPTIONS: dict[str, dict[str, Any]] = {
     "lr": {"type": float, "help": "AdamW learning rate (default 3e-3)"},
     "loss_weighting": {"help": "equal (default), uncertainty, or search"},
     "sampler": {"help": "tpe (default), random, or nsga2 (multi-objective)"},
-    "pruner": {"help": "median (default) or none"},
+    "pruner": {"help": "percentile (default: stop the bottom quarter), median, or none"},
     "seed": {"type": int, "help": "seed of data, weights and sampler (default 0)"},
 }
 

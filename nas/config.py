@@ -19,7 +19,7 @@ __all__ = ["OBJECTIVES", "PRUNERS", "SAMPLERS", "SearchConfig", "conflicts"]
 
 OBJECTIVES = ("delta", "delta,params", "delta,flops")
 SAMPLERS = ("tpe", "random", "nsga2")
-PRUNERS = ("median", "none")
+PRUNERS = ("percentile", "median", "none")
 WEIGHTINGS = ("equal", "uncertainty", "search")
 CHANGEABLE = frozenset({"n_trials"})  # may differ on resume
 
@@ -40,7 +40,7 @@ class SearchConfig:
     lr: float = 3e-3
     loss_weighting: str = "equal"  # equal, uncertainty, or search (part of the search space)
     sampler: str = "tpe"  # tpe (single- or multi-objective), random, nsga2
-    pruner: str = "median"  # median (single objective), none
+    pruner: str = "percentile"  # percentile (bottom 25%), median (bottom 50%), none
     seed: int = 0  # data, initial weights and sampler
 
     def __post_init__(self) -> None:

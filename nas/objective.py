@@ -182,7 +182,9 @@ class Objective:
             trial.report(delta, epoch)
             # Stopping after the last epoch would save nothing and throw the result away.
             if epoch < self.config.epochs and trial.should_prune():
-                trial.set_user_attr("pruned_reason", f"below the median at epoch {epoch}")
+                trial.set_user_attr(
+                    "pruned_reason", f"among the worst at epoch {epoch} ({self.config.pruner} rule)"
+                )
                 raise optuna.TrialPruned(f"Δ_MTL {100 * delta:+.2f}% at epoch {epoch}")
 
         try:
