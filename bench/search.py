@@ -109,7 +109,7 @@ def main() -> None:
             print(
                 f"  seed {seed} {arm:11} best Δ_MTL {100 * r['best']:+.2f}%  "
                 f"hard sharing {100 * r['hard']:+.2f}%  {r['per_trial']:.1f} s/trial  "
-                f"{r['pruned']:.0f} pruned"
+                f"{r['trials']:.0f} trials, {r['pruned']:.0f} pruned"
             )
     for arm, rs in results.items():
         print(
