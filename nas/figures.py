@@ -10,11 +10,19 @@ matplotlib.use("Agg")  # files only; never needs a display
 
 import matplotlib.pyplot as plt
 import optuna
+from matplotlib.figure import Figure
 from optuna.trial import TrialState
 
 from nas.layout import Layout
 
 __all__ = ["draw_layout", "plot_history", "plot_pareto"]
+
+
+def _save(fig: Figure, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)  # pyplot keeps every open figure alive otherwise
+    return path
 
 
 def draw_layout(layout: Layout, path: Path, title: str = "") -> Path:
@@ -53,10 +61,7 @@ def draw_layout(layout: Layout, path: Path, title: str = "") -> Path:
     ax.set_title(title or ("tree layout" if layout.is_tree() else "select (instance) / skip (x)"))
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def plot_history(study: optuna.Study, path: Path) -> Path:
@@ -73,10 +78,7 @@ def plot_history(study: optuna.Study, path: Path) -> Path:
     ax.set_ylabel("Δ_MTL (%)")
     ax.set_title(f"{study.study_name}: optimisation history")
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def plot_pareto(study: optuna.Study, path: Path) -> Path:
@@ -98,7 +100,4 @@ def plot_pareto(study: optuna.Study, path: Path) -> Path:
     ax.set_ylabel("Δ_MTL (%)")
     ax.set_title(f"{study.study_name}: Pareto front")
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
