@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -25,7 +23,7 @@ from nas.search import (
     load_parts,
     study_config,
 )
-from nas.storage import StorageError, artifact_dir, artifact_store, load_study, open_storage
+from nas.storage import StorageError, artifact_store, load_study, open_storage
 from nas.train import pick_device
 
 __all__ = ["USER_ERRORS", "dashboard", "list_studies", "plot", "resume", "search", "show"]
@@ -209,20 +207,22 @@ def _pick_trial(study: optuna.Study, number: int | None, config: SearchConfig) -
 
 def dashboard(args: argparse.Namespace, given: dict[str, Any]) -> int:
     """``mtlnas dashboard``: serve the storage with optuna-dashboard (optional extra)."""
-    exe = shutil.which("optuna-dashboard")
-    if exe is None:
+    try:
+        import optuna_dashboard
+    except ImportError:
         raise FileNotFoundError(
             "optuna-dashboard is not installed; pip install 'mtl-nas[dashboard]'"
-        )
-    cmd = [
-        exe,
-        args.storage,
-        "--host",
-        args.host,
-        "--port",
-        str(args.port),
-        "--artifact-dir",
-        str(artifact_dir(args.storage, args.artifacts)),
-    ]
-    print(" ".join(cmd), file=sys.stderr)
-    return subprocess.call(cmd)
+        ) from None
+    # Open through our own checks first, so a wrong URL is a one-line error, not a server that
+    # starts and then fails on every page.
+    storage = open_storage(args.storage, create=False)
+    store = artifact_store(args.storage, args.artifacts)
+    where = f"http://{args.host}:{args.port}"
+    print(f"serving {args.storage} on {where} (Ctrl-C stops)", file=sys.stderr)
+    try:
+        optuna_dashboard.run_server(storage, host=args.host, port=args.port, artifact_store=store)
+    except OSError as e:  # the port is taken, or the host cannot be bound
+        raise ValueError(f"cannot serve on {where} ({e}); pick another --port") from e
+    except KeyboardInterrupt:
+        pass
+    return 0

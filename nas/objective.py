@@ -240,7 +240,10 @@ class Objective:
             path = Path(tmp) / f"trial-{trial.number}.pt"
             torch.save({k: v.cpu() for k, v in net.state_dict().items()}, path)
             artifact_id = upload_artifact(
-                artifact_store=self.store, file_path=str(path), study_or_trial=trial
+                artifact_store=self.store,
+                file_path=str(path),
+                study_or_trial=trial,
+                mimetype="application/octet-stream",  # a torch state dict; ".pt" guesses wrong
             )
         trial.set_user_attr("weights", artifact_id)
 
