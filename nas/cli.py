@@ -120,9 +120,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="figures", help="output folder (default figures/)")
     _storage_args(p)
 
-    p = sub.add_parser("dashboard", help="open the studies in optuna-dashboard")
-    p.add_argument("--port", type=int, default=8080)
-    p.add_argument("--host", default="127.0.0.1")
+    p = sub.add_parser("dashboard", help="serve the studies with optuna-dashboard (web page)")
+    p.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
+    p.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; 0.0.0.0 for all)"
+    )
     _storage_args(p)
 
     from export.cli import add_export_commands
