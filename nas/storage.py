@@ -53,7 +53,8 @@ def _check_url(url: str) -> sqlalchemy.engine.URL:
     except (sqlalchemy.exc.NoSuchModuleError, ImportError) as err:
         raise StorageError(
             f"storage {url!r}: unknown database dialect or missing driver ({err}); "
-            "use sqlite:///FILE, or postgresql+psycopg://... with psycopg installed"
+            "use sqlite:///FILE, postgresql+psycopg://... or mysql+pymysql://... with its "
+            "driver installed (pip install 'mtl-nas[postgres]' or 'mtl-nas[mysql]')"
         ) from None
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         folder = Path(parsed.database).resolve().parent

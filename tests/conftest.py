@@ -30,7 +30,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(scope="session")
 def postgres_admin_url() -> Iterator[str]:
-    from tests.postgres import postgres_server
+    from tests.servers import postgres_server
 
     with postgres_server() as url:
         yield url
@@ -38,6 +38,21 @@ def postgres_admin_url() -> Iterator[str]:
 
 @pytest.fixture
 def postgres_url(postgres_admin_url: str) -> str:
-    from tests.postgres import fresh_database
+    from tests.servers import fresh_database
 
     return fresh_database(postgres_admin_url)
+
+
+@pytest.fixture(scope="session")
+def mariadb_admin_url() -> Iterator[str]:
+    from tests.servers import mariadb_server
+
+    with mariadb_server() as url:
+        yield url
+
+
+@pytest.fixture
+def mariadb_url(mariadb_admin_url: str) -> str:
+    from tests.servers import fresh_database
+
+    return fresh_database(mariadb_admin_url)

@@ -1,4 +1,4 @@
-"""Many workers on one study: a real PostgreSQL server, and SQLite on one machine."""
+"""Many workers on one study: real PostgreSQL and MariaDB servers, and SQLite on one machine."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import optuna
+import pytest
 from optuna.trial import TrialState
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
@@ -55,12 +56,16 @@ def check_exact(url: str, target: int) -> list[optuna.trial.FrozenTrial]:
     return trials
 
 
-def test_three_workers_reach_exactly_the_target(postgres_url: str, tmp_path: Path) -> None:
-    procs = [worker(postgres_url, tmp_path, "--n-trials", "7", "--epochs", "2") for _ in range(3)]
+@pytest.mark.parametrize("server", ["postgres_url", "mariadb_url"])
+def test_three_workers_reach_exactly_the_target(
+    server: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    url = request.getfixturevalue(server)  # a fresh database on a real server
+    procs = [worker(url, tmp_path, "--n-trials", "7", "--epochs", "2") for _ in range(3)]
     for p in procs:
         _out, err = p.communicate(timeout=300)
         assert p.returncode == 0, err
-    trials = check_exact(postgres_url, 7)
+    trials = check_exact(url, 7)
     assert not [t for t in trials if t.state == TrialState.FAIL]
 
 

@@ -1,0 +1,51 @@
+"""The study lock that keeps workers from overshooting the target, on each backend."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from nas.gate import TrialGate
+
+
+@pytest.fixture(params=["sqlite", "postgres_url", "mariadb_url"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'studies.db'}"
+    return str(request.getfixturevalue(request.param))  # a fresh database on a real server
+
+
+def test_a_held_lock_blocks_the_same_study_only(url: str) -> None:
+    holder, waiter, other = TrialGate(url, "s"), TrialGate(url, "s"), TrialGate(url, "other")
+    got = threading.Event()
+
+    def wait_for_lock() -> None:
+        waiter.acquire()
+        got.set()
+
+    try:
+        holder.acquire()
+        thread = threading.Thread(target=wait_for_lock, daemon=True)
+        thread.start()
+        assert not got.wait(1.0), "a second holder got the lock of the same study"
+        if not url.startswith("sqlite"):  # SQLite has one lock per database file
+            other.acquire()  # another study's lock is independent
+            other.release()
+        holder.release()
+        assert got.wait(30), "the waiter never got the lock after its release"
+        thread.join(30)
+    finally:
+        for gate in (waiter, holder, other):
+            gate.close()
+
+
+def test_release_and_close_are_idempotent(url: str) -> None:
+    gate = TrialGate(url, "s")
+    gate.release()  # not held: nothing happens
+    gate.acquire()
+    gate.acquire()  # already held: returns at once
+    gate.release()
+    gate.release()
+    gate.close()
