@@ -17,7 +17,7 @@ from nas.benchmark import Benchmark
 from nas.config import SearchConfig
 from nas.gate import TrialGate
 from nas.objective import Objective
-from nas.search import MODEL_KEY, finished
+from nas.search import FINISHED, MODEL_KEY, finished
 from search_spaces import SearchSpace
 
 __all__ = ["SearchStalled", "model_description", "run_search", "trial_summary"]
@@ -87,11 +87,13 @@ def run_search(
         while True:
             if gate is not None:
                 gate.acquire()
-            done = finished(study)
+            # One read for both counts: with two, a trial finishing in between would be in
+            # neither, and this worker would start one trial too many.
+            states = [t.state for t in study.get_trials(deepcopy=False)]
+            done = sum(s in FINISHED for s in states)
             if done >= config.n_trials:
                 break
-            running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-            if done + len(running) >= config.n_trials:
+            if done + states.count(TrialState.RUNNING) >= config.n_trials:
                 # Other workers' trials may reach the target: wait, and take over the work
                 # of any that dies (its stale trial is failed here and its layout queued).
                 if gate is not None:

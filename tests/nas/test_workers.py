@@ -49,7 +49,13 @@ def worker(url: str, cwd: Path, *extra: str) -> subprocess.Popen[str]:
 
 def check_exact(url: str, target: int) -> list[optuna.trial.FrozenTrial]:
     trials = optuna.load_study(study_name="w", storage=url).get_trials()
-    assert sum(t.state in FINISHED for t in trials) == target
+    story = "\n".join(
+        f"{t.number} {t.state.name} {t.datetime_start} {t.datetime_complete} "
+        f"{t.user_attrs.get('worker')} {t.user_attrs.get('duplicate_of')} "
+        f"{t.user_attrs.get('baseline')} {[k for k in t.system_attrs if 'artifact' not in k]}"
+        for t in trials
+    )
+    assert sum(t.state in FINISHED for t in trials) == target, story
     assert not [t for t in trials if t.state == TrialState.RUNNING]
     baselines = [t.user_attrs["baseline"] for t in trials if "baseline" in t.user_attrs]
     assert sorted(baselines) == ["hard_sharing", "independent"]  # enqueued once, run once
