@@ -37,17 +37,10 @@ def one_study(config: SearchConfig, folder: Path, device: str) -> dict[str, floa
     bench, space = load_parts(config)
     study, config = create_or_resume(storage, "bench", config, {}, space)
     budget, target = config.n_trials * config.epochs, config.n_trials
+    where, store = pick_device(device), artifact_store(url)
     start = time.perf_counter()
     while True:
-        run_search(
-            study,
-            config.replace(n_trials=target),
-            bench,
-            space,
-            pick_device(device),
-            artifact_store(url),
-            False,
-        )
+        run_search(study, config.replace(n_trials=target), bench, space, where, store, False)
         used = sum(t.user_attrs.get("epochs", 0) for t in study.get_trials(deepcopy=False))
         if used >= budget:
             break

@@ -75,9 +75,9 @@ def make_sampler(config: SearchConfig, n_finished: int = 0) -> optuna.samplers.B
         return optuna.samplers.RandomSampler(seed=seed)
     if config.sampler == "nsga2":
         return optuna.samplers.NSGAIISampler(seed=seed, population_size=8)
-    # Few trials: start modelling early; the two enqueued baselines count as start-up trials.
-    startup = 10
-    return optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup, multivariate=True)
+    # Ten start-up trials (the two enqueued baselines among them) before TPE models anything:
+    # per-trial Δ_MTL is noisy, and a model fitted to fewer points mostly follows the noise.
+    return optuna.samplers.TPESampler(seed=seed, n_startup_trials=10, multivariate=True)
 
 
 def make_pruner(config: SearchConfig) -> optuna.pruners.BasePruner:

@@ -41,7 +41,8 @@ def _unprivileged(root: str, preferred: str) -> list[str]:
     return ["runuser", "-u", user, "--"]
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A loopback port nobody listens on now."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -52,7 +53,7 @@ def postgres_server() -> Iterator[str]:
     """Start a throw-away server on a loopback port; yield its admin URL; stop and delete it."""
     root = tempfile.mkdtemp(prefix="mtlnas-pg-")
     prefix = _unprivileged(root, "postgres")
-    data, port = os.path.join(root, "data"), _free_port()
+    data, port = os.path.join(root, "data"), free_port()
     run = lambda *cmd: subprocess.run(prefix + list(cmd), check=True, capture_output=True)  # noqa: E731
     try:
         run(_binary("initdb"), "-D", data, "-U", "mtlnas", "--auth=trust", "-E", "UTF8")
@@ -81,7 +82,7 @@ def mariadb_server() -> Iterator[str]:
     """Start a throw-away MariaDB (MySQL) server; yield its admin URL; stop and delete it."""
     root = tempfile.mkdtemp(prefix="mtlnas-my-")
     prefix = _unprivileged(root, "mysql")
-    data, port = os.path.join(root, "data"), _free_port()
+    data, port = os.path.join(root, "data"), free_port()
     install = ["--no-defaults", f"--datadir={data}", "--skip-test-db"]
     subprocess.run(
         [*prefix, _binary("mariadb-install-db", "mariadb-server"), *install],

@@ -14,14 +14,9 @@ import optuna_dashboard  # noqa: F401  (in the 'test' extra: these tests must no
 import pytest
 
 from nas.cli import main
+from tests.servers import free_port
 
 TINY = ["--size", "tiny", "--device", "cpu", "--quiet", "--epochs", "1"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def get_json(url: str, deadline: float) -> dict[str, object]:
