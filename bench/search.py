@@ -22,10 +22,10 @@ from pathlib import Path
 import optuna
 from optuna.trial import TrialState
 
-from nas.config import SearchConfig
-from nas.runner import run_search
-from nas.search import create_or_resume, load_parts
-from nas.storage import artifact_store, open_storage
+from nas.study.config import SearchConfig
+from nas.study.create import create_or_resume, prepare
+from nas.study.search import run_search
+from nas.study.storage import artifact_store, open_storage
 from nas.train import pick_device
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -34,13 +34,13 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 def one_study(config: SearchConfig, folder: Path, device: str) -> dict[str, float]:
     url = f"sqlite:///{folder / 'studies.db'}"
     storage = open_storage(url, create=True)
-    bench, space = load_parts(config)
+    problem, space = prepare(config, pick_device(device))
     study, config = create_or_resume(storage, "bench", config, {}, space)
     budget, target = config.n_trials * config.epochs, config.n_trials
-    where, store = pick_device(device), artifact_store(url)
+    store = artifact_store(url)
     start = time.perf_counter()
     while True:
-        run_search(study, config.replace(n_trials=target), bench, space, where, store, False)
+        run_search(study, config.replace(n_trials=target), problem, space, store, False)
         used = sum(t.user_attrs.get("epochs", 0) for t in study.get_trials(deepcopy=False))
         if used >= budget:
             break

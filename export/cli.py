@@ -54,7 +54,7 @@ def add_export_commands(sub: Any, storage_args: Callable[[argparse.ArgumentParse
 def export(args: argparse.Namespace, given: dict[str, Any]) -> int:
     """``mtlnas export NAME``."""
     from export.onnx import export_trial, pick_trial
-    from nas.storage import artifact_store, load_study, open_storage
+    from nas.study.storage import artifact_store, load_study, open_storage
 
     storage = open_storage(args.storage)
     study = load_study(storage, args.name)
@@ -77,13 +77,13 @@ def export(args: argparse.Namespace, given: dict[str, Any]) -> int:
 
 def predict(args: argparse.Namespace, given: dict[str, Any]) -> int:
     """``mtlnas predict FILE INPUT.npy``."""
-    from export.runtime import OnnxModel
+    from export.runtime import ModelError, OnnxModel
 
     model = OnnxModel(args.file, args.device)
     try:
         x = np.load(args.input, allow_pickle=False)
     except (OSError, ValueError) as err:
-        raise ValueError(f"cannot read {args.input} as a .npy array: {err}") from None
+        raise ModelError(f"cannot read {args.input} as a .npy array: {err}") from None
     outputs = model(x)
     for task, y in outputs.items():
         print(f"{task}: shape {tuple(y.shape)}, mean {float(y.mean()):.4g}")
@@ -109,7 +109,7 @@ def bench(args: argparse.Namespace, given: dict[str, Any]) -> int:
 
     from export.onnx import load_trial_network
     from export.runtime import OnnxModel
-    from nas.storage import artifact_store, load_study, open_storage
+    from nas.study.storage import artifact_store, load_study, open_storage
 
     model = OnnxModel(args.file, "cpu")
     meta = model.metadata

@@ -20,14 +20,18 @@ import numpy as np
 import onnx
 import optuna
 import torch
-from optuna.artifacts import FileSystemArtifactStore, download_artifact
+from optuna.artifacts import FileSystemArtifactStore
 from optuna.trial import FrozenTrial, TrialState
 
 import nas
-from nas.backbones import backbone_from_dict
+from nas.errors import UserError
 from nas.layout import Layout
-from nas.network import MultiTaskNetwork, build
-from nas.search import MODEL_KEY, study_config
+from nas.network import MultiTaskNetwork
+from nas.problem import network_from_description
+from nas.study.create import study_config
+from nas.study.pick import best_trial, trial_by_number
+from nas.study.record import StudyRecord, TrialRecord
+from nas.study.weights import load_weights
 from nas.tasks import Task
 
 __all__ = [
@@ -45,7 +49,7 @@ FP16_TOLERANCE = 1e-2  # relative: max abs difference / max(1, max abs PyTorch o
 BATCHES = (1, 7, 64)
 
 
-class ExportError(ValueError):
+class ExportError(UserError, ValueError):
     """The trial cannot be exported; the message says why and what to do."""
 
 
@@ -61,59 +65,33 @@ class ExportReport:
 
 
 def pick_trial(study: optuna.Study, number: int | None) -> FrozenTrial:
-    """The chosen trial, or the best one (single objective) / the front's best Δ_MTL."""
-    trials = study.get_trials(deepcopy=False)
-    if number is not None:
-        if not 0 <= number < len(trials):
-            raise ExportError(
-                f"study {study.study_name!r} has no trial {number} (trials 0..{len(trials) - 1})"
-            )
-        return trials[number]
-    complete = [t for t in trials if t.state == TrialState.COMPLETE]
-    if not complete:
-        raise ExportError(
-            f"study {study.study_name!r} has no finished trial to export yet; "
-            f"run: mtlnas resume {study.study_name}"
-        )
-    if len(study.directions) > 1:
-        return max(study.best_trials, key=lambda t: t.values[0])
-    return study.best_trial
+    """Trial ``number``, or the study's best (:func:`nas.study.pick.best_trial`)."""
+    return best_trial(study) if number is None else trial_by_number(study, number)
 
 
 def load_trial_network(
     study: optuna.Study, trial: FrozenTrial, store: FileSystemArtifactStore
 ) -> tuple[MultiTaskNetwork, list[Task]]:
     """Rebuild a trial's network and load its stored weights (eval mode, CPU)."""
-    artifact = trial.user_attrs.get("weights")
-    if trial.state != TrialState.COMPLETE or artifact is None:
+    record = TrialRecord.of(trial)
+    if trial.state != TrialState.COMPLETE or record.weights is None or record.layout is None:
         raise ExportError(
             f"trial {trial.number} ({trial.state.name}) has no stored weights: only trials that "
             "were the best or on the Pareto front when they finished keep them; "
             f"see mtlnas show {study.study_name}"
         )
-    if MODEL_KEY not in study.user_attrs:
+    model = StudyRecord(study).model()
+    if model is None:
         raise ExportError(
             f"study {study.study_name!r} has no model description; it was not made by mtl-nas"
         )
-    model = json.loads(study.user_attrs[MODEL_KEY])
-    tasks = [Task(**t) for t in model["tasks"]]
-    layout = Layout.from_dict(trial.user_attrs["layout"])
-    net = build(
-        layout,
-        backbone_from_dict(model["backbone"]),
-        {t.name: t.head for t in tasks},
-        tuple(model["input_shape"]),
-    )
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "weights.pt"
-        try:
-            download_artifact(artifact_store=store, file_path=str(path), artifact_id=artifact)
-        except Exception as err:
-            raise ExportError(
-                f"weights of trial {trial.number} not found in the artifact store "
-                f"({err}); pass --artifacts DIR if they live elsewhere"
-            ) from None
-        state = torch.load(path, map_location="cpu", weights_only=True)
+    net, tasks = network_from_description(model, Layout.from_dict(record.layout))
+    try:
+        state = load_weights(store, record.weights)
+    except FileNotFoundError as err:
+        raise ExportError(
+            f"weights of trial {trial.number}: {err}; pass --artifacts DIR if they live elsewhere"
+        ) from None
     net.load_state_dict(state)
     return net.eval(), tasks
 
@@ -136,8 +114,8 @@ def _metadata(
                 for t in tasks
             ]
         ),
-        "mtlnas.metrics": json.dumps(trial.user_attrs.get("metrics", {})),
-        "mtlnas.delta_mtl": json.dumps(trial.user_attrs.get("delta_mtl")),
+        "mtlnas.metrics": json.dumps(TrialRecord.of(trial).metrics or {}),
+        "mtlnas.delta_mtl": json.dumps(TrialRecord.of(trial).delta_mtl),
     }
 
 

@@ -14,7 +14,14 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
-__all__ = ["OnnxModel", "session_for"]
+from nas.errors import UserError
+
+__all__ = ["ModelError", "OnnxModel", "session_for"]
+
+
+class ModelError(UserError, ValueError):
+    """A model file, device or input that onnxruntime cannot use."""
+
 
 # Errors only: onnxruntime-gpu logs a failed CUDA load on GPU-less machines, which is expected
 # (the session falls back to the CPU and we read back which provider it uses).
@@ -36,7 +43,7 @@ def session_for(model: str | Path | bytes, device: str = "auto") -> ort.Inferenc
     if wanted and "CUDAExecutionProvider" in available:
         providers.insert(0, "CUDAExecutionProvider")
     elif device == "cuda":
-        raise ValueError(
+        raise ModelError(
             "device 'cuda' asked for, but this onnxruntime has no CUDA provider; "
             "install onnxruntime-gpu (and not onnxruntime beside it)"
         )
@@ -45,7 +52,7 @@ def session_for(model: str | Path | bytes, device: str = "auto") -> ort.Inferenc
     source = model if isinstance(model, bytes) else str(model)
     session = ort.InferenceSession(source, sess_options=options, providers=providers)
     if device == "cuda" and session.get_providers()[0] != "CUDAExecutionProvider":
-        raise ValueError("device 'cuda' asked for, but onnxruntime found no usable GPU")
+        raise ModelError("device 'cuda' asked for, but onnxruntime found no usable GPU")
     return session
 
 
@@ -61,7 +68,7 @@ class OnnxModel:
         except Exception as err:  # onnxruntime raises its own types for bad files
             if isinstance(err, ValueError):
                 raise
-            raise ValueError(f"{path} is not a loadable ONNX model: {err}") from None
+            raise ModelError(f"{path} is not a loadable ONNX model: {err}") from None
         meta = self.session.get_modelmeta().custom_metadata_map
         self.metadata: dict[str, Any] = {
             k.removeprefix("mtlnas."): json.loads(v)
@@ -81,13 +88,13 @@ class OnnxModel:
         return str(self.session.get_providers()[0])
 
     def __call__(self, x: np.ndarray) -> dict[str, np.ndarray]:
-        """Run a batch; ValueError names the expected shape when ``x`` does not fit."""
+        """Run a batch; ModelError names the expected shape when ``x`` does not fit."""
         x = np.asarray(x)
         if x.ndim == len(self.input_shape):
             x = x[None]  # one sample without its batch axis
         if tuple(x.shape[1:]) != self.input_shape:
             want = ", ".join(map(str, self.input_shape))
-            raise ValueError(
+            raise ModelError(
                 f"input of shape {tuple(x.shape)} does not fit the model: expected (batch, {want})"
             )
         outs = self.session.run(self.tasks, {self.input_name: x.astype(np.float32, copy=False)})

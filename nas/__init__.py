@@ -1,45 +1,65 @@
 """mtl-nas: neural architecture search for learned sharing in multi-task networks.
 
 The Layout flows through everything: a search space suggests one per trial, :func:`build` turns
-it into a network, the trainer fits it, and the study stores it with its metrics.
+it into a network, an evaluator scores it, and the study records it with its metrics.
+
+Names are loaded on first use, so ``import nas.layout`` (or ``from nas import Layout``) does not
+pull in torch.
 """
 
-from nas.backbones import Backbone, ConvBackbone, MLPBackbone, backbone_from_dict
-from nas.benchmark import Benchmark, BenchmarkError, Split, load_benchmark, register_benchmark
-from nas.config import SearchConfig
-from nas.heads import HeadSpec
-from nas.layout import Layout, LayoutError
-from nas.metrics import TaskMeter, delta_mtl
-from nas.network import Cost, MultiTaskNetwork, build, cost
-from nas.tasks import Task
-from nas.train import TrainConfig, TrainResult, evaluate, train
+from __future__ import annotations
 
-__version__ = "0.1.0"
+import importlib
+from typing import Any
 
-__all__ = [
-    "Backbone",
-    "Benchmark",
-    "BenchmarkError",
-    "ConvBackbone",
-    "Cost",
-    "HeadSpec",
-    "Layout",
-    "LayoutError",
-    "MLPBackbone",
-    "MultiTaskNetwork",
-    "SearchConfig",
-    "Split",
-    "Task",
-    "TaskMeter",
-    "TrainConfig",
-    "TrainResult",
-    "__version__",
-    "backbone_from_dict",
-    "build",
-    "cost",
-    "delta_mtl",
-    "evaluate",
-    "load_benchmark",
-    "register_benchmark",
-    "train",
-]
+__version__ = "0.2.0"
+
+# public name -> module that defines it
+_EXPORTS = {
+    "Backbone": "nas.backbones",
+    "BackboneSpec": "nas.backbones",
+    "ConvBackbone": "nas.backbones",
+    "MLPBackbone": "nas.backbones",
+    "create_backbone": "nas.backbones",
+    "register_backbone": "nas.backbones",
+    "Benchmark": "nas.benchmark",
+    "BenchmarkError": "nas.benchmark",
+    "Split": "nas.benchmark",
+    "load_benchmark": "nas.benchmark",
+    "register_benchmark": "nas.benchmark",
+    "Candidate": "nas.evaluators",
+    "Evaluation": "nas.evaluators",
+    "Evaluator": "nas.evaluators",
+    "FullTraining": "nas.evaluators",
+    "HeadSpec": "nas.heads",
+    "Layout": "nas.layout",
+    "LayoutError": "nas.layout",
+    "TaskMeter": "nas.metrics",
+    "delta_mtl": "nas.metrics",
+    "Cost": "nas.network",
+    "MultiTaskNetwork": "nas.network",
+    "build": "nas.network",
+    "cost": "nas.network",
+    "Problem": "nas.problem",
+    "SearchConfig": "nas.study.config",
+    "Task": "nas.tasks",
+    "TrainConfig": "nas.train",
+    "TrainResult": "nas.train",
+    "evaluate": "nas.train",
+    "train": "nas.train",
+    "UserError": "nas.errors",
+}
+
+__all__ = ["__version__", *sorted(_EXPORTS)]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'nas' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})

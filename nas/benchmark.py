@@ -12,15 +12,15 @@ user's own is named by import path, ``package.module:function``, with no change 
 
 from __future__ import annotations
 
-import importlib
-import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
-from nas.backbones import Backbone, ConvBackbone, MLPBackbone
+from nas.backbones.registry import BackboneSpec
+from nas.errors import UserError
+from nas.plugins import Registry, call_with_options
 from nas.tasks import IGNORE_INDEX, Task
 
 __all__ = ["Benchmark", "BenchmarkError", "Split", "load_benchmark", "register_benchmark"]
@@ -28,7 +28,7 @@ __all__ = ["Benchmark", "BenchmarkError", "Split", "load_benchmark", "register_b
 SPLITS = ("train", "val", "test")
 
 
-class BenchmarkError(ValueError):
+class BenchmarkError(UserError, ValueError):
     """A benchmark that does not fit: the message names the benchmark, split, task and field."""
 
 
@@ -62,7 +62,8 @@ class Benchmark:
         input_shape: one sample's shape, (C, H, W) for images or (F,) for vectors.
         tasks: the tasks, in output order.
         train, val, test: the splits; the search selects on ``val``.
-        backbone: the default backbone; a conv or MLP one fitted to the input when omitted.
+        backbone: the backbone this benchmark suggests (a study's ``--backbone`` overrides
+            it); a small conv or MLP one fitted to the input when omitted.
     """
 
     name: str
@@ -71,7 +72,7 @@ class Benchmark:
     train: Split
     val: Split
     test: Split
-    backbone: Backbone | None = field(default=None)
+    backbone: BackboneSpec | None = field(default=None)
 
     def task(self, name: str) -> Task:
         """The task called ``name``."""
@@ -85,13 +86,9 @@ class Benchmark:
         """Task names in output order."""
         return tuple(t.name for t in self.tasks)
 
-    def default_backbone(self) -> Backbone:
-        """The benchmark's backbone, or a small one that fits its inputs."""
-        if self.backbone is not None:
-            return self.backbone
-        if len(self.input_shape) == 3:
-            return ConvBackbone(self.input_shape[0], (16, 16, 32, 32), (1, 1, 2, 1))
-        return MLPBackbone(self.input_shape[0], (64, 64, 64, 64))
+    def backbone_spec(self) -> BackboneSpec:
+        """The backbone this benchmark suggests, or ``auto`` (one that fits its inputs)."""
+        return self.backbone if self.backbone is not None else BackboneSpec()
 
     def validate(self) -> Benchmark:
         """Check everything a search relies on; return self or raise BenchmarkError."""
@@ -170,46 +167,25 @@ def _check_target(where: str, task: Task, y: torch.Tensor, n: int, shape: tuple[
         raise BenchmarkError(f"{where}: field 'targets' has negative depth (0 = unknown)")
 
 
-_REGISTRY: dict[str, Callable[..., Benchmark]] = {}
+_REGISTRY = Registry(
+    "benchmark",
+    {
+        "digits": "nas.datasets.digits:digits",
+        "nyuv2": "nas.datasets.nyuv2:nyuv2",
+        "scenes": "nas.datasets.scenes:scenes",
+    },
+    BenchmarkError,
+)
 
 
 def register_benchmark(name: str) -> Callable[[Callable[..., Benchmark]], Callable[..., Benchmark]]:
-    """Decorator: make a benchmark factory available by ``name``."""
-
-    def add(fn: Callable[..., Benchmark]) -> Callable[..., Benchmark]:
-        _REGISTRY[name] = fn
-        return fn
-
-    return add
+    """Decorator: make a benchmark factory ``fn(size=..., seed=..., ...)`` available by ``name``."""
+    return _REGISTRY.register(name)
 
 
 def benchmark_names() -> list[str]:
-    """Names of the built-in benchmarks."""
-    import nas.datasets  # noqa: F401  (registers the built-ins)
-
-    return sorted(_REGISTRY)
-
-
-def _resolve(spec: str) -> Callable[..., Benchmark]:
-    if ":" not in spec:
-        names = benchmark_names()
-        if spec not in _REGISTRY:
-            raise BenchmarkError(
-                f"unknown benchmark {spec!r}; choose one of {names} "
-                "or name your own as package.module:function"
-            )
-        return _REGISTRY[spec]
-    module_name, _, attr = spec.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as err:
-        raise BenchmarkError(
-            f"benchmark {spec!r}: cannot import {module_name!r} ({err}); is it on PYTHONPATH?"
-        ) from None
-    fn = getattr(module, attr, None)
-    if not callable(fn):
-        raise BenchmarkError(f"benchmark {spec!r}: {module_name} has no function {attr!r}")
-    return fn  # type: ignore[no-any-return]
+    """Names of the built-in and registered benchmarks."""
+    return _REGISTRY.names()
 
 
 def load_benchmark(spec: str, **options: Any) -> Benchmark:
@@ -219,17 +195,8 @@ def load_benchmark(spec: str, **options: Any) -> Benchmark:
     signature accepts them; None means the factory's default, and an option it does not take
     is an error.
     """
-    fn = _resolve(spec)
-    params = inspect.signature(fn).parameters
-    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
-    kwargs = {}
-    for key, value in options.items():
-        if value is None:
-            continue  # the factory's own default
-        if key not in params and not takes_any:
-            raise BenchmarkError(f"benchmark {spec!r} takes no option {key!r}")
-        kwargs[key] = value
-    bench = fn(**kwargs)
+    fn = _REGISTRY.resolve(spec)
+    bench = call_with_options(f"benchmark {spec!r}", fn, options, BenchmarkError)
     if not isinstance(bench, Benchmark):
         raise BenchmarkError(f"benchmark {spec!r} returned {type(bench).__name__}, not a Benchmark")
     return bench.validate()

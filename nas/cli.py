@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -19,6 +20,16 @@ CONFIG_OPTIONS: dict[str, dict[str, Any]] = {
         "metavar": "KEY=INT",
         "help": "search-space option, e.g. instances=2 or always_run=1 (repeatable)",
     },
+    "backbone": {
+        "help": "backbone: conv, mlp, or package.module:function (default: the benchmark's)"
+    },
+    "backbone_option": {
+        "action": "append",
+        "metavar": "KEY=VALUE",
+        "help": "backbone option as a JSON value, e.g. widths=[16,32,32]; without --backbone "
+        "it adjusts the benchmark's own (repeatable)",
+    },
+    "evaluator": {"help": "how a layout is scored: train (default) or package.module:function"},
     "objectives": {"help": "delta (default), or delta,params / delta,flops for a Pareto front"},
     "n_trials": {"type": int, "help": "target count of finished trials (default 30)"},
     "epochs": {"type": int, "help": "training epochs per trial (default 6)"},
@@ -134,15 +145,28 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _given(args: argparse.Namespace) -> dict[str, Any]:
+    from nas.study.config import ConfigError
+
     given = {k: getattr(args, k) for k in CONFIG_OPTIONS if getattr(args, k, None) is not None}
     if "space_option" in given:
         options: dict[str, Any] = {}
         for item in given.pop("space_option"):
             key, sep, value = item.partition("=")
             if not sep or not value.lstrip("-").isdigit():
-                raise ValueError(f"--space-option {item!r}: expected KEY=INT, e.g. instances=2")
+                raise ConfigError(f"--space-option {item!r}: expected KEY=INT, e.g. instances=2")
             options[key] = int(value)
         given["space_options"] = options
+    if "backbone_option" in given:
+        backbone: dict[str, Any] = {}
+        for item in given.pop("backbone_option"):
+            key, sep, value = item.partition("=")
+            if not sep or not key:
+                raise ConfigError(f"--backbone-option {item!r}: expected KEY=VALUE, e.g. width=64")
+            try:
+                backbone[key] = json.loads(value)
+            except json.JSONDecodeError:
+                backbone[key] = value  # a plain word, e.g. norm=batch
+        given["backbone_options"] = backbone
     return given
 
 
@@ -165,7 +189,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     handlers.update(EXPORT_HANDLERS)
     try:
-        return handlers[args.command](args, _given(args))
+        given = _given(args)
+        return handlers[args.command](args, given)
     except KeyboardInterrupt:
         print(
             "mtlnas: interrupted; the running trial is marked failed, resume to go on",

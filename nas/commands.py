@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -11,35 +10,31 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
-from nas.benchmark import BenchmarkError
-from nas.config import SearchConfig
-from nas.layout import Layout, LayoutError
-from nas.runner import SearchStalled, run_search, trial_summary
-from nas.search import (
-    BASELINE_KEY,
-    ConfigConflict,
-    create_or_resume,
-    finished,
-    load_parts,
-    study_config,
-)
-from nas.storage import StorageError, artifact_store, load_study, open_storage
+from nas.errors import UserError
+from nas.evaluators import make_evaluator
+from nas.layout import Layout
+from nas.study.config import SearchConfig
+from nas.study.create import create_or_resume, finished, prepare, study_config
+from nas.study.pick import best_trial, trial_by_number
+from nas.study.record import StudyRecord, TrialRecord
+from nas.study.search import run_search
+from nas.study.storage import StorageError, artifact_store, load_study, open_storage
 from nas.train import pick_device
 
-__all__ = ["USER_ERRORS", "dashboard", "list_studies", "plot", "resume", "search", "show"]
+__all__ = [
+    "USER_ERRORS",
+    "dashboard",
+    "list_studies",
+    "plot",
+    "resume",
+    "search",
+    "show",
+    "trial_summary",
+]
 
-# Errors that are the user's to fix: one line, exit status 2, no traceback.
-USER_ERRORS = (
-    BenchmarkError,
-    ConfigConflict,
-    LayoutError,
-    SearchStalled,
-    StorageError,
-    ValueError,
-    FileNotFoundError,
-    PermissionError,
-    IsADirectoryError,
-)
+# Errors that are the user's to fix: one line, exit status 2, no traceback. Anything else is
+# a bug and keeps its traceback.
+USER_ERRORS = (UserError, FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
@@ -47,7 +42,9 @@ def _start(args: argparse.Namespace, given: dict[str, Any], create: bool) -> int
     # Everything the user typed is checked before the database is touched.
     device = pick_device(args.device)
     config = SearchConfig(**given) if create else None
-    parts = load_parts(config) if config is not None else None
+    parts = prepare(config, device) if config is not None else None
+    if config is not None:
+        make_evaluator(config)  # an unknown evaluator is refused before the database is touched
     storage = open_storage(args.storage, args.heartbeat, create=create)
     name = args.name
     if config is not None:
@@ -55,8 +52,8 @@ def _start(args: argparse.Namespace, given: dict[str, Any], create: bool) -> int
     space = parts[1] if parts is not None else None
     study, stored = create_or_resume(storage, name, config, given, space)
     if parts is None or config is None or not _same_except_target(stored, config):
-        parts = load_parts(stored)  # the stored configuration rules an existing study
-    config, (bench, space) = stored, parts
+        parts = prepare(stored, device)  # the stored configuration rules an existing study
+    config, (problem, space) = stored, parts
     done = finished(study)
     if done >= config.n_trials:
         print(
@@ -69,7 +66,7 @@ def _start(args: argparse.Namespace, given: dict[str, Any], create: bool) -> int
         f"training on {device}"
     )
     store = artifact_store(args.storage, args.artifacts)
-    run_search(study, config, bench, space, device, store, not args.quiet, args.storage)
+    run_search(study, config, problem, space, store, not args.quiet, args.storage)
     _print_best(study, config)
     print(f"next: mtlnas show {name}   |   mtlnas export {name} -o model.onnx")
     return 0
@@ -102,10 +99,10 @@ def _print_best(study: optuna.Study, config: SearchConfig) -> None:
     if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
         print("no trial completed; see the reasons with: mtlnas show " + study.study_name)
         return
-    best = study.best_trial
+    best = best_trial(study)
     print(
-        f"best: trial {best.number}, Δ_MTL {100 * best.value:+.2f}%  "  # type: ignore[operator]
-        f"{best.user_attrs.get('summary')}"
+        f"best on validation: trial {best.number}, Δ_MTL {100 * best.values[0]:+.2f}%  "
+        f"{TrialRecord.of(best).summary}"
     )
 
 
@@ -121,7 +118,7 @@ def list_studies(args: argparse.Namespace, given: dict[str, Any]) -> int:
         study = optuna.load_study(study_name=s.study_name, storage=storage)
         try:
             config = study_config(study)
-        except StorageError:
+        except UserError:
             print(f"{s.study_name:30} (not an mtl-nas study)")
             continue
         best = ""
@@ -143,12 +140,19 @@ def show(args: argparse.Namespace, given: dict[str, Any]) -> int:
     rows.sort(key=lambda r: (r["delta_mtl"] is None, -(r["delta_mtl"] or 0.0)))
     if not args.all:
         rows = rows[:15]
-    tasks = list(json.loads(study.user_attrs.get(BASELINE_KEY, '{"metrics": {}}'))["metrics"])
+    tasks = list(StudyRecord(study).baseline() or {})
     print(
         f"study {args.name!r}: {config.benchmark} ({config.size or 'default size'}), "
         f"{config.space} space, "
         f"{finished(study)}/{config.n_trials} finished, objectives {config.objectives}"
     )
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if complete:
+        chosen = best_trial(study)
+        print(
+            f"best on validation: trial {chosen.number} (Δ_MTL {100 * chosen.values[0]:+.2f}%; "
+            "what export and plot use unless --trial picks another)"
+        )
     header = f"{'trial':>5} {'state':8} {'Δ_MTL':>8} {'params':>9} {'MFLOPs':>8} "
     print(header + " ".join(f"{t[:12]:>12}" for t in tasks) + "  layout")
     for r in rows:
@@ -176,33 +180,19 @@ def plot(args: argparse.Namespace, given: dict[str, Any]) -> int:
     config = study_config(study)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    if not done:
-        raise ValueError(f"study {args.name!r} has no complete trial to plot yet")
+    trial = best_trial(study) if args.trial is None else trial_by_number(study, args.trial)
+    record = TrialRecord.of(trial)
+    if record.layout is None:
+        raise StorageError(f"trial {trial.number} has no layout stored ({trial.state.name})")
     written = [figures.plot_history(study, out / f"{args.name}-history.png")]
     if config.multi_objective:
         written.append(figures.plot_pareto(study, out / f"{args.name}-pareto.png"))
-    trial = _pick_trial(study, args.trial, config)
-    layout = Layout.from_dict(trial.user_attrs["layout"])
+    layout = Layout.from_dict(record.layout)
     title = f"trial {trial.number}: {layout.summary()}"
     written.append(figures.draw_layout(layout, out / f"{args.name}-trial{trial.number}.png", title))
     for path in written:
         print(path)
     return 0
-
-
-def _pick_trial(study: optuna.Study, number: int | None, config: SearchConfig) -> Any:
-    trials = study.get_trials(deepcopy=False)
-    if number is not None:
-        if not 0 <= number < len(trials):
-            raise ValueError(
-                f"study {study.study_name!r} has no trial {number} (trials 0..{len(trials) - 1})"
-            )
-        trial = trials[number]
-        if "layout" not in trial.user_attrs:
-            raise ValueError(f"trial {number} has no layout stored ({trial.state.name})")
-        return trial
-    return study.best_trials[0] if config.multi_objective else study.best_trial
 
 
 def dashboard(args: argparse.Namespace, given: dict[str, Any]) -> int:
@@ -222,7 +212,23 @@ def dashboard(args: argparse.Namespace, given: dict[str, Any]) -> int:
     try:
         optuna_dashboard.run_server(storage, host=args.host, port=args.port, artifact_store=store)
     except OSError as e:  # the port is taken, or the host cannot be bound
-        raise ValueError(f"cannot serve on {where} ({e}); pick another --port") from e
+        raise StorageError(f"cannot serve on {where} ({e}); pick another --port") from e
     except KeyboardInterrupt:
         pass
     return 0
+
+
+def trial_summary(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
+    """The stored facts of one trial, for listings."""
+    r = TrialRecord.of(trial)
+    return {
+        "number": trial.number,
+        "state": trial.state.name,
+        "layout": r.summary or "",
+        "primary": r.primary or {},
+        "delta_mtl": r.delta_mtl,
+        "params": r.params,
+        "flops": r.flops,
+        "reason": r.reason,
+        "baseline": r.baseline or "",
+    }

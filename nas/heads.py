@@ -75,18 +75,3 @@ class HeadSpec:
         if self.kind == "dense":
             return DenseHead(feature[0], self.out, (inp[1], inp[2]))
         return PooledHead(feature[0], self.out)
-
-    def params(self, feature: Shape) -> int:
-        """Parameter count of the head."""
-        c = feature[0]
-        if self.kind == "dense":
-            return c * c * 9 + c + c * self.out + self.out
-        return c * self.out + self.out
-
-    def flops(self, feature: Shape, inp: Shape) -> int:
-        """FLOPs of the head on one sample (2 per multiply-add; upsampling not counted)."""
-        c = feature[0]
-        if self.kind == "dense":
-            hw = feature[1] * feature[2]
-            return 2 * (c * c * 9 + c * self.out) * hw
-        return 2 * c * self.out

@@ -9,13 +9,15 @@ traces and exports to ONNX as it is.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from nas.backbones import Backbone
+from nas.backbones.base import Backbone
+from nas.backbones.measure import block_cost, measure
 from nas.heads import HeadSpec
 from nas.layout import Layout
 
@@ -40,11 +42,21 @@ class Cost:
 
 
 def feature_shapes(backbone: Backbone, input_shape: Shape) -> list[Shape]:
-    """Per-sample feature shape entering each depth, then the output of the last block."""
-    backbone.check_input(tuple(input_shape))
+    """Per-sample feature shape entering each depth, then the output of the last block.
+
+    Raises:
+        ValueError: a block does not accept the features it would receive; names the depth.
+    """
     shapes = [tuple(input_shape)]
     for d in range(backbone.depth):
-        shapes.append(backbone.out_shape(d, shapes[-1]))
+        try:
+            shapes.append(block_cost(backbone, d, shapes[-1]).out_shape)
+        except RuntimeError as err:
+            reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise ValueError(
+                f"input shape {tuple(input_shape)} does not fit the backbone: block {d} "
+                f"cannot take features of shape {shapes[-1]} ({reason})"
+            ) from None
     return shapes
 
 
@@ -158,8 +170,12 @@ def cost(
     _check(layout, backbone, heads)
     shapes = feature_shapes(backbone, tuple(input_shape))
     executions = layout.executions()
-    flops = sum(backbone.block_flops(d, shapes[d]) for d, _, _ in executions)
-    flops += sum(heads[t].flops(shapes[-1], shapes[0]) for t in layout.tasks)
-    params = sum(backbone.block_params(d) for d, _ in layout.used_blocks())
-    params += sum(heads[t].params(shapes[-1]) for t in layout.tasks)
+    blocks = [block_cost(backbone, d, shapes[d]) for d in range(layout.depth)]
+    head_costs = [
+        measure(functools.partial(heads[t].build, shapes[-1], shapes[0]), shapes[-1])
+        for t in layout.tasks
+    ]
+    flops = sum(blocks[d].flops for d, _, _ in executions) + sum(h.flops for h in head_costs)
+    params = sum(blocks[d].params for d, _ in layout.used_blocks())
+    params += sum(h.params for h in head_costs)
     return Cost(block_executions=len(executions), params=params, flops=flops)

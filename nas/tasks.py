@@ -22,9 +22,10 @@ from typing import Literal
 import torch
 import torch.nn.functional as F  # noqa: N812
 
+from nas.errors import UserError
 from nas.heads import HeadSpec
 
-__all__ = ["IGNORE_INDEX", "KINDS", "METRICS", "Task", "TaskKind"]
+__all__ = ["IGNORE_INDEX", "KINDS", "METRICS", "Task", "TaskError", "TaskKind"]
 
 TaskKind = Literal["classification", "multilabel", "regression", "segmentation", "depth", "normals"]
 KINDS: tuple[str, ...] = (
@@ -63,6 +64,10 @@ _LOSSES = {
 _DENSE = ("segmentation", "depth", "normals")
 
 
+class TaskError(UserError, ValueError):
+    """A task description mtl-nas cannot use; the message names the task and field."""
+
+
 @dataclass(frozen=True)
 class Task:
     """One task of a benchmark.
@@ -89,27 +94,27 @@ class Task:
     def __post_init__(self) -> None:
         where = f"task {self.name!r}"
         if not isinstance(self.name, str) or not self.name:
-            raise ValueError(f"{where}: field 'name' must be a non-empty string")
+            raise TaskError(f"{where}: field 'name' must be a non-empty string")
         if self.kind not in KINDS:
-            raise ValueError(f"{where}: field 'kind' is {self.kind!r}; choose one of {KINDS}")
+            raise TaskError(f"{where}: field 'kind' is {self.kind!r}; choose one of {KINDS}")
         if self.kind == "depth":
             object.__setattr__(self, "out", 1)
         if self.kind == "normals":
             object.__setattr__(self, "out", 3)
         if isinstance(self.out, bool) or not isinstance(self.out, int) or self.out < 1:
-            raise ValueError(f"{where}: field 'out' must be a positive int, got {self.out!r}")
+            raise TaskError(f"{where}: field 'out' must be a positive int, got {self.out!r}")
         if self.kind in ("classification", "segmentation") and self.out < 2:
-            raise ValueError(f"{where}: field 'out' must count at least 2 classes")
+            raise TaskError(f"{where}: field 'out' must count at least 2 classes")
         metrics = METRICS[self.kind]
         primary = self.primary or next(iter(metrics))
         if primary not in metrics:
-            raise ValueError(
+            raise TaskError(
                 f"{where}: field 'primary' is {primary!r};"
                 f" a {self.kind} task offers {list(metrics)}"
             )
         loss = self.loss or _LOSSES[self.kind][0]
         if loss not in _LOSSES[self.kind]:
-            raise ValueError(
+            raise TaskError(
                 f"{where}: field 'loss' is {loss!r}; a {self.kind} task offers {_LOSSES[self.kind]}"
             )
         object.__setattr__(self, "primary", primary)

@@ -17,12 +17,25 @@ import torch
 from torch import nn
 
 from nas.benchmark import Split
+from nas.errors import UserError
 from nas.metrics import TaskMeter
 from nas.tasks import Task
 
-__all__ = ["DivergedError", "TrainConfig", "TrainResult", "evaluate", "pick_device", "train"]
+__all__ = [
+    "DeviceError",
+    "DivergedError",
+    "TrainConfig",
+    "TrainResult",
+    "evaluate",
+    "pick_device",
+    "train",
+]
 
 Metrics = dict[str, dict[str, float]]
+
+
+class DeviceError(UserError, ValueError):
+    """A device that is not there."""
 
 
 class DivergedError(RuntimeError):
@@ -69,9 +82,12 @@ def pick_device(name: str = "auto") -> torch.device:
     """``auto`` gives CUDA when available, else the CPU; ``cpu`` / ``cuda[:N]`` force one."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise DeviceError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N") from None
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {name!r} asked for, but no CUDA device is visible")
+        raise DeviceError(f"device {name!r} asked for, but no CUDA device is visible")
     return device
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import optuna
 
 from nas.layout import Layout
-from search_spaces.base import check_basics, check_layout, register
+from search_spaces.base import SearchSpace, check_basics, check_layout, register
 
 __all__ = ["SKIP", "AdaShareSpace"]
 
@@ -17,7 +17,7 @@ SKIP = -1  # the categorical choice meaning "skip this block"
 
 @register("adashare")
 @dataclass(frozen=True)
-class AdaShareSpace:
+class AdaShareSpace(SearchSpace):
     """Per task and depth, skip the block or run one of ``instances`` copies of it.
 
     With ``instances=1`` this is AdaShare's select-or-skip policy (Sun et al. 2020); more

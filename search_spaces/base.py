@@ -2,51 +2,68 @@
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import Any, TypeVar
 
 import optuna
 
+from nas.errors import UserError
 from nas.layout import Layout
 
-__all__ = ["SearchSpace", "make_space", "register", "space_names"]
+__all__ = ["LOSS_WEIGHTINGS", "SearchSpace", "SpaceError", "make_space", "register", "space_names"]
+
+LOSS_WEIGHTINGS = ("equal", "uncertainty")  # what "search" chooses between
 
 
-@runtime_checkable
-class SearchSpace(Protocol):
-    """Maps an Optuna trial to a Layout, and a Layout back to the trial's parameters.
+class SpaceError(UserError, ValueError):
+    """An unknown search space or bad options for one."""
+
+
+class SearchSpace(abc.ABC):
+    """Maps an Optuna trial to a candidate, and a Layout back to the trial's parameters.
 
     Implementations are the only code that calls ``trial.suggest_*``. Their parameter names
     and choices depend only on the space's own options, so a resumed study keeps its space.
+    Subclasses set ``name`` and the ``tasks`` and ``depth`` they were built for.
     """
 
     name: str
+    tasks: tuple[str, ...]  # task names, in output order
+    depth: int  # number of backbone blocks
 
-    @property
-    def tasks(self) -> tuple[str, ...]:
-        """Task names, in output order."""
-        ...
-
-    @property
-    def depth(self) -> int:
-        """Number of backbone blocks."""
-        ...
-
+    @abc.abstractmethod
     def suggest(self, trial: optuna.trial.BaseTrial) -> Layout:
         """Sample a valid Layout through ``trial``."""
-        ...
 
+    @abc.abstractmethod
     def params(self, layout: Layout) -> dict[str, Any]:
         """Trial parameters that make :meth:`suggest` return ``layout`` (for enqueue_trial).
 
         Raises:
             ValueError: ``layout`` is not reachable in this space; the message says why.
         """
-        ...
 
+    @abc.abstractmethod
     def options(self) -> dict[str, Any]:
         """The keyword options that rebuild this space with :func:`make_space`."""
-        ...
+
+    def reaches(self, layout: Layout) -> bool:
+        """True when :meth:`suggest` can return ``layout``."""
+        try:
+            self.params(layout)
+        except ValueError:
+            return False
+        return True
+
+    def suggest_loss_weighting(self, trial: optuna.trial.BaseTrial, configured: str) -> str:
+        """The study's loss weighting, or, when it is ``search``, one chosen through ``trial``.
+
+        ``uncertainty`` is learned homoscedastic uncertainty weighting (Kendall et al. 2018).
+        """
+        if configured != "search":
+            return configured
+        return str(trial.suggest_categorical("loss_weighting", list(LOSS_WEIGHTINGS)))
 
 
 _T = TypeVar("_T")
@@ -76,14 +93,14 @@ def make_space(
     """Build the registered search space ``name`` for these tasks and backbone depth.
 
     Raises:
-        ValueError: unknown name or bad options; the message lists what is accepted.
+        SpaceError: unknown name or bad options; the message lists what is accepted.
     """
     if name not in _REGISTRY:
-        raise ValueError(f"unknown search space {name!r}; choose one of {space_names()}")
+        raise SpaceError(f"unknown search space {name!r}; choose one of {space_names()}")
     try:
         return _REGISTRY[name](tuple(tasks), depth, **dict(options or {}))
-    except TypeError as err:
-        raise ValueError(f"bad options for search space {name!r}: {err}") from None
+    except (TypeError, ValueError) as err:
+        raise SpaceError(f"bad options for search space {name!r}: {err}") from None
 
 
 def check_layout(space: SearchSpace, layout: Layout) -> None:

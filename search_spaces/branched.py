@@ -9,7 +9,7 @@ from typing import Any
 import optuna
 
 from nas.layout import Layout
-from search_spaces.base import check_basics, check_layout, register
+from search_spaces.base import SearchSpace, check_basics, check_layout, register
 
 __all__ = ["BranchedSpace"]
 
@@ -31,7 +31,7 @@ def _closure(share: list[list[int]]) -> list[list[int]]:
 
 @register("branched")
 @dataclass(frozen=True)
-class BranchedSpace:
+class BranchedSpace(SearchSpace):
     """For every task pair, the number of leading blocks they share, repaired into a tree.
 
     Parameters are ``shared_depth:{a}:{b}`` integers in ``[0, depth]``: 0 = separate from the

@@ -1,4 +1,4 @@
-"""Built-in benchmarks, registered by name on import: ``digits``, ``scenes``, ``nyuv2``."""
+"""Built-in benchmarks (``digits``, ``scenes``, ``nyuv2``), found by name through nas.benchmark."""
 
 from nas.datasets.digits import digits
 from nas.datasets.nyuv2 import nyuv2

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from nas.backbones import ConvBackbone
-from nas.benchmark import Benchmark, register_benchmark
+from nas.backbones.registry import BackboneSpec
+from nas.benchmark import Benchmark
 from nas.datasets._common import split_sizes, to_split
 from nas.tasks import Task
 
@@ -37,7 +37,6 @@ def _compose(
     return canvas, targets, np.stack([left, right], axis=1)
 
 
-@register_benchmark("digits")
 def digits(size: str = "default", seed: int = 0) -> Benchmark:
     """Build MultiDigits; ``size`` is ``tiny``, ``small`` or ``default``."""
     from sklearn.datasets import load_digits
@@ -64,5 +63,5 @@ def digits(size: str = "default", seed: int = 0) -> Benchmark:
         train=splits[0],
         val=splits[1],
         test=splits[2],
-        backbone=ConvBackbone(1, (16, 16, 32, 32), (1, 1, 2, 1)),
+        backbone=BackboneSpec("conv", {"widths": (16, 16, 32, 32), "strides": (1, 1, 2, 1)}),
     )

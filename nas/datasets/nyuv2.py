@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from nas.backbones import ConvBackbone
-from nas.benchmark import Benchmark, BenchmarkError, register_benchmark
+from nas.backbones.registry import BackboneSpec
+from nas.benchmark import Benchmark, BenchmarkError
 from nas.datasets._common import to_split
 from nas.tasks import Task
 
@@ -57,7 +57,6 @@ def _read(folder: Path) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     return image, targets
 
 
-@register_benchmark("nyuv2")
 def nyuv2(root: str | None = None, seed: int = 0, val_fraction: float = 0.1) -> Benchmark:
     """Load NYUv2 (segmentation, depth, normals) from ``root``."""
     if root is None:
@@ -84,5 +83,7 @@ def nyuv2(root: str | None = None, seed: int = 0, val_fraction: float = 0.1) -> 
         train=to_split(x[train], {k: v[train] for k, v in y.items()}),
         val=to_split(x[val], {k: v[val] for k, v in y.items()}),
         test=to_split(test_x, test_y),
-        backbone=ConvBackbone(3, (32, 32, 64, 64, 128, 128), (2, 1, 2, 1, 2, 1)),
+        backbone=BackboneSpec(
+            "conv", {"widths": (32, 32, 64, 64, 128, 128), "strides": (2, 1, 2, 1, 2, 1)}
+        ),
     )

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from nas.backbones import ConvBackbone
-from nas.benchmark import Benchmark, register_benchmark
+from nas.backbones.registry import BackboneSpec
+from nas.benchmark import Benchmark
 from nas.datasets._common import split_sizes, to_split
 from nas.tasks import Task
 
@@ -101,7 +101,6 @@ def _split(rng: np.random.Generator, n: int, res: int) -> tuple[np.ndarray, dict
     return x, {"segmentation": seg, "depth": depth, "normals": normal, "count": count}
 
 
-@register_benchmark("scenes")
 def scenes(size: str = "default", seed: int = 0) -> Benchmark:
     """Render the benchmark; ``size`` is ``tiny`` (16x16), ``small`` or ``default`` (32x32)."""
     counts = split_sizes("scenes", size, SIZES)
@@ -124,5 +123,7 @@ def scenes(size: str = "default", seed: int = 0) -> Benchmark:
         train=splits[0],
         val=splits[1],
         test=splits[2],
-        backbone=ConvBackbone(3, (16, 16, 32, 32, 64, 64), (1, 1, 2, 1, 2, 1)),
+        backbone=BackboneSpec(
+            "conv", {"widths": (16, 16, 32, 32, 64, 64), "strides": (1, 1, 2, 1, 2, 1)}
+        ),
     )

@@ -19,7 +19,8 @@ from export.onnx import ExportError, export_trial, load_trial_network, pick_tria
 from export.runtime import OnnxModel
 from nas.cli import main
 from nas.layout import Layout
-from nas.storage import artifact_store
+from nas.study.pick import NoTrial
+from nas.study.storage import artifact_store
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 TINY = ["--size", "tiny", "--device", "cpu", "--quiet", "--n-trials", "4", "--epochs", "1"]
@@ -54,6 +55,7 @@ def study(root: Path, name: str) -> optuna.Study:
     return optuna.load_study(study_name=name, storage=url(root))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["branched", "adashare"])
 def test_export_parity_metadata_and_initializers(
     studies: Path, tmp_path: Path, name: str, capsys: pytest.CaptureFixture[str]
@@ -93,6 +95,7 @@ def test_export_parity_metadata_and_initializers(
     assert sum(int(np.prod(i.dims)) for i in proto.graph.initializer) <= state
 
 
+@pytest.mark.slow
 def test_plain_onnxruntime_script_from_readme(studies: Path, tmp_path: Path) -> None:
     out = tmp_path / "model.onnx"
     assert main(["export", "adashare", "-o", str(out), "--storage", url(studies)]) == 0
@@ -159,7 +162,7 @@ def test_clear_errors(studies: Path, tmp_path: Path, capsys: pytest.CaptureFixtu
 def test_no_finished_trial(tmp_path: Path) -> None:
     storage = url(tmp_path)
     s = optuna.create_study(study_name="empty", storage=storage)
-    with pytest.raises(ExportError, match="has no finished trial to export yet"):
+    with pytest.raises(NoTrial, match="has no complete trial yet; run: mtlnas resume empty"):
         pick_trial(s, None)
     t = s.ask()
     s.tell(t, state=TrialState.PRUNED)
@@ -167,6 +170,7 @@ def test_no_finished_trial(tmp_path: Path) -> None:
         export_trial(s, pick_trial(s, 0), artifact_store(storage), tmp_path / "m.onnx")
 
 
+@pytest.mark.slow
 def test_predict_and_bench_commands(
     studies: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -183,7 +183,7 @@ def test_export_without_finished_trials(
     )
     before = digest(study_db)
     err = fails(capsys, "export", "h", "-o", str(study_db.parent / "m.onnx"))
-    assert "study 'h' has no finished trial to export yet" in err
+    assert "study 'h' has no complete trial yet; run: mtlnas resume h" in err
     assert digest(study_db) == before
     assert not (study_db.parent / "m.onnx").exists()
 

@@ -114,7 +114,7 @@ def test_user_benchmark_from_readme_runs_through_builder_and_metrics(
     monkeypatch.syspath_prepend(str(tmp_path))
     sys.modules.pop("my_benchmark", None)
     bench = load_benchmark("my_benchmark:make", size="tiny", seed=0)
-    backbone = bench.default_backbone()
+    backbone = bench.backbone_spec().create(bench.input_shape)
     heads = {t.name: t.head for t in bench.tasks}
     results = {}
     for layout in (

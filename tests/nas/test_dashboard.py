@@ -16,6 +16,8 @@ import pytest
 from nas.cli import main
 from tests.servers import free_port
 
+pytestmark = pytest.mark.slow  # real servers, several processes
+
 TINY = ["--size", "tiny", "--device", "cpu", "--quiet", "--epochs", "1"]
 
 

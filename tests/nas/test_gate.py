@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from nas.gate import TrialGate
+from nas.study.gate import TrialGate
 
 
 @pytest.fixture(params=["sqlite", "postgres_url", "mariadb_url"])
@@ -41,11 +41,33 @@ def test_a_held_lock_blocks_the_same_study_only(url: str) -> None:
             gate.close()
 
 
+def _waiter(url: str) -> tuple[TrialGate, threading.Event]:
+    """Another holder that tries to take the study's lock in the background."""
+    gate, got = TrialGate(url, "s"), threading.Event()
+
+    def take() -> None:
+        gate.acquire()
+        got.set()
+
+    threading.Thread(target=take, daemon=True).start()
+    return gate, got
+
+
 def test_release_and_close_are_idempotent(url: str) -> None:
     gate = TrialGate(url, "s")
     gate.release()  # not held: nothing happens
     gate.acquire()
     gate.acquire()  # already held: returns at once
-    gate.release()
-    gate.release()
+    first, got = _waiter(url)
+    assert not got.wait(1.0), "the lock was taken while held"
+    gate.release()  # one release frees it, however many acquires
+    assert got.wait(30), "the lock stayed held after release"
+    gate.release()  # not held any more: nothing happens
+    first.release()
+    gate.acquire()
+    second, got = _waiter(url)
+    gate.close()  # close releases
     gate.close()
+    assert got.wait(30), "the lock stayed held after close"
+    for g in (first, second):
+        g.close()

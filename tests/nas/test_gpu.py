@@ -16,7 +16,7 @@ def test_training_on_cuda_with_autocast_is_finite() -> None:
     bench = load_benchmark("scenes", size="tiny")
     device = pick_device("auto")
     assert device.type == "cuda"
-    backbone = bench.default_backbone()
+    backbone = bench.backbone_spec().create(bench.input_shape)
     layout = Layout.hard_sharing(bench.task_names, backbone.depth)
     net = build(layout, backbone, {t.name: t.head for t in bench.tasks}, bench.input_shape)
     net = net.to(device)
@@ -33,7 +33,7 @@ def test_training_on_cuda_with_autocast_is_finite() -> None:
 
 def test_cuda_and_cpu_evaluation_agree() -> None:
     bench = load_benchmark("digits", size="tiny")
-    backbone = bench.default_backbone()
+    backbone = bench.backbone_spec().create(bench.input_shape)
     layout = Layout.independent(bench.task_names, backbone.depth)
     net = build(layout, backbone, {t.name: t.head for t in bench.tasks}, bench.input_shape).eval()
     cpu = evaluate(net, bench.val, bench.tasks, amp=False)

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import contextlib
 import json
 
 import pytest
@@ -81,8 +80,17 @@ def test_validation_names_task_and_depth(tasks: tuple, rows: tuple, message: str
 )
 def test_from_dict_rejects_junk_with_layout_error_only(junk: object) -> None:
     for data in (junk, {"format": "mtl-nas/layout", "version": 1, "tasks": ["a"], "rows": junk}):
-        with contextlib.suppress(LayoutError):  # anything else (IndexError, ...) fails
-            Layout.from_dict(data)  # type: ignore[arg-type]
+        try:
+            layout = Layout.from_dict(data)  # type: ignore[arg-type]
+        except LayoutError:  # anything else (IndexError, TypeError, ...) fails the test
+            continue
+        # Accepted: then it really was a layout of one task, row by row.
+        assert isinstance(data, dict)
+        rows = data["rows"]
+        assert isinstance(rows, list) and rows and layout.depth == len(rows)
+        for row in rows:
+            assert isinstance(row, list) and len(row) == 1
+            assert row[0] is None or (type(row[0]) is int and row[0] >= 0)
 
 
 def test_from_dict_names_version_and_missing_keys() -> None:

@@ -120,6 +120,44 @@ def test_task_spec_rejections(kwargs: dict, message: str) -> None:
         Task(**kwargs)
 
 
+def test_losses_match_hand_computed_values() -> None:
+    # regression, l1: mean absolute error over every value
+    reg = Task("r", "regression", 2)
+    pred, target = torch.tensor([[1.0, 2.0], [3.0, 5.0]]), torch.tensor([[0.0, 2.0], [3.0, 1.0]])
+    assert float(reg.compute_loss(pred, target)) == pytest.approx((1 + 0 + 0 + 4) / 4)
+    # depth, l1 over known pixels only (0 = unknown)
+    depth = Task("d", "depth")
+    pred = torch.tensor([[[[1.0, 5.0], [2.0, 9.0]]]])
+    target = torch.tensor([[[[2.0, 0.0], [2.0, 0.0]]]])
+    assert float(depth.compute_loss(pred, target)) == pytest.approx((1 + 0) / 2)
+    # no known pixel: zero loss, never NaN
+    assert float(depth.compute_loss(pred, torch.zeros_like(target))) == 0.0
+    # normals: 1 - cosine over pixels with a normal; scale does not matter
+    normals = Task("n", "normals")
+    pred = torch.zeros(1, 3, 1, 2)
+    pred[0, :, 0, 0] = torch.tensor([2.0, 0.0, 0.0])  # same direction as the target
+    pred[0, :, 0, 1] = torch.tensor([0.0, 3.0, 0.0])  # orthogonal
+    target = torch.zeros(1, 3, 1, 2)
+    target[0, 0] = 1.0
+    assert float(normals.compute_loss(pred, target)) == pytest.approx((0 + 1) / 2)
+    # segmentation: cross-entropy, -1 pixels ignored
+    seg = Task("s", "segmentation", 2)
+    logits = torch.tensor([[[[2.0, 0.0]], [[0.0, 0.0]]]])  # (1, 2 classes, 1, 2)
+    labels = torch.tensor([[[0, -1]]])
+    want = -torch.log_softmax(torch.tensor([2.0, 0.0]), 0)[0]
+    assert float(seg.compute_loss(logits, labels)) == pytest.approx(float(want))
+    # classification cross-entropy and multilabel BCE
+    cls = Task("c", "classification", 3)
+    logits = torch.tensor([[0.0, 1.0, 2.0]])
+    want = -torch.log_softmax(logits[0], 0)[2]
+    assert float(cls.compute_loss(logits, torch.tensor([2]))) == pytest.approx(float(want))
+    ml = Task("m", "multilabel", 2)
+    logit = torch.tensor([[0.0, 0.0]])
+    assert float(ml.compute_loss(logit, torch.tensor([[1.0, 0.0]]))) == pytest.approx(
+        0.693147, 1e-5
+    )
+
+
 @pytest.mark.parametrize("kind", ["regression", "depth", "normals", "segmentation"])
 def test_losses_are_finite_and_differentiable(kind: str) -> None:
     task = Task("t", kind, 4 if kind == "segmentation" else 2)  # type: ignore[arg-type]

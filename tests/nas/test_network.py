@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from torch.utils.flop_counter import FlopCounterMode
 
 from nas import ConvBackbone, HeadSpec, Layout, MLPBackbone, build, cost
-from nas.backbones import ConvBlock, MLPBlock
+from nas.backbones import ConvBlock, MLPBlock, block_cost
 
 TASKS = ("seg", "depth", "cls")
 CONV = ConvBackbone(3, widths=(8, 8, 16, 16), strides=(1, 1, 2, 1))
@@ -96,8 +96,21 @@ def test_extremes_cost() -> None:
     hard = cost(Layout.hard_sharing(TASKS, 4), CONV, CONV_HEADS, (3, 16, 16))
     ind = cost(Layout.independent(TASKS, 4), CONV, CONV_HEADS, (3, 16, 16))
     assert (hard.block_executions, ind.block_executions) == (4, 12)
-    heads = sum(CONV_HEADS[t].params(CONV.out_shape(3, (16, 4, 4))) for t in TASKS)
+    net = build(Layout.hard_sharing(TASKS, 4), CONV, CONV_HEADS, (3, 16, 16))
+    heads = sum(p.numel() for p in net.heads.parameters())
+    assert heads > 0
     assert ind.params - heads == 3 * (hard.params - heads)
+
+
+def test_measured_block_cost_matches_a_hand_count() -> None:
+    # Block 0 of CONV: two 3x3 convs (3->8, 8->8), two batch norms, and a 1x1 projection with
+    # its batch norm (the channel count changes); stride 1 on a 16x16 input.
+    measured = block_cost(CONV, 0, (3, 16, 16))
+    assert measured.out_shape == (8, 16, 16)
+    assert measured.params == 3 * 8 * 9 + 8 * 8 * 9 + 2 * 8 + 2 * 8 + 3 * 8 + 2 * 8
+    assert measured.flops == 2 * (3 * 9 * 8 + 8 * 9 * 8 + 3 * 8) * 16 * 16
+    # Block 2 halves the resolution: 8 -> 16 channels on 8x8 outputs.
+    assert block_cost(CONV, 2, (8, 16, 16)).out_shape == (16, 8, 8)
 
 
 def test_shapes_and_bad_inputs() -> None:
@@ -113,7 +126,9 @@ def test_shapes_and_bad_inputs() -> None:
             {"seg": HeadSpec("dense", 1), "depth": HeadSpec("dense", 1)},
             (3, 8, 8),
         )
-    with pytest.raises(ValueError, match=r"expected \(3, height, width\)"):
+    with pytest.raises(
+        ValueError, match=r"input shape \(1, 8, 8\) does not fit the backbone: block 0"
+    ):
         build(Layout.hard_sharing(TASKS, 4), CONV, CONV_HEADS, (1, 8, 8))
     with pytest.raises(ValueError, match="dense head needs an image backbone"):
         build(Layout.hard_sharing(TASKS, 4), MLP, CONV_HEADS, (6,))

@@ -33,24 +33,13 @@ def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("benchmark", "space"), [("digits", "branched"), ("scenes", "adashare")])
 def test_end_to_end_study(
     in_tmp: Path, capsys: pytest.CaptureFixture[str], benchmark: str, space: str
 ) -> None:
-    args = [
-        "search",
-        "--benchmark",
-        benchmark,
-        "--space",
-        space,
-        "--n-trials",
-        "4",
-        "--epochs",
-        "2",
-        "--name",
-        "e2e",
-        *TINY,
-    ]
+    args = ["search", "--name", "e2e", "--benchmark", benchmark, "--space", space]
+    args += ["--n-trials", "4", "--epochs", "2", *TINY]
     assert main(args) == 0
     study = load(in_tmp, "e2e")  # the default storage: studies.db in the working directory
     trials = study.get_trials()
@@ -192,6 +181,7 @@ def test_conflicting_resume_is_refused(in_tmp: Path, capsys: pytest.CaptureFixtu
     assert "no study named 'nope'; stored studies: ['c']" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_sigkill_mid_trial_then_resume(tmp_path: Path) -> None:
     url = storage_url(tmp_path)
     cmd = [

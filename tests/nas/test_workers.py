@@ -13,6 +13,8 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
+pytestmark = pytest.mark.slow  # real servers, several processes
+
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
 

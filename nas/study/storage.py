@@ -18,6 +18,8 @@ import sqlalchemy
 from optuna.artifacts import FileSystemArtifactStore
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 
+from nas.errors import UserError
+
 __all__ = [
     "DEFAULT_STORAGE",
     "StorageError",
@@ -36,7 +38,7 @@ HEARTBEAT_SECONDS = int(os.environ.get("MTLNAS_HEARTBEAT", "10"))  # grace perio
 MAX_RETRY = 2  # a trial killed this many times is given up
 
 
-class StorageError(RuntimeError):
+class StorageError(UserError, RuntimeError):
     """The storage URL or the database behind it cannot be used."""
 
 

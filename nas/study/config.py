@@ -13,15 +13,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from nas.train import TrainConfig
+from nas.errors import UserError
 
-__all__ = ["OBJECTIVES", "PRUNERS", "SAMPLERS", "SearchConfig", "conflicts"]
+__all__ = ["OBJECTIVES", "PRUNERS", "SAMPLERS", "ConfigError", "SearchConfig", "conflicts"]
 
 OBJECTIVES = ("delta", "delta,params", "delta,flops")
 SAMPLERS = ("tpe", "random", "nsga2")
 PRUNERS = ("percentile", "median", "none")
 WEIGHTINGS = ("equal", "uncertainty", "search")
 CHANGEABLE = frozenset({"n_trials"})  # may differ on resume
+
+
+class ConfigError(UserError, ValueError):
+    """An option with a value mtl-nas cannot use; the message names it and what is allowed."""
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,9 @@ class SearchConfig:
     data: str | None = None  # folder of a benchmark read from disk (nyuv2)
     space: str = "branched"  # search space: branched or adashare
     space_options: Mapping[str, Any] = field(default_factory=dict)  # e.g. {"instances": 2}
+    backbone: str | None = None  # built-in name or package.module:function; None: the benchmark's
+    backbone_options: Mapping[str, Any] = field(default_factory=dict)  # e.g. {"widths": [8, 16]}
+    evaluator: str = "train"  # how a layout is scored: train (from scratch) or module:function
     objectives: str = "delta"  # delta, or delta plus params/flops for a Pareto front
     n_trials: int = 30  # target count of finished (complete or pruned) trials
     epochs: int = 6  # training epochs per trial
@@ -45,6 +52,7 @@ class SearchConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "space_options", dict(self.space_options))
+        object.__setattr__(self, "backbone_options", dict(self.backbone_options))
         checks = {
             "objectives": (self.objectives, OBJECTIVES),
             "sampler": (self.sampler, SAMPLERS),
@@ -53,17 +61,17 @@ class SearchConfig:
         }
         for key, (value, allowed) in checks.items():
             if value not in allowed:
-                raise ValueError(f"option {key!r} is {value!r}; choose one of {list(allowed)}")
+                raise ConfigError(f"option {key!r} is {value!r}; choose one of {list(allowed)}")
         for key in ("n_trials", "epochs", "batch_size"):
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"option {key!r} must be a positive integer, got {value!r}")
+                raise ConfigError(f"option {key!r} must be a positive integer, got {value!r}")
         if self.n_trials < 2:
-            raise ValueError("option 'n_trials' must be at least 2 (the two baselines come first)")
+            raise ConfigError("option 'n_trials' must be at least 2 (the two baselines come first)")
         if not (isinstance(self.lr, (int, float)) and self.lr > 0):
-            raise ValueError(f"option 'lr' must be a positive number, got {self.lr!r}")
+            raise ConfigError(f"option 'lr' must be a positive number, got {self.lr!r}")
         if self.sampler == "nsga2" and self.objectives == "delta":
-            raise ValueError(
+            raise ConfigError(
                 "sampler 'nsga2' needs several objectives, e.g. --objectives delta,params"
             )
 
@@ -82,20 +90,13 @@ class SearchConfig:
         """Objective names for Optuna and the dashboard."""
         return ["delta_mtl", *self.objectives.split(",")[1:]]
 
-    def train_config(self, loss_weighting: str | None = None) -> TrainConfig:
-        """The trainer's configuration for one trial."""
-        weighting = loss_weighting or self.loss_weighting
-        return TrainConfig(
-            epochs=self.epochs,
-            batch_size=self.batch_size,
-            lr=float(self.lr),
-            loss_weighting=weighting,  # type: ignore[arg-type]
-            seed=self.seed,
-        )
-
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        return {**dataclasses.asdict(self), "space_options": dict(self.space_options)}
+        return {
+            **dataclasses.asdict(self),
+            "space_options": dict(self.space_options),
+            "backbone_options": dict(self.backbone_options),
+        }
 
     def to_json(self) -> str:
         """JSON text, as stored in the study."""
@@ -107,7 +108,7 @@ class SearchConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ValueError(f"unknown configuration keys {unknown}; known keys: {sorted(known)}")
+            raise ConfigError(f"unknown configuration keys {unknown}; known keys: {sorted(known)}")
         return cls(**data)
 
     def replace(self, **changes: Any) -> SearchConfig:

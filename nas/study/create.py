@@ -1,62 +1,50 @@
-"""The search: an Optuna study over sharing layouts, one trained network per trial.
+"""Create a study or open an existing one, with its sampler and pruner rebuilt from the record.
 
-    study = create_or_resume(storage, "my-study", SearchConfig(), given={})
-    run(study, storage_url)
+    study, config = create_or_resume(storage, "my-study", SearchConfig(), given={}, space=space)
 
-A study stores its configuration (``mtlnas_config``) and, once the independent-networks
-baseline has finished, that baseline's per-task metrics (``mtlnas_baseline``). The first two
-trials of every study are the independent and the hard-sharing layouts.
+A study stores its configuration, so a resume needs only its name. The first two trials of
+every study are the independent and the hard-sharing layouts: it carries its own baselines.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Mapping
 from typing import Any
 
 import optuna
-from optuna.trial import TrialState
+import torch
 
-from nas.benchmark import Benchmark, load_benchmark
-from nas.config import SearchConfig, conflicts
+from nas.backbones.registry import BackboneSpec
+from nas.benchmark import load_benchmark
+from nas.errors import UserError
 from nas.layout import Layout
-from nas.storage import StorageError, load_study
+from nas.problem import Problem
+from nas.study.config import SearchConfig, conflicts
+from nas.study.record import FINISHED, StudyRecord
+from nas.study.storage import load_study
 from search_spaces import SearchSpace, make_space
 
 __all__ = [
-    "BASELINE_KEY",
-    "CONFIG_KEY",
-    "MODEL_KEY",
-    "BaselineNotReady",
-    "baseline_metrics",
     "ConfigConflict",
     "baseline_layouts",
     "create_or_resume",
     "finished",
-    "load_parts",
-    "study_exists",
-    "make_sampler",
     "make_pruner",
+    "make_sampler",
+    "prepare",
     "study_config",
+    "study_exists",
 ]
 
-CONFIG_KEY = "mtlnas_config"
-BASELINE_KEY = "mtlnas_baseline"
-MODEL_KEY = "mtlnas_model"
-FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
-
-class ConfigConflict(ValueError):
+class ConfigConflict(UserError, ValueError):
     """Options given for an existing study differ from its stored configuration."""
 
 
 def study_config(study: optuna.Study) -> SearchConfig:
-    """The configuration stored in ``study``; StorageError if it was not made by mtl-nas."""
-    raw = study._storage.get_study_user_attrs(study._study_id).get(CONFIG_KEY)
-    if raw is None:
-        raise StorageError(f"study {study.study_name!r} was not created by mtl-nas (no config)")
-    return SearchConfig.from_dict(json.loads(raw))
+    """The configuration stored in ``study``; RecordError if it was not made by mtl-nas."""
+    return SearchConfig.from_dict(StudyRecord(study).config())
 
 
 def finished(study: optuna.Study) -> int:
@@ -99,11 +87,18 @@ def make_pruner(config: SearchConfig) -> optuna.pruners.BasePruner:
     )
 
 
-def load_parts(config: SearchConfig) -> tuple[Benchmark, SearchSpace]:
-    """The benchmark (validated) and the search space a configuration names."""
+def prepare(config: SearchConfig, device: torch.device) -> tuple[Problem, SearchSpace]:
+    """Load the benchmark, resolve the backbone once, and build the search space."""
     bench = load_benchmark(config.benchmark, size=config.size, seed=config.seed, root=config.data)
-    depth = bench.default_backbone().depth
-    return bench, make_space(config.space, bench.task_names, depth, config.space_options)
+    spec = None  # the benchmark's own suggestion
+    if config.backbone:
+        spec = BackboneSpec(config.backbone, config.backbone_options)
+    elif config.backbone_options:  # options alone adjust the benchmark's suggestion
+        suggested = bench.backbone_spec()
+        spec = BackboneSpec(suggested.name, {**suggested.options, **config.backbone_options})
+    problem = Problem.prepare(bench, spec, device)
+    space = make_space(config.space, bench.task_names, problem.backbone.depth, config.space_options)
+    return problem, space
 
 
 def study_exists(storage: optuna.storages.BaseStorage, name: str) -> bool:
@@ -174,7 +169,7 @@ def create_or_resume(
         )
     if "n_trials" in given and given["n_trials"] != stored.n_trials:
         stored = stored.replace(n_trials=given["n_trials"])
-        study.set_user_attr(CONFIG_KEY, stored.to_json())
+        StudyRecord(study).set_config(stored.to_dict())
     n = finished(study)
     study = optuna.load_study(
         study_name=name,
@@ -208,7 +203,7 @@ def _create(
         return None
     study.set_metric_names(config.metric_names)
     _enqueue_baselines(study, space, config)
-    study.set_user_attr(CONFIG_KEY, config.to_json())  # last: joiners wait for it
+    StudyRecord(study).set_config(config.to_dict(), first=True)  # last: joiners wait for it
     return study
 
 
@@ -216,42 +211,7 @@ def _wait_for_config(study: optuna.Study, timeout: float = 60.0) -> SearchConfig
     # A worker that lost the race to create the study waits for the winner to store the
     # configuration (written right after the baselines are enqueued).
     deadline = time.monotonic() + timeout
-    while True:
-        attrs = study._storage.get_study_user_attrs(study._study_id)
-        if CONFIG_KEY in attrs or time.monotonic() > deadline:
-            return study_config(study)
+    record = StudyRecord(study)
+    while not record.has_config() and time.monotonic() < deadline:
         time.sleep(0.2)
-
-
-class BaselineNotReady(RuntimeError):
-    """The independent-networks baseline is queued but nobody is training it yet."""
-
-
-def baseline_metrics(study: optuna.Study, wait: bool, poll: float = 2.0) -> dict[str, float] | None:
-    """The baseline's primary metrics, read fresh from the storage.
-
-    With ``wait``, blocks while another process trains the baseline. Returns None when it is not
-    available (without ``wait``), or ended without metrics (pruned, failed, given up).
-
-    Raises:
-        BaselineNotReady: with ``wait``, the baseline trial is queued but not running.
-    """
-    while True:
-        attrs = study._storage.get_study_user_attrs(study._study_id)  # not a cached copy
-        if BASELINE_KEY in attrs:
-            return dict(json.loads(attrs[BASELINE_KEY])["metrics"])
-        if not wait:
-            return None
-        states = {
-            t.state
-            for t in study.get_trials(
-                deepcopy=False, states=(TrialState.WAITING, TrialState.RUNNING)
-            )
-            if t.user_attrs.get("baseline") == "independent"
-        }
-        if TrialState.RUNNING in states:
-            time.sleep(poll)
-        elif TrialState.WAITING in states:
-            raise BaselineNotReady("the single-task baseline is queued behind this trial")
-        else:
-            return None
+    return study_config(study)

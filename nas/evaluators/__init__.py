@@ -1,0 +1,61 @@
+"""Evaluators: how a candidate layout is scored. Chosen by name or ``package.module:function``.
+
+An evaluator factory takes the study's :class:`~nas.study.config.SearchConfig` and returns an
+:class:`Evaluator`; ``train`` (full training, the default) is built in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from nas.errors import UserError
+from nas.evaluators.base import Candidate, Evaluation, Evaluator, Progress
+from nas.evaluators.training import FullTraining
+from nas.plugins import Registry, call_with_options
+
+if TYPE_CHECKING:
+    from nas.study.config import SearchConfig
+
+__all__ = [
+    "Candidate",
+    "Evaluation",
+    "Evaluator",
+    "EvaluatorError",
+    "FullTraining",
+    "Progress",
+    "full_training",
+    "make_evaluator",
+    "register_evaluator",
+]
+
+
+class EvaluatorError(UserError, ValueError):
+    """An unknown evaluator, or a factory that does not return one."""
+
+
+_REGISTRY = Registry("evaluator", {"train": "nas.evaluators:full_training"}, EvaluatorError)
+
+
+def register_evaluator(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorator: make an evaluator factory ``fn(config) -> Evaluator`` available by ``name``."""
+    return _REGISTRY.register(name)
+
+
+def full_training(config: SearchConfig) -> FullTraining:
+    """Evaluator factory ``train``: full training with the study's epochs, batch size and lr."""
+    return FullTraining(config.epochs, config.batch_size, float(config.lr))
+
+
+def make_evaluator(config: SearchConfig) -> Evaluator:
+    """The evaluator ``config.evaluator`` names, built for ``config``.
+
+    Raises:
+        EvaluatorError: unknown name, or the factory returned no evaluator.
+    """
+    name = config.evaluator
+    fn = _REGISTRY.resolve(name)
+    made = call_with_options(f"evaluator {name!r}", fn, {}, EvaluatorError, config=config)
+    if not isinstance(made, Evaluator):
+        raise EvaluatorError(f"evaluator {name!r} returned {type(made).__name__}, no evaluate()")
+    return made

@@ -1,0 +1,1 @@
+"""Studies: configuration, storage, the trial record, the objective and the worker loop."""

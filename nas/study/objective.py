@@ -1,0 +1,233 @@
+"""The Optuna objective: candidate in, record out.
+
+It asks the search space for a candidate, lets the evaluator score it, turns the evaluator's
+per-epoch progress into Optuna reports and pruning, and writes the trial's record. How a
+layout is scored lives in :mod:`nas.evaluators`; what is stored, in :mod:`nas.study.record`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import socket
+import time
+
+import optuna
+import torch
+from optuna.artifacts import FileSystemArtifactStore
+from optuna.trial import TrialState
+from tqdm.auto import tqdm
+
+from nas.evaluators.base import Candidate, Evaluation, Evaluator
+from nas.layout import Layout
+from nas.metrics import delta_mtl
+from nas.problem import Problem
+from nas.study import record
+from nas.study.baseline import BaselineNotReady, baseline_metrics
+from nas.study.config import SearchConfig
+from nas.study.record import FINISHED, StudyRecord
+from nas.study.weights import save_weights
+from nas.train import DivergedError
+from search_spaces import SearchSpace
+
+__all__ = ["Objective", "is_front"]
+
+
+def is_front(values: list[float], others: list[list[float]], directions: list[str]) -> bool:
+    """True unless another trial is at least as good everywhere and better somewhere.
+
+    Example:
+        >>> is_front([0.1, 5.0], [[0.2, 4.0]], ["maximize", "minimize"])
+        False
+        >>> is_front([0.1, 5.0], [[0.2, 6.0], [0.1, 5.0]], ["maximize", "minimize"])
+        True
+    """
+    sign = [1.0 if d == "maximize" else -1.0 for d in directions]
+    me = [s * v for s, v in zip(sign, values, strict=True)]
+    for other in others:
+        them = [s * v for s, v in zip(sign, other, strict=True)]
+        if all(t >= m for t, m in zip(them, me, strict=True)) and them != me:
+            return False
+    return True
+
+
+class Objective:
+    """Callable for ``study.optimize``: returns Δ_MTL, or (Δ_MTL, cost) when multi-objective.
+
+    The study is held here, not read from the trial, so an ``optuna.trial.FixedTrial`` can
+    drive it (to score one layout by hand, or in tests).
+    """
+
+    def __init__(
+        self,
+        study: optuna.Study,
+        config: SearchConfig,
+        problem: Problem,
+        space: SearchSpace,
+        evaluator: Evaluator,
+        store: FileSystemArtifactStore | None,
+        progress: bool = True,
+    ) -> None:
+        self.record = StudyRecord(study)
+        self.config, self.problem, self.space = config, problem, space
+        self.evaluator, self.store, self.progress = evaluator, store, progress
+
+    def __call__(self, trial: optuna.trial.BaseTrial) -> float | tuple[float, float]:
+        """Run one trial; failures are recorded in the trial's ``fail_reason``."""
+        start = time.perf_counter()
+        self._last = Evaluation({})
+        try:
+            return self._run(trial)
+        except optuna.TrialPruned:
+            raise
+        except Exception as err:  # recorded, then Optuna marks the trial FAILED
+            record.write(trial, fail_reason=f"{type(err).__name__}: {err}".splitlines()[0][:500])
+            if isinstance(err, torch.OutOfMemoryError):
+                torch.cuda.empty_cache()
+            if isinstance(err, BaselineNotReady):  # run this layout again after the baseline
+                attrs = {k: v for k, v in trial.user_attrs.items() if k != "fail_reason"}
+                self.record.study.enqueue_trial(trial.params, user_attrs=attrs)
+            raise
+        finally:
+            # Kept for pruned and failed trials too: where the time went, per trial.
+            last = self._last
+            record.write(
+                trial,
+                wall_seconds=time.perf_counter() - start,
+                train_seconds=last.train_seconds,
+                eval_seconds=last.eval_seconds,
+                epochs=last.epochs,  # 0 when a result was reused
+            )
+
+    def candidate(self, trial: optuna.trial.BaseTrial) -> Candidate:
+        """The trial's layout and loss weighting, suggested by the space (or enqueued)."""
+        kind = trial.user_attrs.get("baseline")
+        if kind is None:
+            layout = self.space.suggest(trial)
+        else:  # an enqueued baseline; it may lie outside the space (adashare, 1 instance)
+            layout = Layout.from_dict(trial.user_attrs["layout"])
+            if self.space.reaches(layout):
+                self.space.suggest(trial)  # records the enqueued parameters
+        weighting = self.space.suggest_loss_weighting(trial, self.config.loss_weighting)
+        return Candidate(layout, weighting, self.config.seed)
+
+    def _run(self, trial: optuna.trial.BaseTrial) -> float | tuple[float, float]:
+        candidate = self.candidate(trial)
+        layout = candidate.layout
+        c = self.problem.cost(layout)
+        record.write(
+            trial,
+            layout=layout.to_dict(),
+            summary=layout.summary(),
+            params=c.params,
+            flops=c.flops,
+            block_executions=c.block_executions,
+            device=str(self.problem.device),
+            worker=f"{socket.gethostname()}:{os.getpid()}",
+            loss_weighting=candidate.loss_weighting,
+        )
+        earlier = self._same_as_earlier(trial, candidate)
+        if earlier is not None:
+            return self._repeat(trial, earlier)
+        is_baseline = trial.user_attrs.get("baseline") == "independent"
+        evaluation = self._evaluate(trial, candidate, is_baseline)
+        primary = self.problem.primary(evaluation.metrics)
+        if is_baseline:
+            self.record.set_baseline(trial.number, primary)
+            baseline: dict[str, float] | None = primary
+        else:
+            baseline = baseline_metrics(self.record, wait=True)
+        if baseline is None:
+            raise RuntimeError("no single-task baseline: the independent layout did not finish")
+        delta = delta_mtl(primary, baseline, self.problem.higher_is_better)
+        record.write(trial, metrics=evaluation.metrics, primary=primary, delta_mtl=delta)
+        values: list[float] = [delta]
+        if self.config.multi_objective:
+            values.append(float(c.params if self.config.objectives.endswith("params") else c.flops))
+        if not all(math.isfinite(v) for v in values):
+            record.write(trial, pruned_reason="non-finite validation metrics")
+            raise optuna.TrialPruned("non-finite validation metrics")
+        if evaluation.network is not None and self._worth_keeping(values):
+            self._keep(trial, evaluation.network)
+        return values[0] if len(values) == 1 else (values[0], values[1])
+
+    def _evaluate(
+        self, trial: optuna.trial.BaseTrial, candidate: Candidate, is_baseline: bool
+    ) -> Evaluation:
+        baseline = None if is_baseline else baseline_metrics(self.record, wait=False)
+        epochs = self.config.epochs
+        bar = tqdm(
+            total=epochs, desc=f"trial {trial.number}", unit="epoch", leave=False,
+            disable=not self.progress,
+        )  # fmt: skip
+
+        def progress(evaluation: Evaluation) -> None:
+            nonlocal baseline
+            self._last = evaluation
+            bar.update()
+            if baseline is None and not is_baseline:
+                baseline = baseline_metrics(self.record, wait=False)
+            if baseline is None:
+                return
+            epoch = evaluation.epochs
+            primary = self.problem.primary(evaluation.metrics)
+            delta = delta_mtl(primary, baseline, self.problem.higher_is_better)
+            bar.set_postfix(delta=f"{100 * delta:+.2f}%")
+            if self.config.multi_objective:
+                return  # Optuna's report/should_prune are single-objective only
+            trial.report(delta, epoch)
+            # Stopping after the last epoch would save nothing and throw the result away.
+            if epoch < epochs and trial.should_prune():
+                reason = f"among the worst at epoch {epoch} ({self.config.pruner} rule)"
+                record.write(trial, pruned_reason=reason)
+                raise optuna.TrialPruned(f"Δ_MTL {100 * delta:+.2f}% at epoch {epoch}")
+
+        try:
+            evaluation = self.evaluator.evaluate(self.problem, candidate, progress)
+        except DivergedError as err:
+            record.write(trial, pruned_reason=str(err))
+            raise optuna.TrialPruned(str(err)) from None
+        finally:
+            bar.close()
+        self._last = evaluation
+        return evaluation
+
+    def _same_as_earlier(
+        self, trial: optuna.trial.BaseTrial, candidate: Candidate
+    ) -> optuna.trial.FrozenTrial | None:
+        # Samplers propose a layout again now and then; training is seeded, so the result
+        # would be the same: reuse it instead of spending the budget twice.
+        wanted = candidate.layout.to_dict()
+        for t in self.record.study.get_trials(deepcopy=False, states=FINISHED):
+            r = record.TrialRecord.of(t)
+            same = r.layout == wanted and r.loss_weighting == candidate.loss_weighting
+            if same and r.duplicate_of is None and t.number != trial.number:
+                return t
+        return None
+
+    def _repeat(
+        self, trial: optuna.trial.BaseTrial, earlier: optuna.trial.FrozenTrial
+    ) -> float | tuple[float, float]:
+        record.write(trial, duplicate_of=earlier.number)
+        if earlier.state == TrialState.PRUNED:
+            reason = f"same layout as pruned trial {earlier.number}"
+            record.write(trial, pruned_reason=reason)
+            raise optuna.TrialPruned(reason)
+        r = record.TrialRecord.of(earlier)
+        record.write(trial, metrics=r.metrics, primary=r.primary, delta_mtl=r.delta_mtl)
+        if r.weights is not None:
+            record.write(trial, weights=r.weights)
+        values = list(earlier.values)
+        return values[0] if len(values) == 1 else (values[0], values[1])
+
+    def _worth_keeping(self, values: list[float]) -> bool:
+        study = self.record.study
+        done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        others = [list(t.values) for t in done if t.values is not None]
+        directions = [d.name.lower() for d in study.directions]
+        return is_front(values, others, directions)
+
+    def _keep(self, trial: optuna.trial.BaseTrial, net: torch.nn.Module) -> None:
+        if self.store is None or not isinstance(trial, optuna.Trial):
+            return  # a FixedTrial has no storage to attach an artifact to
+        record.write(trial, weights=save_weights(self.store, trial, net))

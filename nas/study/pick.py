@@ -1,0 +1,48 @@
+"""The one answer to "which trial is the best?", shared by show, plot and export."""
+
+from __future__ import annotations
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from nas.errors import UserError
+
+__all__ = ["NoTrial", "best_trial", "trial_by_number"]
+
+
+class NoTrial(UserError, LookupError):
+    """The study has no such trial, or none that finished."""
+
+
+def best_trial(study: optuna.Study) -> FrozenTrial:
+    """The complete trial with the highest validation Δ_MTL; on a Pareto front, the front's.
+
+    A multi-objective study's front holds trials that trade Δ_MTL for cost; the one with the
+    highest Δ_MTL is the answer to "the best layout", and ``--trial`` picks another member.
+
+    Raises:
+        NoTrial: no trial has completed yet.
+    """
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if not complete:
+        raise NoTrial(
+            f"study {study.study_name!r} has no complete trial yet; "
+            f"run: mtlnas resume {study.study_name}"
+        )
+    pool = study.best_trials if len(study.directions) > 1 else complete
+    # Ties go to the earlier trial, as Optuna's own best_trial does.
+    return max(pool, key=lambda t: (t.values[0], -t.number))
+
+
+def trial_by_number(study: optuna.Study, number: int) -> FrozenTrial:
+    """Trial ``number`` of the study.
+
+    Raises:
+        NoTrial: there is no such trial.
+    """
+    trials = study.get_trials(deepcopy=False)
+    if not 0 <= number < len(trials):
+        raise NoTrial(
+            f"study {study.study_name!r} has no trial {number} (trials 0..{len(trials) - 1})"
+        )
+    return trials[number]

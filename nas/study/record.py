@@ -1,0 +1,192 @@
+"""What a study and its trials store: the one place that names, writes, reads and versions it.
+
+Everything lives in Optuna's own user attributes, so the stock Optuna CLI and optuna-dashboard
+read it as it is. Study attributes hold JSON text; trial attributes JSON values.
+
+Record versions: 1 (mtl-nas 0.1: no version key, backbones stored by their fields) and 2 (a
+version key, backbones stored by name and options). Both are read; a newer one is refused.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from nas.errors import UserError
+
+__all__ = [
+    "BASELINE_KEY",
+    "CONFIG_KEY",
+    "FINISHED",
+    "MODEL_KEY",
+    "RECORD_VERSION",
+    "VERSION_KEY",
+    "RecordError",
+    "StudyRecord",
+    "TrialRecord",
+    "write",
+]
+
+RECORD_VERSION = 2
+VERSION_KEY = "mtlnas_record_version"
+CONFIG_KEY = "mtlnas_config"  # SearchConfig JSON
+BASELINE_KEY = "mtlnas_baseline"  # {"trial": n, "metrics": {task: primary}}
+MODEL_KEY = "mtlnas_model"  # Problem.describe(): enough to rebuild any trial's network
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)  # count towards a study's target
+
+
+class RecordError(UserError, RuntimeError):
+    """A study not made by mtl-nas, or made by a newer one."""
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """The facts mtl-nas stores on a trial; every field is optional (None when not written).
+
+    Attributes:
+        baseline: ``independent`` or ``hard_sharing`` for the two enqueued baselines.
+        layout: the Layout's JSON form.
+        summary: the Layout's one-line summary.
+        params, flops, block_executions: the layout's cost (per sample).
+        device, worker: where it ran (``host:pid``).
+        loss_weighting: how the task losses were weighted.
+        metrics: every validation metric of every task.
+        primary: each task's primary validation metric.
+        delta_mtl: validation Δ_MTL against the study's baseline (a fraction).
+        weights: artifact id of the stored state dict.
+        duplicate_of: the earlier trial whose result was reused.
+        pruned_reason, fail_reason: why it did not complete.
+        wall_seconds, train_seconds, eval_seconds, epochs: where the time went.
+    """
+
+    baseline: str | None = None
+    layout: dict[str, Any] | None = None
+    summary: str | None = None
+    params: int | None = None
+    flops: int | None = None
+    block_executions: int | None = None
+    device: str | None = None
+    worker: str | None = None
+    loss_weighting: str | None = None
+    metrics: dict[str, dict[str, float]] | None = None
+    primary: dict[str, float] | None = None
+    delta_mtl: float | None = None
+    weights: str | None = None
+    duplicate_of: int | None = None
+    pruned_reason: str | None = None
+    fail_reason: str | None = None
+    wall_seconds: float | None = None
+    train_seconds: float | None = None
+    eval_seconds: float | None = None
+    epochs: int | None = None
+
+    @classmethod
+    def of(cls, trial: FrozenTrial) -> TrialRecord:
+        """Read a trial's record (unknown attributes, e.g. a user's own, are ignored)."""
+        attrs = trial.user_attrs
+        return cls(**{f.name: attrs.get(f.name) for f in fields(cls)})
+
+    @property
+    def reason(self) -> str:
+        """Why the trial was pruned or failed; empty when it completed."""
+        return self.pruned_reason or self.fail_reason or ""
+
+
+_FIELDS = frozenset(f.name for f in fields(TrialRecord))
+
+
+def write(trial: optuna.trial.BaseTrial, **values: Any) -> None:
+    """Store record fields on a running trial; an unknown field name is a bug, caught here."""
+    for key, value in values.items():
+        if key not in _FIELDS:
+            raise KeyError(f"{key!r} is not a TrialRecord field")
+        trial.set_user_attr(key, value)
+
+
+class StudyRecord:
+    """The study-level facts, always read fresh from the storage (never a cached copy).
+
+    Args:
+        study: an mtl-nas study.
+    """
+
+    def __init__(self, study: optuna.Study) -> None:
+        self.study = study
+
+    def _attrs(self) -> dict[str, Any]:
+        return study_attrs(self.study)
+
+    def _get(self, key: str) -> Any:
+        raw = self._attrs().get(key)
+        return None if raw is None else json.loads(raw)
+
+    def _set(self, key: str, value: Any) -> None:
+        self.study.set_user_attr(key, json.dumps(value, sort_keys=True))
+
+    @property
+    def version(self) -> int:
+        """The record version the study was written with.
+
+        Raises:
+            RecordError: a newer mtl-nas wrote it.
+        """
+        version = int(self._attrs().get(VERSION_KEY, 1))
+        if version > RECORD_VERSION:
+            raise RecordError(
+                f"study {self.study.study_name!r} was written by a newer mtl-nas (record "
+                f"version {version}; this one reads up to {RECORD_VERSION}); upgrade mtl-nas"
+            )
+        return version
+
+    def has_config(self) -> bool:
+        """True once the configuration is stored (the last step of creating a study)."""
+        return CONFIG_KEY in self._attrs()
+
+    def config(self) -> dict[str, Any]:
+        """The stored configuration as a dict.
+
+        Raises:
+            RecordError: the study was not created by mtl-nas.
+        """
+        raw = self._get(CONFIG_KEY)
+        if raw is None:
+            raise RecordError(
+                f"study {self.study.study_name!r} was not created by mtl-nas (no config)"
+            )
+        self.version  # noqa: B018  (refuses a newer record)
+        return dict(raw)
+
+    def set_config(self, config: Mapping[str, Any], first: bool = False) -> None:
+        """Store the configuration; ``first`` also stamps the record version."""
+        if first:
+            self.study.set_user_attr(VERSION_KEY, RECORD_VERSION)
+        self._set(CONFIG_KEY, dict(config))
+
+    def baseline(self) -> dict[str, float] | None:
+        """The independent baseline's primary metrics, or None before it finished."""
+        raw = self._get(BASELINE_KEY)
+        return None if raw is None else dict(raw["metrics"])
+
+    def set_baseline(self, trial_number: int, primary: Mapping[str, float]) -> None:
+        """Store the baseline once the independent trial has finished."""
+        self._set(BASELINE_KEY, {"trial": trial_number, "metrics": dict(primary)})
+
+    def model(self) -> dict[str, Any] | None:
+        """The model description (:meth:`nas.problem.Problem.describe`), or None."""
+        raw = self._get(MODEL_KEY)
+        return None if raw is None else dict(raw)
+
+    def set_model(self, description: Mapping[str, Any]) -> None:
+        """Store the model description, once."""
+        if MODEL_KEY not in self._attrs():
+            self._set(MODEL_KEY, dict(description))
+
+
+def study_attrs(study: optuna.Study) -> dict[str, Any]:
+    """The study's user attributes, read from the storage rather than a cached copy."""
+    return dict(study._storage.get_study_user_attrs(study._study_id))

@@ -1,0 +1,110 @@
+"""The loop that runs trials until a study reaches its target, alone or beside other workers."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import optuna
+from optuna.trial import TrialState
+from tqdm.auto import tqdm
+
+from nas.errors import UserError
+from nas.study.gate import TrialGate
+from nas.study.record import FINISHED
+
+__all__ = ["MAX_FAILURES_IN_A_ROW", "SearchStalled", "run_trials"]
+
+MAX_FAILURES_IN_A_ROW = 3
+
+ObjectiveFn = Callable[[optuna.Trial], float | tuple[float, float]]
+
+
+class SearchStalled(UserError, RuntimeError):
+    """Trials keep failing: the study makes no progress."""
+
+
+def run_trials(
+    study: optuna.Study,
+    objective: ObjectiveFn,
+    target: int,
+    storage_url: str | None = None,
+    progress: bool = True,
+    poll: float = 2.0,
+    postfix: Callable[[optuna.Study], str | None] | None = None,
+) -> None:
+    """Run trials until ``target`` trials are finished (complete or pruned).
+
+    Any number of processes may run this on one study: ``storage_url`` names the database so
+    that they agree, through :class:`~nas.study.gate.TrialGate`, on who starts the remaining
+    trials. The gate is released as soon as the new trial is RUNNING (other workers count it
+    from then on), never held while training.
+
+    Raises:
+        SearchStalled: several trials in a row failed, so more would fail too.
+    """
+    bar = tqdm(
+        total=target,
+        initial=min(_finished(study), target),
+        desc=study.study_name,
+        unit="trial",
+        disable=not progress,
+    )
+    last: list[TrialState] = []
+
+    def update(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        last[:] = [trial.state]
+        bar.n = min(_finished(study), target)
+        text = postfix(study) if postfix is not None else None
+        if text:
+            bar.set_postfix_str(text)
+        bar.refresh()
+
+    gate = TrialGate(storage_url, study.study_name) if storage_url else None
+
+    def started(trial: optuna.Trial) -> float | tuple[float, float]:
+        if gate is not None:
+            gate.release()  # this trial is RUNNING now: other workers may count it
+        return objective(trial)
+
+    failed_in_a_row = 0
+    try:
+        while True:
+            if gate is not None:
+                gate.acquire()
+            # One read for both counts: with two, a trial finishing in between would be in
+            # neither, and this worker would start one trial too many.
+            states = [t.state for t in study.get_trials(deepcopy=False)]
+            done = sum(s in FINISHED for s in states)
+            if done >= target:
+                break
+            if done + states.count(TrialState.RUNNING) >= target:
+                # Other workers' trials may reach the target: wait, and take over the work
+                # of any that dies (its stale trial is failed here and its layout queued).
+                if gate is not None:
+                    gate.release()
+                optuna.storages.fail_stale_trials(study)
+                time.sleep(poll)
+                continue
+            last.clear()
+            study.optimize(
+                started,
+                n_trials=1,
+                callbacks=[update],
+                catch=(Exception,),  # a failing trial fails alone; its reason is stored
+                gc_after_trial=False,
+            )
+            failed_in_a_row = failed_in_a_row + 1 if last == [TrialState.FAIL] else 0
+            if failed_in_a_row >= MAX_FAILURES_IN_A_ROW:
+                raise SearchStalled(
+                    f"study {study.study_name!r}: {failed_in_a_row} trials in a row failed; "
+                    "see the reasons with mtlnas show"
+                )
+    finally:
+        if gate is not None:
+            gate.close()
+        bar.close()
+
+
+def _finished(study: optuna.Study) -> int:
+    return len(study.get_trials(deepcopy=False, states=FINISHED))

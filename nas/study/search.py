@@ -1,0 +1,40 @@
+"""A search: the study's objective over its evaluator, run until the study's target."""
+
+from __future__ import annotations
+
+import optuna
+from optuna.artifacts import FileSystemArtifactStore
+
+from nas.evaluators import make_evaluator
+from nas.problem import Problem
+from nas.study.config import SearchConfig
+from nas.study.objective import Objective
+from nas.study.record import StudyRecord
+from nas.study.runner import run_trials
+from search_spaces import SearchSpace
+
+__all__ = ["run_search"]
+
+
+def run_search(
+    study: optuna.Study,
+    config: SearchConfig,
+    problem: Problem,
+    space: SearchSpace,
+    store: FileSystemArtifactStore | None,
+    progress: bool = True,
+    storage_url: str | None = None,
+) -> None:
+    """Run trials until ``config.n_trials`` are finished; see :func:`run_trials`."""
+    StudyRecord(study).set_model(problem.describe())  # what export needs to rebuild a network
+    objective = Objective(study, config, problem, space, make_evaluator(config), store, progress)
+
+    def best(study: optuna.Study) -> str | None:
+        if config.multi_objective:
+            return None
+        try:
+            return f"best={100 * float(study.best_value):+.2f}%"
+        except ValueError:  # nothing complete yet
+            return None
+
+    run_trials(study, objective, config.n_trials, storage_url, progress, postfix=best)
