@@ -28,7 +28,8 @@ def add_export_commands(sub: Any, storage_args: Callable[[argparse.ArgumentParse
         "--trial",
         type=int,
         default=None,
-        help="trial number (default: the best; for a Pareto front, its best Δ_MTL)",
+        help="search trial number (default: the confirmed winner, or before confirm the best "
+        "on validation; for a Pareto front, its best Δ_MTL)",
     )
     p.add_argument("-o", "--output", default="model.onnx", help="output file (default model.onnx)")
     p.add_argument("--fp16", action="store_true", help="float16 weights, float32 inputs/outputs")
@@ -53,12 +54,12 @@ def add_export_commands(sub: Any, storage_args: Callable[[argparse.ArgumentParse
 
 def export(args: argparse.Namespace, given: dict[str, Any]) -> int:
     """``mtlnas export NAME``."""
-    from export.onnx import export_trial, pick_trial
+    from export.onnx import export_trial, pick_export
     from nas.study.storage import artifact_store, load_study, open_storage
 
     storage = open_storage(args.storage)
     study = load_study(storage, args.name)
-    trial = pick_trial(study, args.trial)
+    study, trial = pick_export(storage, study, args.trial)
     report = export_trial(
         study,
         trial,
@@ -71,7 +72,10 @@ def export(args: argparse.Namespace, given: dict[str, Any]) -> int:
         print(
             f"parity batch {batch:3}: {kind} difference {diff:.2e} (tolerance {report.tolerance:g})"
         )
-    print(f"wrote {report.path} (trial {report.trial}, checked with onnxruntime {report.provider})")
+    what = f"trial {report.trial}"
+    if study.study_name != args.name:
+        what = f"confirmed winner, {study.study_name} run {report.trial}"
+    print(f"wrote {report.path} ({what}, checked with onnxruntime {report.provider})")
     return 0
 
 

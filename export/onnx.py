@@ -30,7 +30,7 @@ from nas.network import MultiTaskNetwork
 from nas.problem import network_from_description
 from nas.study.create import study_config
 from nas.study.pick import best_trial, trial_by_number
-from nas.study.record import StudyRecord, TrialRecord
+from nas.study.record import CONFIRMED_KEY, StudyRecord, TrialRecord
 from nas.study.weights import load_weights
 from nas.tasks import Task
 
@@ -41,6 +41,7 @@ __all__ = [
     "FP32_TOLERANCE",
     "export_trial",
     "load_trial_network",
+    "pick_export",
     "pick_trial",
 ]
 
@@ -65,8 +66,27 @@ class ExportReport:
 
 
 def pick_trial(study: optuna.Study, number: int | None) -> FrozenTrial:
-    """Trial ``number``, or the study's best (:func:`nas.study.pick.best_trial`)."""
+    """Trial ``number``, or the study's best on validation (:func:`nas.study.pick.best_trial`)."""
     return best_trial(study) if number is None else trial_by_number(study, number)
+
+
+def pick_export(
+    storage: optuna.storages.BaseStorage, study: optuna.Study, number: int | None
+) -> tuple[optuna.Study, FrozenTrial]:
+    """What ``export`` writes, as (study, trial).
+
+    Trial ``number`` of the search when given; else the confirmed winner's run with the first
+    confirm seed; else (no confirm stage yet) the search's best trial on validation.
+    """
+    from nas.study.confirm import confirm_name
+    from nas.study.verdict import confirmed
+
+    table = confirmed(storage, study.study_name) if number is None else None
+    if table is None:
+        return study, pick_trial(study, number)
+    confirm = optuna.load_study(study_name=confirm_name(study.study_name), storage=storage)
+    run = table["rows"][table["winner"]]["runs"][str(table["seeds"][0])]
+    return confirm, confirm.get_trials(deepcopy=False)[run]
 
 
 def load_trial_network(
@@ -116,6 +136,29 @@ def _metadata(
         ),
         "mtlnas.metrics": json.dumps(TrialRecord.of(trial).metrics or {}),
         "mtlnas.delta_mtl": json.dumps(TrialRecord.of(trial).delta_mtl),
+        "mtlnas.confirmed": json.dumps(_confirmed_facts(study, trial)),
+    }
+
+
+def _confirmed_facts(study: optuna.Study, trial: FrozenTrial) -> dict[str, object] | None:
+    # For a confirm run of the winner: its seed, its test metrics and the confirmed summary.
+    table = StudyRecord(study).get(CONFIRMED_KEY)
+    record = TrialRecord.of(trial)
+    if table is None or record.finalist is None:
+        return None
+    row = table["rows"][record.finalist]
+    seeds = table["seeds"]
+    if "test_primary_runs" not in row or record.seed not in seeds:
+        return {"seed": record.seed, "role": record.role, "tested": False}
+    k = seeds.index(record.seed)
+    return {
+        "seed": record.seed,
+        "role": record.role,
+        "split": "test",
+        "test_primary": row["test_primary_runs"][k],
+        "test_delta_mtl": row["test_deltas"][k],
+        "test_delta_mtl_over_seeds": row["test_delta"],
+        "seeds": seeds,
     }
 
 

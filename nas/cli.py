@@ -66,6 +66,24 @@ def _run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
+def _confirm_args(p: argparse.ArgumentParser, prefix: str = "") -> None:
+    p.add_argument(
+        f"--{prefix}top",
+        dest="confirm_top",
+        type=int,
+        default=None,
+        help="finalists to retrain besides the two baselines: the search's best distinct "
+        "layouts (default 2)",
+    )
+    p.add_argument(
+        f"--{prefix}seeds",
+        dest="confirm_seeds",
+        type=int,
+        default=None,
+        help="fresh training seeds per finalist (default 5)",
+    )
+
+
 def _config_args(p: argparse.ArgumentParser) -> None:
     group = p.add_argument_group("study configuration (stored with the study)")
     for key, kwargs in CONFIG_OPTIONS.items():
@@ -86,12 +104,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "search",
         help="start a study (or continue one with the same config)",
-        description="Start a search study. With no options: the scenes "
-        "benchmark, the branched space, 30 trials of 6 epochs, sqlite:///studies.db.",
+        description="Start a search study, then confirm its best layouts on fresh seeds and "
+        "the test split. With no options: the scenes benchmark, the branched space, 30 trials "
+        "of 6 epochs, sqlite:///studies.db, 2 finalists x 5 seeds.",
     )
     p.add_argument("--name", default=None, help="study name (default: BENCHMARK-SPACE)")
     _storage_args(p)
     _run_args(p)
+    p.add_argument(
+        "--no-confirm",
+        action="store_true",
+        help="stop after the search; do not retrain the finalists and score the test split",
+    )
+    _confirm_args(p, "confirm-")
     _config_args(p)
 
     p = sub.add_parser(
@@ -103,6 +128,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", help="study name")
     _storage_args(p)
     _run_args(p)
+    p.add_argument(
+        "--no-confirm",
+        action="store_true",
+        help="stop after the search; do not retrain the finalists and score the test split",
+    )
+    _confirm_args(p, "confirm-")
     _config_args(p)
 
     p = sub.add_parser(
@@ -115,7 +146,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", help="study name")
     _storage_args(p)
     _run_args(p)
+    p.add_argument(
+        "--no-confirm",
+        action="store_true",
+        help="stop after the search; do not retrain the finalists and score the test split",
+    )
+    _confirm_args(p, "confirm-")
     _config_args(p)
+
+    p = sub.add_parser(
+        "confirm",
+        help="retrain the best layouts and baselines with fresh seeds; score the test split",
+        description="The confirm stage (run by search and resume at their end): retrain the "
+        "search's top distinct layouts and both baselines from scratch with seeds the search "
+        "never used, choose the winner by mean validation Δ_MTL, then score the winner and "
+        "the baselines once on the test split. Resumable; workers may share it.",
+    )
+    p.add_argument("name", help="study name")
+    _confirm_args(p)
+    _storage_args(p)
+    _run_args(p)
 
     p = sub.add_parser("list", help="list the stored studies")
     _storage_args(p)
@@ -180,6 +230,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "search": commands.search,
         "resume": commands.resume,
         "worker": commands.resume,
+        "confirm": commands.confirm,
         "list": commands.list_studies,
         "show": commands.show,
         "plot": commands.plot,

@@ -13,16 +13,20 @@ from optuna.trial import TrialState
 from nas.errors import UserError
 from nas.evaluators import make_evaluator
 from nas.layout import Layout
+from nas.problem import Problem
 from nas.study.config import SearchConfig
+from nas.study.confirm import CONFIRM_SUFFIX
 from nas.study.create import create_or_resume, finished, prepare, study_config
 from nas.study.pick import best_trial, trial_by_number
 from nas.study.record import StudyRecord, TrialRecord
 from nas.study.search import run_search
 from nas.study.storage import StorageError, artifact_store, load_study, open_storage
 from nas.train import pick_device
+from nas.views import confirmed_table
 
 __all__ = [
     "USER_ERRORS",
+    "confirm",
     "dashboard",
     "list_studies",
     "plot",
@@ -60,7 +64,9 @@ def _start(args: argparse.Namespace, given: dict[str, Any], create: bool) -> int
             f"study {name!r} already has {done} finished trials (target {config.n_trials}); "
             f"raise it with: mtlnas resume {name} --n-trials N"
         )
-        return 0
+        if args.no_confirm:
+            return 0
+        return _confirm(args, storage, study, config, problem)
     print(
         f"study {name!r} in {args.storage}: {done}/{config.n_trials} trials finished, "
         f"training on {device}"
@@ -68,8 +74,48 @@ def _start(args: argparse.Namespace, given: dict[str, Any], create: bool) -> int
     store = artifact_store(args.storage, args.artifacts)
     run_search(study, config, problem, space, store, not args.quiet, args.storage)
     _print_best(study, config)
-    print(f"next: mtlnas show {name}   |   mtlnas export {name} -o model.onnx")
+    if args.no_confirm:
+        print(f"next: mtlnas confirm {name}   |   mtlnas show {name}")
+        return 0
+    return _confirm(args, storage, study, config, problem)
+
+
+def _confirm(
+    args: argparse.Namespace,
+    storage: optuna.storages.BaseStorage,
+    study: optuna.Study,
+    config: SearchConfig,
+    problem: Problem,
+) -> int:
+    from nas.study.verdict import run_confirm
+
+    top, seeds = getattr(args, "confirm_top", None), getattr(args, "confirm_seeds", None)
+    print(f"confirming on fresh seeds, then the test split: study {study.study_name!r}")
+    store = artifact_store(args.storage, args.artifacts)
+    table = run_confirm(
+        storage, study, config, problem, store, top, seeds, args.storage, not args.quiet
+    )
+    print(confirmed_table(table))
+    print(
+        f"next: mtlnas show {study.study_name}   |   mtlnas export {study.study_name} -o model.onnx"
+    )
     return 0
+
+
+def confirm(args: argparse.Namespace, given: dict[str, Any]) -> int:
+    """``mtlnas confirm NAME``: retrain the finalists with fresh seeds, then test once."""
+    device = pick_device(args.device)
+    storage = open_storage(args.storage, args.heartbeat)
+    study = load_study(storage, args.name)
+    config = study_config(study)
+    done = finished(study)
+    if done < config.n_trials:
+        print(
+            f"note: study {args.name!r} has {done}/{config.n_trials} finished trials; "
+            "confirming its best so far"
+        )
+    problem, _ = prepare(config, device)
+    return _confirm(args, storage, study, config, problem)
 
 
 def _same_except_target(a: SearchConfig, b: SearchConfig) -> bool:
@@ -115,6 +161,8 @@ def list_studies(args: argparse.Namespace, given: dict[str, Any]) -> int:
         return 0
     print(f"{'study':30} {'benchmark':12} {'space':9} {'finished':>9} {'best Δ_MTL':>11}")
     for s in summaries:
+        if s.study_name.endswith(CONFIRM_SUFFIX):
+            continue  # shown by mtlnas show of its search study
         study = optuna.load_study(study_name=s.study_name, storage=storage)
         try:
             config = study_config(study)
@@ -146,12 +194,18 @@ def show(args: argparse.Namespace, given: dict[str, Any]) -> int:
         f"{config.space} space, "
         f"{finished(study)}/{config.n_trials} finished, objectives {config.objectives}"
     )
+    from nas.study.verdict import confirmed
+
+    table = confirmed(storage, args.name)
+    if table is not None:
+        print(confirmed_table(table))
+        print("SEARCH LEADERBOARD (validation split, one seed per trial: what the search chose on)")
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     if complete:
         chosen = best_trial(study)
+        use = "" if table is not None else "; what export and plot use unless --trial picks another"
         print(
-            f"best on validation: trial {chosen.number} (Δ_MTL {100 * chosen.values[0]:+.2f}%; "
-            "what export and plot use unless --trial picks another)"
+            f"best on validation: trial {chosen.number} (Δ_MTL {100 * chosen.values[0]:+.2f}%{use})"
         )
     header = f"{'trial':>5} {'state':8} {'Δ_MTL':>8} {'params':>9} {'MFLOPs':>8} "
     print(header + " ".join(f"{t[:12]:>12}" for t in tasks) + "  layout")
@@ -187,9 +241,17 @@ def plot(args: argparse.Namespace, given: dict[str, Any]) -> int:
     written = [figures.plot_history(study, out / f"{args.name}-history.png")]
     if config.multi_objective:
         written.append(figures.plot_pareto(study, out / f"{args.name}-pareto.png"))
-    layout = Layout.from_dict(record.layout)
-    title = f"trial {trial.number}: {layout.summary()}"
-    written.append(figures.draw_layout(layout, out / f"{args.name}-trial{trial.number}.png", title))
+    from nas.study.verdict import confirmed
+
+    table = confirmed(storage, args.name) if args.trial is None else None
+    if table is not None:  # the confirmed winner (a search trial's layout, retrained)
+        row = table["rows"][table["winner"]]
+        layout = Layout.from_dict(row["layout"])
+        number, what = row["source_trial"], "confirmed winner, trial"
+    else:
+        layout, number, what = Layout.from_dict(record.layout), trial.number, "trial"
+    title = f"{what} {number}: {layout.summary()}"
+    written.append(figures.draw_layout(layout, out / f"{args.name}-trial{number}.png", title))
     for path in written:
         print(path)
     return 0

@@ -22,6 +22,9 @@ from nas.errors import UserError
 __all__ = [
     "BASELINE_KEY",
     "CONFIG_KEY",
+    "CONFIRMED_KEY",
+    "CONFIRM_OF_KEY",
+    "PLAN_KEY",
     "FINISHED",
     "MODEL_KEY",
     "RECORD_VERSION",
@@ -37,6 +40,9 @@ VERSION_KEY = "mtlnas_record_version"
 CONFIG_KEY = "mtlnas_config"  # SearchConfig JSON
 BASELINE_KEY = "mtlnas_baseline"  # {"trial": n, "metrics": {task: primary}}
 MODEL_KEY = "mtlnas_model"  # Problem.describe(): enough to rebuild any trial's network
+CONFIRM_OF_KEY = "mtlnas_confirm_of"  # on a confirm study: the search study's name
+PLAN_KEY = "mtlnas_confirm_plan"  # on a confirm study: ConfirmPlan JSON
+CONFIRMED_KEY = "mtlnas_confirmed"  # on a confirm study: the confirmed table, once computed
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)  # count towards a study's target
 
 
@@ -62,6 +68,8 @@ class TrialRecord:
         duplicate_of: the earlier trial whose result was reused.
         pruned_reason, fail_reason: why it did not complete.
         wall_seconds, train_seconds, eval_seconds, epochs: where the time went.
+        role, finalist, seed: a confirm run's part (independent, hard_sharing, candidate),
+            its finalist's index in the confirm plan, and its training seed.
     """
 
     baseline: str | None = None
@@ -84,6 +92,9 @@ class TrialRecord:
     train_seconds: float | None = None
     eval_seconds: float | None = None
     epochs: int | None = None
+    role: str | None = None
+    finalist: int | None = None
+    seed: int | None = None
 
     @classmethod
     def of(cls, trial: FrozenTrial) -> TrialRecord:
@@ -175,6 +186,14 @@ class StudyRecord:
     def set_baseline(self, trial_number: int, primary: Mapping[str, float]) -> None:
         """Store the baseline once the independent trial has finished."""
         self._set(BASELINE_KEY, {"trial": trial_number, "metrics": dict(primary)})
+
+    def get(self, key: str) -> Any:
+        """Any stored JSON value by key, or None (for the keys named in this module)."""
+        return self._get(key)
+
+    def set(self, key: str, value: Any) -> None:
+        """Store a JSON value under a key named in this module."""
+        self._set(key, value)
 
     def model(self) -> dict[str, Any] | None:
         """The model description (:meth:`nas.problem.Problem.describe`), or None."""

@@ -23,7 +23,18 @@ from nas.study.pick import NoTrial
 from nas.study.storage import artifact_store
 
 README = Path(__file__).resolve().parents[2] / "README.md"
-TINY = ["--size", "tiny", "--device", "cpu", "--quiet", "--n-trials", "4", "--epochs", "1"]
+TINY = [
+    "--size",
+    "tiny",
+    "--device",
+    "cpu",
+    "--quiet",
+    "--no-confirm",
+    "--n-trials",
+    "4",
+    "--epochs",
+    "1",
+]
 
 
 @pytest.fixture(scope="module")

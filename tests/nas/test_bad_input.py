@@ -11,7 +11,18 @@ import pytest
 
 from nas.cli import main
 
-TINY = ["--size", "tiny", "--device", "cpu", "--quiet", "--epochs", "1", "--n-trials", "2"]
+TINY = [
+    "--size",
+    "tiny",
+    "--device",
+    "cpu",
+    "--quiet",
+    "--no-confirm",
+    "--epochs",
+    "1",
+    "--n-trials",
+    "2",
+]
 
 
 def digest(path: Path) -> str | None:
@@ -58,7 +69,7 @@ def test_bad_search_options_touch_nothing(
     study_db: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
 ) -> None:
     before = digest(study_db)
-    err = fails(capsys, "search", "--name", "new", "--quiet", *args)
+    err = fails(capsys, "search", "--name", "new", "--quiet", "--no-confirm", *args)
     assert message in err
     assert digest(study_db) == before
 
@@ -152,7 +163,7 @@ def test_nan_targets_in_a_user_benchmark(
     (study_db.parent / "nanbench.py").write_text(NAN_BENCH)
     monkeypatch.syspath_prepend(str(study_db.parent))
     before = digest(study_db)
-    err = fails(capsys, "search", "--benchmark", "nanbench:make", "--quiet")
+    err = fails(capsys, "search", "--benchmark", "nanbench:make", "--quiet", "--no-confirm")
     assert "split 'train', task 'b': field 'targets' holds NaN" in err
     assert digest(study_db) == before
 
@@ -177,6 +188,7 @@ def test_export_without_finished_trials(
                 "--device",
                 "cpu",
                 "--quiet",
+                "--no-confirm",
             ]
         )
         == 0

@@ -18,7 +18,7 @@ from tests.servers import free_port
 
 pytestmark = pytest.mark.slow  # real servers, several processes
 
-TINY = ["--size", "tiny", "--device", "cpu", "--quiet", "--epochs", "1"]
+TINY = ["--size", "tiny", "--device", "cpu", "--quiet", "--no-confirm", "--epochs", "1"]
 
 
 def get_json(url: str, deadline: float) -> dict[str, object]:

@@ -16,7 +16,7 @@ from optuna.trial import TrialState
 from nas.cli import main
 from nas.layout import Layout
 
-TINY = ["--size", "tiny", "--device", "cpu", "--quiet"]
+TINY = ["--size", "tiny", "--device", "cpu", "--quiet", "--no-confirm"]
 
 
 def storage_url(tmp_path: Path) -> str:
@@ -138,6 +138,7 @@ def test_nan_trials_are_pruned_and_the_study_goes_on(
                 "--device",
                 "cpu",
                 "--quiet",
+                "--no-confirm",
             ]
         )
         == 0
@@ -167,7 +168,10 @@ def test_conflicting_resume_is_refused(in_tmp: Path, capsys: pytest.CaptureFixtu
     )
     before = len(load(in_tmp, "c").trials)
     capsys.readouterr()
-    assert main(["resume", "c", "--epochs", "3", "--space", "adashare", "--quiet"]) == 2
+    assert (
+        main(["resume", "c", "--epochs", "3", "--space", "adashare", "--quiet", "--no-confirm"])
+        == 2
+    )
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0
     assert "epochs: stored 1, given 3" in err and "space: stored 'branched'" in err
@@ -175,9 +179,11 @@ def test_conflicting_resume_is_refused(in_tmp: Path, capsys: pytest.CaptureFixtu
     assert "seed: stored 0, given 5" in capsys.readouterr().err
     assert len(load(in_tmp, "c").trials) == before
     # Raising the target is allowed and resumes.
-    assert main(["resume", "c", "--n-trials", "3", "--device", "cpu", "--quiet"]) == 0
+    assert (
+        main(["resume", "c", "--n-trials", "3", "--device", "cpu", "--quiet", "--no-confirm"]) == 0
+    )
     assert len(load(in_tmp, "c").trials) == before + 1
-    assert main(["resume", "nope", "--quiet"]) == 2
+    assert main(["resume", "nope", "--quiet", "--no-confirm"]) == 2
     assert "no study named 'nope'; stored studies: ['c']" in capsys.readouterr().err
 
 
@@ -247,6 +253,7 @@ def test_sigkill_mid_trial_then_resume(tmp_path: Path) -> None:
             "--device",
             "cpu",
             "--quiet",
+            "--no-confirm",
         ],
         cwd=tmp_path,
         capture_output=True,

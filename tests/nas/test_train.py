@@ -43,7 +43,16 @@ def test_loss_weighting_reaches_the_trials(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     args = ["search", "--name", "w", "--benchmark", "digits", "--size", "tiny", "--epochs", "1"]
-    args += ["--n-trials", "4", "--device", "cpu", "--quiet", "--loss-weighting", weighting]
+    args += [
+        "--n-trials",
+        "4",
+        "--device",
+        "cpu",
+        "--quiet",
+        "--no-confirm",
+        "--loss-weighting",
+        weighting,
+    ]
     assert main(args) == 0
     study = optuna.load_study(study_name="w", storage="sqlite:///studies.db")
     used = [t.user_attrs["loss_weighting"] for t in study.trials]

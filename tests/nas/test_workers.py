@@ -35,6 +35,7 @@ def worker(url: str, cwd: Path, *extra: str) -> subprocess.Popen[str]:
         "--device",
         "cpu",
         "--quiet",
+        "--no-confirm",
         "--heartbeat",
         "1",
         *extra,

@@ -38,7 +38,10 @@ def test_old_study_shows_resumes_and_exports(old: Path, capsys: pytest.CaptureFi
     assert "best on validation: trial 2" in shown and "[independent]" in shown
     assert main(["export", "legacy", "-o", "old.onnx"]) == 0
     assert "wrote old.onnx (trial 2" in capsys.readouterr().out
-    assert main(["resume", "legacy", "--n-trials", "4", "--device", "cpu", "--quiet"]) == 0
+    assert (
+        main(["resume", "legacy", "--n-trials", "4", "--device", "cpu", "--quiet", "--no-confirm"])
+        == 0
+    )
     study = optuna.load_study(study_name="legacy", storage="sqlite:///studies.db")
     assert len(study.trials) == 4
     assert study.trials[3].user_attrs["delta_mtl"] is not None  # against the stored baseline
@@ -68,5 +71,5 @@ def test_a_newer_record_is_refused_with_one_line(
     study.set_user_attr(VERSION_KEY, RECORD_VERSION + 1)
     with pytest.raises(RecordError, match="written by a newer mtl-nas"):
         StudyRecord(study).config()
-    assert main(["resume", "legacy", "--device", "cpu", "--quiet"]) == 2
+    assert main(["resume", "legacy", "--device", "cpu", "--quiet", "--no-confirm"]) == 2
     assert "upgrade mtl-nas" in capsys.readouterr().err

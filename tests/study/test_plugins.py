@@ -13,7 +13,7 @@ from nas.layout import Layout
 from nas.study.record import StudyRecord, TrialRecord
 from tests.plugins import UntrainedEvaluator
 
-FAST = ["--benchmark", "digits", "--size", "tiny", "--device", "cpu", "--quiet"]
+FAST = ["--benchmark", "digits", "--size", "tiny", "--device", "cpu", "--quiet", "--no-confirm"]
 
 
 @pytest.fixture
@@ -43,7 +43,9 @@ def test_a_backbone_by_import_path_runs_a_study_and_exports(in_tmp: Path) -> Non
     assert ind.params is not None and hard.params is not None
     assert ind.params - hard.params == (3 - 1) * 2 * (1 * 1 * 9 + 1)
     # resume reads the backbone back from the study alone
-    assert main(["resume", "b", "--n-trials", "4", "--device", "cpu", "--quiet"]) == 0
+    assert (
+        main(["resume", "b", "--n-trials", "4", "--device", "cpu", "--quiet", "--no-confirm"]) == 0
+    )
     assert len(load(in_tmp, "b").get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED))) == 4
     assert main(["export", "b", "-o", str(in_tmp / "b.onnx")]) == 0
     assert (in_tmp / "b.onnx").stat().st_size > 0

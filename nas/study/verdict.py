@@ -1,0 +1,219 @@
+"""Run the confirm stage to its end and compute the confirmed table (the product's answer)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import optuna
+from optuna.artifacts import FileSystemArtifactStore
+
+from nas.metrics import delta_mtl
+from nas.problem import Problem, network_from_description
+from nas.study.config import SearchConfig
+from nas.study.confirm import (
+    ConfirmError,
+    ConfirmPlan,
+    RunObjective,
+    complete_runs,
+    confirm_name,
+    missing_runs,
+    plan,
+)
+from nas.study.create import study_exists
+from nas.study.record import (
+    CONFIRM_OF_KEY,
+    CONFIRMED_KEY,
+    PLAN_KEY,
+    StudyRecord,
+    TrialRecord,
+)
+from nas.study.runner import run_trials
+from nas.study.stats import summarize
+from nas.study.weights import load_weights
+from nas.train import evaluate
+
+__all__ = ["DEFAULT_SEEDS", "DEFAULT_TOP", "confirmed", "open_confirm", "run_confirm"]
+
+DEFAULT_TOP = 2  # finalists besides the baselines: the search's best two distinct layouts
+DEFAULT_SEEDS = 5  # the fewest that give a usable spread and a paired test
+
+
+def open_confirm(
+    storage: optuna.storages.BaseStorage,
+    search: optuna.Study,
+    config: SearchConfig,
+    problem: Problem,
+    top: int | None,
+    seeds: int | None,
+) -> tuple[optuna.Study, ConfirmPlan]:
+    """The search's confirm study, created with its plan and queued runs on first use.
+
+    ``top`` / ``seeds`` of None mean the defaults, or what an existing confirm stage stored.
+
+    Raises:
+        ConfirmError: nothing to confirm, or options that differ from the stored plan.
+    """
+    name = confirm_name(search.study_name)
+    if not study_exists(storage, name):
+        wanted = plan(search, config, top or DEFAULT_TOP, seeds or DEFAULT_SEEDS)
+        try:
+            study = optuna.create_study(
+                storage=storage,
+                study_name=name,
+                direction="maximize",
+                sampler=optuna.samplers.RandomSampler(),  # nothing is sampled: runs are queued
+            )
+        except optuna.exceptions.DuplicatedStudyError:
+            pass  # another worker is creating it: join below
+        else:
+            record = StudyRecord(study)
+            record.set(CONFIRM_OF_KEY, search.study_name)
+            record.set_model(problem.describe())
+            record.set_config(config.to_dict(), first=True)
+            study.set_metric_names(["val_delta_mtl_vs_search_baseline"])
+            for attrs in wanted.runs():
+                study.enqueue_trial({}, user_attrs=attrs)
+            record.set(PLAN_KEY, wanted.to_dict())  # last: joiners wait for it
+            return study, wanted
+    study = optuna.load_study(study_name=name, storage=storage)
+    record = StudyRecord(study)
+    deadline = time.monotonic() + 60
+    while (raw := record.get(PLAN_KEY)) is None:
+        if time.monotonic() > deadline:
+            raise ConfirmError(f"confirm study {name!r} has no plan; delete it to start over")
+        time.sleep(0.2)
+    stored = ConfirmPlan.from_dict(raw)
+    if (top is not None and top != stored.top) or (
+        seeds is not None and seeds != len(stored.seeds)
+    ):
+        raise ConfirmError(
+            f"study {search.study_name!r} was confirmed with --top {stored.top} --seeds "
+            f"{len(stored.seeds)}; drop the options to resume that confirm stage"
+        )
+    return study, stored
+
+
+def _requeue_failed(study: optuna.Study, confirm: ConfirmPlan) -> None:
+    # A run that raised (not one that was killed: heartbeats re-queue those) is queued again
+    # by the next process that confirms.
+    for attrs in missing_runs(study, confirm):
+        study.enqueue_trial({}, user_attrs=attrs)
+
+
+def run_confirm(
+    storage: optuna.storages.BaseStorage,
+    search: optuna.Study,
+    config: SearchConfig,
+    problem: Problem,
+    store: FileSystemArtifactStore,
+    top: int | None = None,
+    seeds: int | None = None,
+    storage_url: str | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Train every missing confirm run, then compute (once) and return the confirmed table."""
+    study, confirm = open_confirm(storage, search, config, problem, top, seeds)
+    done = StudyRecord(study).get(CONFIRMED_KEY)
+    if done is not None:
+        return dict(done)
+    _requeue_failed(study, confirm)
+    objective = RunObjective(study, confirm, config, problem, store, StudyRecord(search).baseline())
+    run_trials(study, objective, len(confirm.runs()), storage_url, progress)
+    table = decide(study, confirm, problem, store)
+    StudyRecord(study).set(CONFIRMED_KEY, table)
+    return table
+
+
+def confirmed(storage: optuna.storages.BaseStorage, name: str) -> dict[str, Any] | None:
+    """The confirmed table of search study ``name``, or None before its confirm stage ended."""
+    if not study_exists(storage, confirm_name(name)):
+        return None
+    study = optuna.load_study(study_name=confirm_name(name), storage=storage)
+    raw = StudyRecord(study).get(CONFIRMED_KEY)
+    return None if raw is None else dict(raw)
+
+
+def decide(
+    study: optuna.Study, confirm: ConfirmPlan, problem: Problem, store: FileSystemArtifactStore
+) -> dict[str, Any]:
+    """Pick the winner on mean validation Δ_MTL; only then score it and the baselines on test.
+
+    Every Δ_MTL here is paired: a run at seed s against the independent run at seed s.
+    """
+    runs = complete_runs(study)
+    missing = [
+        (i, s) for s in confirm.seeds for i in range(len(confirm.finalists)) if (i, s) not in runs
+    ]
+    if missing:
+        raise ConfirmError(
+            f"confirm study {study.study_name!r} misses {len(missing)} runs (failed); "
+            "see the reasons with optuna or mtlnas show, then run mtlnas confirm again"
+        )
+    up = problem.higher_is_better
+
+    def primary(i: int, s: int) -> dict[str, float]:
+        return dict(TrialRecord.of(runs[(i, s)]).primary or {})
+
+    val = {
+        i: [delta_mtl(primary(i, s), primary(0, s), up) for s in confirm.seeds]
+        for i in range(len(confirm.finalists))
+    }
+    candidates = [i for i, f in enumerate(confirm.finalists) if f.role == "candidate"]
+    winner = max(candidates, key=lambda i: (sum(val[i]) / len(val[i]), -i))
+    # The test split is read here and nowhere before.
+    test_split = problem.test_split()
+    model = StudyRecord(study).model() or problem.describe()
+    test: dict[int, list[dict[str, float]]] = {}
+    for i in (0, 1, winner):
+        test[i] = []
+        for s in confirm.seeds:
+            run = runs[(i, s)]
+            net, tasks = network_from_description(model, confirm.finalists[i].layout)
+            net.load_state_dict(load_weights(store, str(TrialRecord.of(run).weights)))
+            metrics = evaluate(net.to(problem.device), test_split, tasks)
+            test[i].append(problem.primary(metrics))
+    test_delta = {
+        i: [delta_mtl(m, b, up) for m, b in zip(test[i], test[0], strict=True)] for i in test
+    }
+    rows = []
+    for i, f in enumerate(confirm.finalists):
+        row: dict[str, Any] = {
+            "finalist": i,
+            "role": f.role,
+            "summary": f.layout.summary(),
+            "layout": f.layout.to_dict(),
+            "loss_weighting": f.loss_weighting,
+            "source_trial": f.source_trial,
+            "search_val_delta": f.val_delta,
+            "val_deltas": val[i],
+            "val_delta": summarize(val[i]).to_dict(),
+            "runs": {str(s): runs[(i, s)].number for s in confirm.seeds},
+        }
+        if i in test:
+            row["test_deltas"] = test_delta[i]
+            row["test_delta"] = summarize(test_delta[i]).to_dict()
+            row["test_primary"] = {
+                t.name: summarize([m[t.name] for m in test[i]]).to_dict() for t in problem.tasks
+            }
+            row["test_primary_runs"] = test[i]
+        rows.append(row)
+    paired = {}
+    for i, name in ((0, "independent"), (1, "hard_sharing")):
+        diffs = [w - b for w, b in zip(test_delta[winner], test_delta[i], strict=True)]
+        summary = summarize(diffs)
+        paired[name] = {
+            **summary.to_dict(),
+            "diffs": diffs,
+            "two_se_above_zero": summary.mean - 2 * summary.se > 0,
+        }
+    return {
+        "seeds": list(confirm.seeds),
+        "winner": winner,
+        "rows": rows,
+        "paired": paired,
+        "tasks": [
+            {"name": t.name, "primary": t.primary, "higher_is_better": t.higher_is_better}
+            for t in problem.tasks
+        ],
+    }
