@@ -151,6 +151,7 @@ def train(
 
     Both splits must already be on the network's device. ``on_epoch`` gets the result so far
     after each epoch (``epochs`` counts from 1); it may raise to stop training (e.g. to prune).
+    Without it, the validation split is scored only after the last epoch.
 
     Raises:
         DivergedError: the loss became NaN or infinite; the message names the epoch.
@@ -195,6 +196,8 @@ def train(
         train_s += time.perf_counter() - start
         if not math.isfinite(mean_loss):
             raise DivergedError(f"training loss became {mean_loss} in epoch {epoch}")
+        if on_epoch is None and epoch < config.epochs:
+            continue  # nobody watches the epochs: score the validation split once, at the end
         start = time.perf_counter()
         metrics = evaluate(net, val_split, tasks, amp=config.amp)
         eval_s += time.perf_counter() - start

@@ -26,7 +26,9 @@ from nas.tasks import Task
 
 __all__ = ["scenes"]
 
-SIZES = {"tiny": (96, 48, 48), "small": (600, 200, 200), "default": (1200, 300, 300)}
+# Scoring is cheap next to training, so validation and test are large: with 300 samples the
+# count accuracy alone moved Δ_MTL by about a point between equally good layouts.
+SIZES = {"tiny": (96, 48, 48), "small": (600, 200, 200), "default": (1200, 1000, 1000)}
 RESOLUTION = {"tiny": 16, "small": 32, "default": 32}
 MAX_OBJECTS = 5
 SKY, GROUND, SPHERE, BOX, CONE = range(5)

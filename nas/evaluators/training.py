@@ -42,7 +42,9 @@ class FullTraining:
             if progress is not None:
                 progress(_evaluation(result))
 
-        result = train(net, problem.train, problem.val, problem.tasks, config, on_epoch)
+        # Without a progress callback nobody reads per-epoch scores: skip them (confirm runs).
+        watch = on_epoch if progress is not None else None
+        result = train(net, problem.train, problem.val, problem.tasks, config, watch)
         return _evaluation(result, net)
 
 
