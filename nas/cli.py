@@ -84,6 +84,19 @@ def _confirm_args(p: argparse.ArgumentParser, prefix: str = "") -> None:
     )
 
 
+def _search_args(p: argparse.ArgumentParser) -> None:
+    """Options of the commands that run a search: search, resume, worker."""
+    _storage_args(p)
+    _run_args(p)
+    p.add_argument(
+        "--no-confirm",
+        action="store_true",
+        help="stop after the search; do not retrain the finalists and score the test split",
+    )
+    _confirm_args(p, "confirm-")
+    _config_args(p)
+
+
 def _config_args(p: argparse.ArgumentParser) -> None:
     group = p.add_argument_group("study configuration (stored with the study)")
     for key, kwargs in CONFIG_OPTIONS.items():
@@ -109,15 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
         "of 6 epochs, sqlite:///studies.db, 2 finalists x 5 seeds.",
     )
     p.add_argument("--name", default=None, help="study name (default: BENCHMARK-SPACE)")
-    _storage_args(p)
-    _run_args(p)
-    p.add_argument(
-        "--no-confirm",
-        action="store_true",
-        help="stop after the search; do not retrain the finalists and score the test split",
-    )
-    _confirm_args(p, "confirm-")
-    _config_args(p)
+    _search_args(p)
 
     p = sub.add_parser(
         "resume",
@@ -126,15 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--n-trials raises the target; other options must match the stored ones.",
     )
     p.add_argument("name", help="study name")
-    _storage_args(p)
-    _run_args(p)
-    p.add_argument(
-        "--no-confirm",
-        action="store_true",
-        help="stop after the search; do not retrain the finalists and score the test split",
-    )
-    _confirm_args(p, "confirm-")
-    _config_args(p)
+    _search_args(p)
 
     p = sub.add_parser(
         "worker",
@@ -144,15 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
         "postgresql+psycopg://...). Pin each to a GPU with CUDA_VISIBLE_DEVICES.",
     )
     p.add_argument("name", help="study name")
-    _storage_args(p)
-    _run_args(p)
-    p.add_argument(
-        "--no-confirm",
-        action="store_true",
-        help="stop after the search; do not retrain the finalists and score the test split",
-    )
-    _confirm_args(p, "confirm-")
-    _config_args(p)
+    _search_args(p)
 
     p = sub.add_parser(
         "confirm",

@@ -26,8 +26,8 @@ from nas.tasks import Task
 
 __all__ = ["scenes"]
 
-# Scoring is cheap next to training, so validation and test are large: with 300 samples the
-# count accuracy alone moved Δ_MTL by about a point between equally good layouts.
+# Scoring is cheap next to training, so validation and test are large: on 300 samples the
+# binomial sd of the count accuracy (about 0.55) alone is 2.9 points, 1.3 points of Δ_MTL.
 SIZES = {"tiny": (96, 48, 48), "small": (600, 200, 200), "default": (1200, 1000, 1000)}
 RESOLUTION = {"tiny": 16, "small": 32, "default": 32}
 MAX_OBJECTS = 5

@@ -21,15 +21,13 @@ from nas.cli import main
 from nas.layout import Layout
 from nas.study.pick import NoTrial
 from nas.study.storage import artifact_store
+from tests import QUICK
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 TINY = [
     "--size",
     "tiny",
-    "--device",
-    "cpu",
-    "--quiet",
-    "--no-confirm",
+    *QUICK,
     "--n-trials",
     "4",
     "--epochs",

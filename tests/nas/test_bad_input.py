@@ -10,14 +10,12 @@ from pathlib import Path
 import pytest
 
 from nas.cli import main
+from tests import QUICK
 
 TINY = [
     "--size",
     "tiny",
-    "--device",
-    "cpu",
-    "--quiet",
-    "--no-confirm",
+    *QUICK,
     "--epochs",
     "1",
     "--n-trials",
@@ -185,10 +183,7 @@ def test_export_without_finished_trials(
                 "2",
                 "--epochs",
                 "1",
-                "--device",
-                "cpu",
-                "--quiet",
-                "--no-confirm",
+                *QUICK,
             ]
         )
         == 0

@@ -14,11 +14,12 @@ import optuna_dashboard  # noqa: F401  (in the 'test' extra: these tests must no
 import pytest
 
 from nas.cli import main
+from tests import QUICK
 from tests.servers import free_port
 
 pytestmark = pytest.mark.slow  # real servers, several processes
 
-TINY = ["--size", "tiny", "--device", "cpu", "--quiet", "--no-confirm", "--epochs", "1"]
+TINY = ["--size", "tiny", *QUICK, "--epochs", "1"]
 
 
 def get_json(url: str, deadline: float) -> dict[str, object]:

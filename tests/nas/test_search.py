@@ -15,6 +15,7 @@ from optuna.trial import TrialState
 
 from nas.cli import main
 from nas.layout import Layout
+from tests import QUICK
 
 TINY = ["--size", "tiny", "--device", "cpu", "--quiet", "--no-confirm"]
 
@@ -135,10 +136,7 @@ def test_nan_trials_are_pruned_and_the_study_goes_on(
                 "2",
                 "--name",
                 "nan",
-                "--device",
-                "cpu",
-                "--quiet",
-                "--no-confirm",
+                *QUICK,
             ]
         )
         == 0
@@ -250,10 +248,7 @@ def test_sigkill_mid_trial_then_resume(tmp_path: Path) -> None:
             url,
             "--heartbeat",
             "1",
-            "--device",
-            "cpu",
-            "--quiet",
-            "--no-confirm",
+            *QUICK,
         ],
         cwd=tmp_path,
         capture_output=True,

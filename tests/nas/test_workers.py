@@ -13,6 +13,8 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
+from tests import QUICK
+
 pytestmark = pytest.mark.slow  # real servers, several processes
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
@@ -32,10 +34,7 @@ def worker(url: str, cwd: Path, *extra: str) -> subprocess.Popen[str]:
         "digits",
         "--size",
         "tiny",
-        "--device",
-        "cpu",
-        "--quiet",
-        "--no-confirm",
+        *QUICK,
         "--heartbeat",
         "1",
         *extra,
