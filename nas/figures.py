@@ -75,8 +75,8 @@ def plot_history(study: optuna.Study, path: Path) -> Path:
     ax.step(xs, best, where="post", color="C3", label="best so far")
     ax.axhline(0, color="0.6", lw=0.8)
     ax.set_xlabel("trial")
-    ax.set_ylabel("Δ_MTL (%)")
-    ax.set_title(f"{study.study_name}: optimisation history")
+    ax.set_ylabel("validation Δ_MTL (%), one seed")
+    ax.set_title(f"{study.study_name}: search history (validation split)")
     ax.legend()
     return _save(fig, path)
 
@@ -97,7 +97,7 @@ def plot_pareto(study: optuna.Study, path: Path) -> Path:
             label="Pareto front" if on_front else "trial",
         )
     ax.set_xlabel(names[1])
-    ax.set_ylabel("Δ_MTL (%)")
-    ax.set_title(f"{study.study_name}: Pareto front")
+    ax.set_ylabel("validation Δ_MTL (%), one seed")
+    ax.set_title(f"{study.study_name}: Pareto front (validation split)")
     ax.legend()
     return _save(fig, path)

@@ -162,3 +162,26 @@ def test_confirmed_winner_is_shown_exported_and_kept(
     runs = len(load(confirm_name("w")).trials)
     assert main(["confirm", "w", "--quiet"]) == 0
     assert len(load(confirm_name("w")).trials) == runs
+
+
+@pytest.mark.slow
+def test_two_workers_share_the_confirm_runs(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'studies.db'}"
+    search = ["search", "--name", "s", "--n-trials", "3", *TINY, "--no-confirm", "--storage", url]
+    assert main(search) == 0
+    cmd = [sys.executable, "-m", "nas.cli", "confirm", "s", "--seeds", "3", "--top", "1"]
+    cmd += ["--storage", url, "--device", "cpu", "--quiet"]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
+    procs = [
+        subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    outs = [p.communicate(timeout=600)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0]
+    assert all("CONFIRMED" in out for out in outs)
+    runs = optuna.load_study(study_name="s:confirm", storage=url).get_trials()
+    keys = [(t.user_attrs["finalist"], t.user_attrs["seed"]) for t in runs]
+    assert all(t.state == TrialState.COMPLETE for t in runs)
+    assert len(keys) == len(set(keys)) == 3 * 3  # each run trained once, by one of them
+    workers = {t.user_attrs["worker"] for t in runs}
+    assert len(workers) == 2, "one worker did all the runs"
