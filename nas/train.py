@@ -53,6 +53,7 @@ class TrainConfig:
     loss_weighting: Literal["equal", "uncertainty"] = "equal"  # uncertainty: Kendall et al. 2018
     seed: int = 0  # initial weights and batch order
     amp: bool = True  # autocast on CUDA (bf16 where supported); always off on the CPU
+    score_from: int = 1  # first epoch whose validation is scored and reported (the last always is)
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1:
@@ -151,7 +152,7 @@ def train(
 
     Both splits must already be on the network's device. ``on_epoch`` gets the result so far
     after each epoch (``epochs`` counts from 1); it may raise to stop training (e.g. to prune).
-    Without it, the validation split is scored only after the last epoch.
+    Epochs before ``config.score_from`` are not scored; without ``on_epoch`` only the last is.
 
     Raises:
         DivergedError: the loss became NaN or infinite; the message names the epoch.
@@ -196,8 +197,8 @@ def train(
         train_s += time.perf_counter() - start
         if not math.isfinite(mean_loss):
             raise DivergedError(f"training loss became {mean_loss} in epoch {epoch}")
-        if on_epoch is None and epoch < config.epochs:
-            continue  # nobody watches the epochs: score the validation split once, at the end
+        if epoch < config.epochs and (on_epoch is None or epoch < config.score_from):
+            continue  # nobody reads this epoch's score: spare the validation pass
         start = time.perf_counter()
         metrics = evaluate(net, val_split, tasks, amp=config.amp)
         eval_s += time.perf_counter() - start

@@ -43,8 +43,16 @@ def register_evaluator(name: str) -> Callable[[Callable[..., Any]], Callable[...
 
 
 def full_training(config: SearchConfig) -> FullTraining:
-    """Evaluator factory ``train``: full training with the study's epochs, batch size and lr."""
-    return FullTraining(config.epochs, config.batch_size, float(config.lr))
+    """Evaluator factory ``train``: full training with the study's epochs, batch size and lr.
+
+    Validation is scored from the first epoch the pruner may judge: earlier scores would be
+    computed (on a large validation split, not for free) only to be ignored.
+    """
+    from nas.study.create import pruning_warmup
+
+    return FullTraining(
+        config.epochs, config.batch_size, float(config.lr), score_from=pruning_warmup(config)
+    )
 
 
 def make_evaluator(config: SearchConfig) -> Evaluator:

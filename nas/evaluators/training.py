@@ -23,6 +23,7 @@ class FullTraining:
     epochs: int = 6
     batch_size: int = 64
     lr: float = 3e-3
+    score_from: int = 1  # first epoch reported to ``progress``; earlier ones are not scored
 
     def evaluate(
         self, problem: Problem, candidate: Candidate, progress: Progress | None = None
@@ -36,6 +37,7 @@ class FullTraining:
             lr=self.lr,
             loss_weighting=candidate.loss_weighting,  # type: ignore[arg-type]
             seed=candidate.seed,
+            score_from=self.score_from,
         )
 
         def on_epoch(result: TrainResult) -> None:

@@ -33,6 +33,7 @@ __all__ = [
     "make_pruner",
     "make_sampler",
     "prepare",
+    "pruning_warmup",
     "study_config",
     "study_exists",
 ]
@@ -83,8 +84,15 @@ def make_pruner(config: SearchConfig) -> optuna.pruners.BasePruner:
     # Optuna's percentile is the share of trials *kept*: 75 stops the bottom quarter.
     percentile = 50.0 if config.pruner == "median" else 75.0
     return optuna.pruners.PercentilePruner(
-        percentile, n_startup_trials=4, n_warmup_steps=config.epochs // 2 + 1
+        percentile, n_startup_trials=4, n_warmup_steps=pruning_warmup(config)
     )
+
+
+def pruning_warmup(config: SearchConfig) -> int:
+    """The first epoch the pruner judges (the last epoch when nothing is pruned)."""
+    if config.pruner == "none" or config.multi_objective:
+        return config.epochs
+    return min(config.epochs, config.epochs // 2 + 1)
 
 
 def prepare(config: SearchConfig, device: torch.device) -> tuple[Problem, SearchSpace]:

@@ -164,7 +164,8 @@ class Objective:
         def progress(evaluation: Evaluation) -> None:
             nonlocal baseline
             self._last = evaluation
-            bar.update()
+            bar.n = evaluation.epochs  # early epochs may go unscored: jump, not step
+            bar.refresh()
             if baseline is None and not is_baseline:
                 baseline = baseline_metrics(self.record, wait=False)
             if baseline is None:
