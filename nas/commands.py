@@ -22,7 +22,7 @@ from nas.study.record import StudyRecord, TrialRecord
 from nas.study.search import run_search
 from nas.study.storage import StorageError, artifact_store, load_study, open_storage
 from nas.train import pick_device
-from nas.views import confirmed_table
+from nas.views import confirmed_table, trial_summary
 
 __all__ = [
     "USER_ERRORS",
@@ -33,7 +33,6 @@ __all__ = [
     "resume",
     "search",
     "show",
-    "trial_summary",
 ]
 
 # Errors that are the user's to fix: one line, exit status 2, no traceback. Anything else is
@@ -159,7 +158,10 @@ def list_studies(args: argparse.Namespace, given: dict[str, Any]) -> int:
     if not summaries:
         print(f"no studies in {args.storage}; start one with: mtlnas search")
         return 0
-    print(f"{'study':30} {'benchmark':12} {'space':9} {'finished':>9} {'best Δ_MTL':>11}")
+    from nas.study.verdict import confirmed
+
+    header = f"{'study':30} {'benchmark':12} {'space':9} {'finished':>9} {'best val Δ_MTL':>15}"
+    print(header + f" {'confirmed test Δ_MTL':>21}")
     for s in summaries:
         if s.study_name.endswith(CONFIRM_SUFFIX):
             continue  # shown by mtlnas show of its search study
@@ -175,7 +177,15 @@ def list_studies(args: argparse.Namespace, given: dict[str, Any]) -> int:
             if done:
                 best = f"{100 * max(t.values[0] for t in done):+.2f}%"
         count = f"{finished(study)}/{config.n_trials}"
-        print(f"{s.study_name:30} {config.benchmark:12} {config.space:9} {count:>9} {best:>11}")
+        table = confirmed(storage, s.study_name)
+        test = ""
+        if table is not None:
+            win = table["rows"][table["winner"]]["test_delta"]
+            test = f"{100 * win['mean']:+.2f}% ± {100 * win['sd']:.2f}"
+        print(
+            f"{s.study_name:30} {config.benchmark:12} {config.space:9} {count:>9} {best:>15} "
+            f"{test:>21}"
+        )
     return 0
 
 
@@ -194,12 +204,14 @@ def show(args: argparse.Namespace, given: dict[str, Any]) -> int:
         f"{config.space} space, "
         f"{finished(study)}/{config.n_trials} finished, objectives {config.objectives}"
     )
-    from nas.study.verdict import confirmed
+    from nas.study.verdict import confirm_progress, confirmed
 
     table = confirmed(storage, args.name)
     if table is not None:
         print(confirmed_table(table))
         print("SEARCH LEADERBOARD (validation split, one seed per trial: what the search chose on)")
+    elif (line := confirm_progress(storage, args.name)) is not None:
+        print(line)
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     if complete:
         chosen = best_trial(study)
@@ -278,19 +290,3 @@ def dashboard(args: argparse.Namespace, given: dict[str, Any]) -> int:
     except KeyboardInterrupt:
         pass
     return 0
-
-
-def trial_summary(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
-    """The stored facts of one trial, for listings."""
-    r = TrialRecord.of(trial)
-    return {
-        "number": trial.number,
-        "state": trial.state.name,
-        "layout": r.summary or "",
-        "primary": r.primary or {},
-        "delta_mtl": r.delta_mtl,
-        "params": r.params,
-        "flops": r.flops,
-        "reason": r.reason,
-        "baseline": r.baseline or "",
-    }

@@ -1,4 +1,4 @@
-"""Text views of a study for the command line: the confirmed table."""
+"""Text views of a study for the command line: the confirmed table, trial summaries."""
 
 from __future__ import annotations
 
@@ -6,7 +6,11 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["confirmed_table"]
+import optuna
+
+from nas.study.record import TrialRecord
+
+__all__ = ["confirmed_table", "trial_summary"]
 
 _ROLE = {"independent": "independent (baseline)", "hard_sharing": "hard sharing (baseline)"}
 
@@ -32,7 +36,8 @@ def confirmed_table(table: Mapping[str, Any]) -> str:
         f"CONFIRMED (retrained with {len(seeds)} fresh seeds {seeds[0]}..{seeds[-1]}; "
         "mean ± sd over seeds; Δ_MTL paired with the same-seed independent networks)",
         f"{'layout':28} {'TEST Δ_MTL':>16} {'95% interval':>18} {'val Δ_MTL (chose)':>18} "
-        + " ".join(f"{'test ' + t['name'][:10] + ' ' + t['primary'][:8]:>24}" for t in tasks),
+        + " ".join(f"{(t['name'] + ' ' + t['primary'])[-23:]:>24}" for t in tasks)
+        + "   (per task: test split)",
     ]
     for row in table["rows"]:
         i = row["finalist"]
@@ -67,3 +72,19 @@ def confirmed_table(table: Mapping[str, Any]) -> str:
             f"val Δ_MTL {_pm(r['val_delta'])}: not chosen, not tested"
         )
     return "\n".join(lines)
+
+
+def trial_summary(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
+    """The stored facts of one trial, for listings."""
+    r = TrialRecord.of(trial)
+    return {
+        "number": trial.number,
+        "state": trial.state.name,
+        "layout": r.summary or "",
+        "primary": r.primary or {},
+        "delta_mtl": r.delta_mtl,
+        "params": r.params,
+        "flops": r.flops,
+        "reason": r.reason,
+        "baseline": r.baseline or "",
+    }

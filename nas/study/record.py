@@ -136,8 +136,9 @@ class StudyRecord:
         raw = self._attrs().get(key)
         return None if raw is None else json.loads(raw)
 
-    def _set(self, key: str, value: Any) -> None:
-        self.study.set_user_attr(key, json.dumps(value, sort_keys=True))
+    def _set(self, key: str, value: Any, sort_keys: bool = False) -> None:
+        # Key order is kept (tasks stay in output order) except where it carries no meaning.
+        self.study.set_user_attr(key, json.dumps(value, sort_keys=sort_keys))
 
     @property
     def version(self) -> int:
@@ -176,7 +177,7 @@ class StudyRecord:
         """Store the configuration; ``first`` also stamps the record version."""
         if first:
             self.study.set_user_attr(VERSION_KEY, RECORD_VERSION)
-        self._set(CONFIG_KEY, dict(config))
+        self._set(CONFIG_KEY, dict(config), sort_keys=True)
 
     def baseline(self) -> dict[str, float] | None:
         """The independent baseline's primary metrics, or None before it finished."""

@@ -33,7 +33,15 @@ from nas.study.stats import summarize
 from nas.study.weights import load_weights
 from nas.train import evaluate
 
-__all__ = ["DEFAULT_SEEDS", "DEFAULT_TOP", "confirmed", "open_confirm", "run_confirm"]
+__all__ = [
+    "DEFAULT_SEEDS",
+    "DEFAULT_TOP",
+    "confirm_progress",
+    "confirmed",
+    "decide",
+    "open_confirm",
+    "run_confirm",
+]
 
 DEFAULT_TOP = 2  # finalists besides the baselines: the search's best two distinct layouts
 DEFAULT_SEEDS = 5  # the fewest that give a usable spread and a paired test
@@ -132,6 +140,20 @@ def confirmed(storage: optuna.storages.BaseStorage, name: str) -> dict[str, Any]
     study = optuna.load_study(study_name=confirm_name(name), storage=storage)
     raw = StudyRecord(study).get(CONFIRMED_KEY)
     return None if raw is None else dict(raw)
+
+
+def confirm_progress(storage: optuna.storages.BaseStorage, name: str) -> str | None:
+    """A line on an unfinished confirm stage of study ``name``; None when there is none."""
+    if not study_exists(storage, confirm_name(name)):
+        return None
+    study = optuna.load_study(study_name=confirm_name(name), storage=storage)
+    raw = StudyRecord(study).get(PLAN_KEY)
+    total = 0 if raw is None else len(ConfirmPlan.from_dict(raw).runs())
+    done = len(complete_runs(study))
+    return (
+        f"confirm stage: {done}/{total} runs done; finish it with: mtlnas confirm {name} "
+        "(until then the figures below are single-seed validation scores)"
+    )
 
 
 def decide(
