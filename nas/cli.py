@@ -31,7 +31,7 @@ CONFIG_OPTIONS: dict[str, dict[str, Any]] = {
     },
     "evaluator": {"help": "how a layout is scored: train (default) or package.module:function"},
     "objectives": {"help": "delta (default), or delta,params / delta,flops for a Pareto front"},
-    "n_trials": {"type": int, "help": "target count of finished trials (default 30)"},
+    "n_trials": {"type": int, "help": "target count of finished trials (default 20)"},
     "epochs": {"type": int, "help": "training epochs per trial (default 6)"},
     "batch_size": {"type": int, "help": "training batch size (default 64)"},
     "lr": {"type": float, "help": "AdamW learning rate (default 3e-3)"},
@@ -118,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
         "search",
         help="start a study (or continue one with the same config)",
         description="Start a search study, then confirm its best layouts on fresh seeds and "
-        "the test split. With no options: the scenes benchmark, the branched space, 30 trials "
+        "the test split. With no options: the scenes benchmark, the branched space, 20 trials "
         "of 6 epochs, sqlite:///studies.db, 2 finalists x 5 seeds.",
     )
     p.add_argument("--name", default=None, help="study name (default: BENCHMARK-SPACE)")
