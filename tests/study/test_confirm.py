@@ -36,6 +36,7 @@ def load(name: str) -> optuna.Study:
     return optuna.load_study(study_name=name, storage="sqlite:///studies.db")
 
 
+@pytest.mark.slow
 def test_the_test_split_is_read_once_after_every_run(
     in_tmp: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -142,6 +143,7 @@ def test_confirm_errors_are_one_line(in_tmp: Path, capsys: pytest.CaptureFixture
     assert "no study named 'nope'" in error("confirm", "nope")
 
 
+@pytest.mark.slow
 def test_confirmed_winner_is_shown_exported_and_kept(
     in_tmp: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
