@@ -12,7 +12,7 @@ Judged by the confirmed **test** Δ_MTL of each arm's winner (mean over the conf
 mean ± sd over search seeds), beside the same figure for hard sharing; the search's own best
 validation Δ_MTL is printed too, to show how optimistic it is.
 
-    python bench/search.py [--trials 12] [--epochs 4] [--seeds 5] [--size small]
+    python bench/search.py [--trials 24] [--epochs 4] [--seeds 5] [--size small]
                            [--confirm-top 2] [--confirm-seeds 3] [--device cpu]
 """
 
@@ -85,7 +85,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     parser.add_argument(
-        "--trials", type=int, default=12, help="budget: this many trials' worth of epochs per study"
+        "--trials", type=int, default=24, help="budget: this many trials' worth of epochs per study"
     )
     parser.add_argument("--epochs", type=int, default=4, help="epochs per trial")
     parser.add_argument("--seeds", type=int, default=5, help="studies (search seeds) per sampler")
