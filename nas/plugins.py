@@ -12,7 +12,7 @@ import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["Registry", "call_with_options", "resolve"]
+__all__ = ["Registry", "call_with_options"]
 
 
 class Registry:
@@ -44,44 +44,33 @@ class Registry:
         return sorted({*self.builtins, *self.registered})
 
     def resolve(self, spec: str) -> Callable[..., Any]:
-        """The factory named ``spec`` (a name or ``module:function``); see :func:`resolve`."""
-        return resolve(self.what, spec, self.builtins, self.registered, self.error)
+        """The callable named ``spec``: a registered or built-in name, or ``module:function``.
 
-
-def resolve(
-    what: str,
-    spec: str,
-    builtins: Mapping[str, str],
-    registered: Mapping[str, Callable[..., Any]],
-    error: type[Exception],
-) -> Callable[..., Any]:
-    """The callable named ``spec``: a registered or built-in name, or ``module:function``.
-
-    Raises:
-        error: unknown name, a module that cannot be imported, or no such function; the
-            message lists the known names or says what to check.
-    """
-    if spec in registered:
-        return registered[spec]
-    if ":" not in spec:
-        if spec not in builtins:
-            names = sorted({*builtins, *registered})
+        Raises:
+            Exception: ``self.error`` for an unknown name, a module that cannot be imported, or
+                no such function; the message lists the known names or says what to check.
+        """
+        what, error = self.what, self.error
+        if spec in self.registered:
+            return self.registered[spec]
+        if ":" not in spec:
+            if spec not in self.builtins:
+                raise error(
+                    f"unknown {what} {spec!r}; choose one of {self.names()} "
+                    "or name your own as package.module:function"
+                )
+            spec = self.builtins[spec]
+        module_name, _, attr = spec.partition(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as err:
             raise error(
-                f"unknown {what} {spec!r}; choose one of {names} "
-                "or name your own as package.module:function"
-            )
-        spec = builtins[spec]
-    module_name, _, attr = spec.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as err:
-        raise error(
-            f"{what} {spec!r}: cannot import {module_name!r} ({err}); is it on PYTHONPATH?"
-        ) from None
-    fn = getattr(module, attr, None)
-    if not callable(fn):
-        raise error(f"{what} {spec!r}: {module_name} has no function {attr!r}")
-    return fn  # type: ignore[no-any-return]
+                f"{what} {spec!r}: cannot import {module_name!r} ({err}); is it on PYTHONPATH?"
+            ) from None
+        fn = getattr(module, attr, None)
+        if not callable(fn):
+            raise error(f"{what} {spec!r}: {module_name} has no function {attr!r}")
+        return fn  # type: ignore[no-any-return]
 
 
 def call_with_options(

@@ -226,14 +226,19 @@ class RunObjective:
         try:
             layout = Layout.from_dict(attrs["layout"])
             candidate = Candidate(layout, attrs["loss_weighting"], int(attrs["seed"]))
-            record.write(trial, device=str(self.problem.device))
-            record.write(trial, worker=f"{socket.gethostname()}:{os.getpid()}")
+            worker = f"{socket.gethostname()}:{os.getpid()}"
+            record.write(trial, device=str(self.problem.device), worker=worker)
             evaluation: Evaluation = self.trainer.evaluate(self.problem, candidate)
             primary = self.problem.primary(evaluation.metrics)
-            record.write(trial, metrics=evaluation.metrics, primary=primary)
-            record.write(trial, epochs=evaluation.epochs, train_seconds=evaluation.train_seconds)
             assert evaluation.network is not None  # full training always has a network
-            record.write(trial, weights=save_weights(self.store, trial, evaluation.network))
+            record.write(
+                trial,
+                metrics=evaluation.metrics,
+                primary=primary,
+                epochs=evaluation.epochs,
+                train_seconds=evaluation.train_seconds,
+                weights=save_weights(self.store, trial, evaluation.network),
+            )
         except Exception as err:
             record.write(trial, fail_reason=f"{type(err).__name__}: {err}".splitlines()[0][:500])
             raise

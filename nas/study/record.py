@@ -132,11 +132,13 @@ class StudyRecord:
     def _attrs(self) -> dict[str, Any]:
         return study_attrs(self.study)
 
-    def _get(self, key: str) -> Any:
+    def get(self, key: str) -> Any:
+        """A stored JSON value by key (one named in this module), or None."""
         raw = self._attrs().get(key)
         return None if raw is None else json.loads(raw)
 
-    def _set(self, key: str, value: Any, sort_keys: bool = False) -> None:
+    def set(self, key: str, value: Any, sort_keys: bool = False) -> None:
+        """Store a JSON value under a key named in this module."""
         # Key order is kept (tasks stay in output order) except where it carries no meaning.
         self.study.set_user_attr(key, json.dumps(value, sort_keys=sort_keys))
 
@@ -165,7 +167,7 @@ class StudyRecord:
         Raises:
             RecordError: the study was not created by mtl-nas.
         """
-        raw = self._get(CONFIG_KEY)
+        raw = self.get(CONFIG_KEY)
         if raw is None:
             raise RecordError(
                 f"study {self.study.study_name!r} was not created by mtl-nas (no config)"
@@ -177,34 +179,26 @@ class StudyRecord:
         """Store the configuration; ``first`` also stamps the record version."""
         if first:
             self.study.set_user_attr(VERSION_KEY, RECORD_VERSION)
-        self._set(CONFIG_KEY, dict(config), sort_keys=True)
+        self.set(CONFIG_KEY, dict(config), sort_keys=True)
 
     def baseline(self) -> dict[str, float] | None:
         """The independent baseline's primary metrics, or None before it finished."""
-        raw = self._get(BASELINE_KEY)
+        raw = self.get(BASELINE_KEY)
         return None if raw is None else dict(raw["metrics"])
 
     def set_baseline(self, trial_number: int, primary: Mapping[str, float]) -> None:
         """Store the baseline once the independent trial has finished."""
-        self._set(BASELINE_KEY, {"trial": trial_number, "metrics": dict(primary)})
-
-    def get(self, key: str) -> Any:
-        """Any stored JSON value by key, or None (for the keys named in this module)."""
-        return self._get(key)
-
-    def set(self, key: str, value: Any) -> None:
-        """Store a JSON value under a key named in this module."""
-        self._set(key, value)
+        self.set(BASELINE_KEY, {"trial": trial_number, "metrics": dict(primary)})
 
     def model(self) -> dict[str, Any] | None:
         """The model description (:meth:`nas.problem.Problem.describe`), or None."""
-        raw = self._get(MODEL_KEY)
+        raw = self.get(MODEL_KEY)
         return None if raw is None else dict(raw)
 
     def set_model(self, description: Mapping[str, Any]) -> None:
         """Store the model description, once."""
         if MODEL_KEY not in self._attrs():
-            self._set(MODEL_KEY, dict(description))
+            self.set(MODEL_KEY, dict(description))
 
 
 def study_attrs(study: optuna.Study) -> dict[str, Any]:

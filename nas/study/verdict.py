@@ -9,7 +9,7 @@ import optuna
 from optuna.artifacts import FileSystemArtifactStore
 
 from nas.metrics import delta_mtl
-from nas.problem import Problem, network_from_description
+from nas.problem import Problem
 from nas.study.config import SearchConfig
 from nas.study.confirm import (
     ConfirmError,
@@ -133,20 +133,26 @@ def run_confirm(
     return table
 
 
+def _confirm_study(storage: optuna.storages.BaseStorage, name: str) -> optuna.Study | None:
+    # One lookup by name, not a listing of every study (list calls this once per study).
+    try:
+        return optuna.load_study(study_name=confirm_name(name), storage=storage)
+    except KeyError:
+        return None
+
+
 def confirmed(storage: optuna.storages.BaseStorage, name: str) -> dict[str, Any] | None:
     """The confirmed table of search study ``name``, or None before its confirm stage ended."""
-    if not study_exists(storage, confirm_name(name)):
-        return None
-    study = optuna.load_study(study_name=confirm_name(name), storage=storage)
-    raw = StudyRecord(study).get(CONFIRMED_KEY)
+    study = _confirm_study(storage, name)
+    raw = None if study is None else StudyRecord(study).get(CONFIRMED_KEY)
     return None if raw is None else dict(raw)
 
 
 def confirm_progress(storage: optuna.storages.BaseStorage, name: str) -> str | None:
     """A line on an unfinished confirm stage of study ``name``; None when there is none."""
-    if not study_exists(storage, confirm_name(name)):
+    study = _confirm_study(storage, name)
+    if study is None:
         return None
-    study = optuna.load_study(study_name=confirm_name(name), storage=storage)
     raw = StudyRecord(study).get(PLAN_KEY)
     total = 0 if raw is None else len(ConfirmPlan.from_dict(raw).runs())
     done = len(complete_runs(study))
@@ -185,15 +191,13 @@ def decide(
     winner = max(candidates, key=lambda i: (sum(val[i]) / len(val[i]), -i))
     # The test split is read here and nowhere before.
     test_split = problem.test_split()
-    model = StudyRecord(study).model() or problem.describe()
     test: dict[int, list[dict[str, float]]] = {}
     for i in (0, 1, winner):
         test[i] = []
         for s in confirm.seeds:
-            run = runs[(i, s)]
-            net, tasks = network_from_description(model, confirm.finalists[i].layout)
-            net.load_state_dict(load_weights(store, str(TrialRecord.of(run).weights)))
-            metrics = evaluate(net.to(problem.device), test_split, tasks)
+            net = problem.build(confirm.finalists[i].layout)
+            net.load_state_dict(load_weights(store, str(TrialRecord.of(runs[(i, s)]).weights)))
+            metrics = evaluate(net.to(problem.device), test_split, problem.tasks)
             test[i].append(problem.primary(metrics))
     test_delta = {
         i: [delta_mtl(m, b, up) for m, b in zip(test[i], test[0], strict=True)] for i in test
