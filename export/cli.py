@@ -63,7 +63,7 @@ def export(args: argparse.Namespace, given: dict[str, Any]) -> int:
     report = export_trial(
         study,
         trial,
-        artifact_store(args.storage, args.artifacts),
+        artifact_store(args.storage, args.artifacts, create=False),
         Path(args.output),
         fp16=args.fp16,
     )
@@ -119,7 +119,8 @@ def bench(args: argparse.Namespace, given: dict[str, Any]) -> int:
     meta = model.metadata
     study = load_study(open_storage(args.storage), meta["study"])
     trial = study.get_trials(deepcopy=False)[int(meta["trial"])]
-    net, _ = load_trial_network(study, trial, artifact_store(args.storage, args.artifacts))
+    store = artifact_store(args.storage, args.artifacts, create=False)
+    net, _ = load_trial_network(study, trial, store)
     print(
         f"{args.file}: study {meta['study']!r} trial {meta['trial']}, "
         f"{torch.get_num_threads()} torch threads, onnxruntime {model.provider}"

@@ -31,7 +31,7 @@ from nas.problem import network_from_description
 from nas.study.create import study_config
 from nas.study.pick import best_trial, trial_by_number
 from nas.study.record import CONFIRMED_KEY, StudyRecord, TrialRecord
-from nas.study.weights import load_weights
+from nas.study.weights import CorruptWeights, load_weights
 from nas.tasks import Task
 
 __all__ = [
@@ -107,12 +107,23 @@ def load_trial_network(
         )
     net, tasks = network_from_description(model, Layout.from_dict(record.layout))
     try:
-        state = load_weights(store, record.weights)
+        state = load_weights(store, record.weights, record.weights_sha256)
     except FileNotFoundError as err:
         raise ExportError(
             f"weights of trial {trial.number}: {err}; pass --artifacts DIR if they live elsewhere"
         ) from None
-    net.load_state_dict(state)
+    except CorruptWeights as err:
+        raise ExportError(
+            f"trial {trial.number}: {err}; restore the artifact folder from a backup, or "
+            "retrain the layout (mtlnas confirm retrains the finalists)"
+        ) from None
+    try:
+        net.load_state_dict(state)
+    except RuntimeError:
+        raise ExportError(
+            f"trial {trial.number}: weights file {record.weights} does not fit its layout "
+            "(another trial's file?); restore the artifact folder from a backup"
+        ) from None
     return net.eval(), tasks
 
 
@@ -246,10 +257,16 @@ def export_trial(
             f"(tolerance {tol:g}); nothing was written"
         )
     # Write beside the target, then rename: a reader never sees half a file.
-    with tempfile.NamedTemporaryFile(dir=out.parent, suffix=".onnx.tmp", delete=False) as tmp:
-        tmp.write(model.SerializeToString())
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp.name, 0o666 & ~umask)  # temporary files are private; the model need not be
-    os.replace(tmp.name, out)
+    # A full disk or a Ctrl-C removes the temporary file: it never stays to fill the disk.
+    tmp = tempfile.NamedTemporaryFile(dir=out.parent, suffix=".onnx.tmp", delete=False)  # noqa: SIM115
+    try:
+        with tmp:
+            tmp.write(model.SerializeToString())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp.name, 0o666 & ~umask)  # temporary files are private; the model need not be
+        os.replace(tmp.name, out)
+    except BaseException:
+        Path(tmp.name).unlink(missing_ok=True)
+        raise
     return ExportReport(out, trial.number, diffs, tol, provider)

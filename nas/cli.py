@@ -228,19 +228,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     from export.cli import EXPORT_HANDLERS
 
     handlers.update(EXPORT_HANDLERS)
+    from nas.faults import describe_fault, is_interrupt
+
     try:
         given = _given(args)
         return handlers[args.command](args, given)
     except KeyboardInterrupt:
-        print(
-            "mtlnas: interrupted; the running trial is marked failed, resume to go on",
-            file=sys.stderr,
-        )
-        return 130
+        return _interrupted(args.command)
     except commands.USER_ERRORS as err:
         message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         print(f"mtlnas {args.command}: error: {message}", file=sys.stderr)
         return 2
+    except Exception as err:
+        # Libraries re-wrap a Ctrl-C or a full disk at times (the ONNX exporter, Optuna's
+        # storage): name the real cause in one line. Anything else is a bug: keep its traceback.
+        if is_interrupt(err):
+            return _interrupted(args.command)
+        fault = describe_fault(err)
+        if fault is None:
+            raise
+        print(f"mtlnas {args.command}: error: {fault}", file=sys.stderr)
+        return 2
+
+
+def _interrupted(command: str) -> int:
+    if command in ("search", "resume", "worker", "confirm"):
+        what = "the running trial is marked failed; resume to go on"
+    else:
+        what = "nothing was written"
+    print(f"mtlnas {command}: interrupted; {what}", file=sys.stderr)
+    return 130
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from optuna.trial import TrialState
 
 from nas.errors import UserError
 from nas.evaluators import make_evaluator
+from nas.faults import describe_fault, is_interrupt
 from nas.layout import Layout
 from nas.problem import Problem
 from nas.study.config import SearchConfig
@@ -41,6 +43,28 @@ USER_ERRORS = (UserError, FileNotFoundError, PermissionError, IsADirectoryError,
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
+class _OneLinePerTrial(logging.Filter):
+    """Optuna logs a failed trial's whole traceback; its reason is stored and shown by ``show``.
+
+    Kept: one line per failed trial. Dropped: the traceback, the repeated "failed with value
+    None" line, and everything about an interrupt or a machine fault (the command prints its
+    own one line for those).
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        err = record.exc_info[1] if record.exc_info else None
+        if err is not None and (is_interrupt(err) or describe_fault(err) is not None):
+            return False
+        if "failed with value None" in record.getMessage():
+            return False
+        record.exc_info, record.exc_text = None, None
+        return True
+
+
+for _handler in logging.getLogger("optuna").handlers:
+    _handler.addFilter(_OneLinePerTrial())
+
+
 def _start(args: argparse.Namespace, given: dict[str, Any], create: bool) -> int:
     # Everything the user typed is checked before the database is touched.
     device = pick_device(args.device)
@@ -53,7 +77,7 @@ def _start(args: argparse.Namespace, given: dict[str, Any], create: bool) -> int
     if config is not None:
         name = name or f"{config.benchmark.replace(':', '.')}-{config.space}"
     space = parts[1] if parts is not None else None
-    study, stored = create_or_resume(storage, name, config, given, space)
+    study, stored = create_or_resume(storage, name, config, given, space, args.storage)
     if parts is None or config is None or not _same_except_target(stored, config):
         parts = prepare(stored, device)  # the stored configuration rules an existing study
     config, (problem, space) = stored, parts

@@ -1,43 +1,143 @@
-"""The study's own single-task baseline: the independent-networks trial every Δ_MTL divides by."""
+"""The study's own single-task baseline: the independent-networks trial every Δ_MTL divides by.
+
+It is never a single point of failure. A trial that needs the baseline and finds nobody training
+it (queued behind this trial, failed, interrupted, or killed past its retries) trains it itself,
+in this process, as its own trial; one that finds another process training it waits, and fails
+that trial once its heartbeat is stale (its process died), then takes it over.
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
-from optuna.trial import TrialState
+import optuna
+from optuna.trial import FrozenTrial, TrialState
 
-from nas.study.record import StudyRecord
+from nas.layout import Layout
+from nas.study.config import SearchConfig
+from nas.study.record import FINISHED, StudyRecord, TrialRecord
+from search_spaces import SearchSpace
 
-__all__ = ["BaselineNotReady", "baseline_metrics"]
+__all__ = [
+    "BaselineFailed",
+    "await_baseline",
+    "baseline_layouts",
+    "baseline_trials",
+    "claim",
+    "enqueue_baselines",
+]
+
+INDEPENDENT = "independent"
 
 
-class BaselineNotReady(RuntimeError):
-    """The independent-networks baseline is queued but nobody is training it yet."""
+class BaselineFailed(RuntimeError):
+    """This process trained the baseline and it failed: nothing to divide by."""
 
 
-def baseline_metrics(record: StudyRecord, wait: bool, poll: float = 2.0) -> dict[str, float] | None:
-    """The baseline's primary metrics, read fresh from the storage.
+def baseline_trials(
+    study: optuna.Study, kind: str = INDEPENDENT, states: tuple[TrialState, ...] | None = None
+) -> list[FrozenTrial]:
+    """The trials of one baseline kind (``independent`` or ``hard_sharing``), oldest first."""
+    return [
+        t
+        for t in study.get_trials(deepcopy=False, states=states)
+        if t.user_attrs.get("baseline") == kind
+    ]
 
-    With ``wait``, blocks while another process trains the baseline. Returns None when it is not
-    available (without ``wait``), or ended without metrics (pruned, failed, given up).
+
+def claim(study: optuna.Study, trial: FrozenTrial) -> bool:
+    """Mark a WAITING trial RUNNING for this process; False when another process took it first.
+
+    The storage makes the WAITING -> RUNNING step atomic (it is how Optuna itself pops queued
+    trials), so two processes can never both claim one trial.
+    """
+    try:
+        return bool(study._storage.set_trial_state_values(trial._trial_id, TrialState.RUNNING))
+    except optuna.exceptions.UpdateFinishedTrialError:
+        return False
+
+
+def await_baseline(
+    record: StudyRecord,
+    take_over: Callable[[FrozenTrial], None],
+    queue_again: Callable[[], None],
+    block: bool,
+    poll: float = 2.0,
+) -> dict[str, float] | None:
+    """The baseline's primary metrics, training the baseline here when nobody else does.
+
+    Args:
+        record: the study's record.
+        take_over: runs a claimed (RUNNING) baseline trial to its end in this process.
+        queue_again: queues a fresh baseline trial (the old ones failed or were given up).
+        block: wait while another live process trains it; without, return None then.
+        poll: seconds between looks at the storage while waiting.
 
     Raises:
-        BaselineNotReady: with ``wait``, the baseline trial is queued but not running.
+        BaselineFailed: the baseline this process trained did not produce metrics.
     """
+    study = record.study
+    tried = False
     while True:
         metrics = record.baseline()
-        if metrics is not None or not wait:
+        if metrics is not None:
             return metrics
-        states = {
-            t.state
-            for t in record.study.get_trials(
-                deepcopy=False, states=(TrialState.WAITING, TrialState.RUNNING)
-            )
-            if t.user_attrs.get("baseline") == "independent"
-        }
-        if TrialState.RUNNING in states:
+        live = baseline_trials(study, states=(TrialState.WAITING, TrialState.RUNNING))
+        running = [t for t in live if t.state == TrialState.RUNNING]
+        waiting = [t for t in live if t.state == TrialState.WAITING]
+        if running:
+            if not block:
+                return None
+            # A dead runner's trial is failed here (and queued again while retries are left).
+            optuna.storages.fail_stale_trials(study)
             time.sleep(poll)
-        elif TrialState.WAITING in states:
-            raise BaselineNotReady("the single-task baseline is queued behind this trial")
-        else:
-            return None
+            continue
+        ended = baseline_trials(study, states=FINISHED)  # ended without metrics: pruned
+        if tried or ended:
+            if not block and not tried:
+                return None  # this trial may still prune itself; it fails when it needs one
+            last = (ended or baseline_trials(study))[-1]
+            reason = TrialRecord.of(last).reason or last.state.name.lower()
+            raise BaselineFailed(
+                f"no single-task baseline: the independent layout failed ({reason})"
+            )
+        if not waiting:
+            queue_again()
+            continue
+        if claim(study, waiting[0]):
+            tried = True
+            take_over(waiting[0])
+
+
+def baseline_layouts(space: SearchSpace) -> dict[str, Layout]:
+    """The two layouts every study starts with."""
+    return {
+        "independent": Layout.independent(space.tasks, space.depth),
+        "hard_sharing": Layout.hard_sharing(space.tasks, space.depth),
+    }
+
+
+def enqueue_baselines(
+    study: optuna.Study, space: SearchSpace, config: SearchConfig, lost_only: bool = False
+) -> list[str]:
+    """Queue the baseline trials; with ``lost_only``, only those that failed and were not retried.
+
+    A baseline is lost when no trial of its kind is waiting, running or finished: it failed,
+    was interrupted, or was killed more often than the heartbeat retries allow. Returns the
+    kinds queued. Callers that may race (several workers) hold the study's gate around this.
+    """
+    live = (TrialState.WAITING, TrialState.RUNNING, *FINISHED)
+    queued = []
+    for kind, layout in baseline_layouts(space).items():
+        if lost_only and baseline_trials(study, kind, live):
+            continue
+        try:
+            params = space.params(layout)
+        except ValueError:
+            params = {}  # not reachable in this space: the objective builds it from the attr
+        if config.loss_weighting == "search":
+            params["loss_weighting"] = "equal"
+        study.enqueue_trial(params, user_attrs={"baseline": kind, "layout": layout.to_dict()})
+        queued.append(kind)
+    return queued

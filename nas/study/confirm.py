@@ -231,13 +231,15 @@ class RunObjective:
             evaluation: Evaluation = self.trainer.evaluate(self.problem, candidate)
             primary = self.problem.primary(evaluation.metrics)
             assert evaluation.network is not None  # full training always has a network
+            artifact, sha256 = save_weights(self.store, trial, evaluation.network)
             record.write(
                 trial,
                 metrics=evaluation.metrics,
                 primary=primary,
                 epochs=evaluation.epochs,
                 train_seconds=evaluation.train_seconds,
-                weights=save_weights(self.store, trial, evaluation.network),
+                weights=artifact,
+                weights_sha256=sha256,
             )
         except Exception as err:
             record.write(trial, fail_reason=f"{type(err).__name__}: {err}".splitlines()[0][:500])

@@ -8,6 +8,7 @@ every study are the independent and the hard-sharing layouts: it carries its own
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -18,16 +19,16 @@ import torch
 from nas.backbones.registry import BackboneSpec
 from nas.benchmark import load_benchmark
 from nas.errors import UserError
-from nas.layout import Layout
 from nas.problem import Problem
+from nas.study.baseline import enqueue_baselines
 from nas.study.config import SearchConfig, conflicts
+from nas.study.gate import TrialGate
 from nas.study.record import FINISHED, StudyRecord
 from nas.study.storage import load_study
 from search_spaces import SearchSpace, make_space
 
 __all__ = [
     "ConfigConflict",
-    "baseline_layouts",
     "create_or_resume",
     "finished",
     "make_pruner",
@@ -53,13 +54,14 @@ def finished(study: optuna.Study) -> int:
     return len(study.get_trials(deepcopy=False, states=FINISHED))
 
 
-def make_sampler(config: SearchConfig, n_finished: int = 0) -> optuna.samplers.BaseSampler:
-    """The configured sampler.
+def make_sampler(config: SearchConfig, draw: int = 0) -> optuna.samplers.BaseSampler:
+    """The configured sampler, seeded with the study's seed plus ``draw``.
 
-    Its seed moves with the finished count, so a resumed study does not replay the random
-    start-up draws it already made.
+    The runner builds one per trial with ``draw`` = the trial count at that moment: a resumed
+    study does not replay the random start-up draws it already made, and workers that start
+    together (each under the study's gate, so each sees a different count) draw differently.
     """
-    seed = config.seed + n_finished
+    seed = config.seed + draw
     if config.sampler == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if config.sampler == "nsga2":
@@ -114,59 +116,88 @@ def study_exists(storage: optuna.storages.BaseStorage, name: str) -> bool:
     return name in {s.study_name for s in optuna.get_all_study_summaries(storage)}
 
 
-def baseline_layouts(space: SearchSpace) -> dict[str, Layout]:
-    """The two layouts every study starts with."""
-    return {
-        "independent": Layout.independent(space.tasks, space.depth),
-        "hard_sharing": Layout.hard_sharing(space.tasks, space.depth),
-    }
-
-
-def _enqueue_baselines(study: optuna.Study, space: SearchSpace, config: SearchConfig) -> None:
-    for kind, layout in baseline_layouts(space).items():
-        try:
-            params = space.params(layout)
-        except ValueError:
-            params = {}  # not reachable in this space: the objective builds it from the attr
-        if config.loss_weighting == "search":
-            params["loss_weighting"] = "equal"
-        # skip_if_exists: a re-run of the same creation never doubles a baseline.
-        study.enqueue_trial(
-            params,
-            user_attrs={"baseline": kind, "layout": layout.to_dict()},
-            skip_if_exists=True,
-        )
-
-
 def create_or_resume(
     storage: optuna.storages.BaseStorage,
     name: str,
     config: SearchConfig | None,
     given: Mapping[str, Any],
     space: SearchSpace | None = None,
+    storage_url: str | None = None,
 ) -> tuple[optuna.Study, SearchConfig]:
     """Create the study ``name`` with ``config``, or load it and check ``given`` options.
 
     ``config=None`` means resume: the study must exist. ``given`` holds the options the user
     set explicitly; on an existing study any that differ from the stored ones are refused,
-    except ``n_trials``, which sets a new target.
+    except ``n_trials``, which sets a new target (never below the trials already finished).
+    With ``storage_url``, creation holds the study's gate, so a study found without its
+    configuration under the gate was left half-created by a killed process: a search
+    (``config`` given) removes and creates it again, saying so.
 
     Raises:
         ConfigConflict: names every conflicting key with both values.
         StorageError: resuming a study that does not exist.
+        RecordError: a half-created study on resume, or a study not made by mtl-nas.
     """
+    gate = TrialGate(storage_url, name) if storage_url else None
+    try:
+        if gate is not None:
+            gate.acquire()
+        study, stored = _open(storage, name, config, space, waited=gate is not None)
+    finally:
+        if gate is not None:
+            gate.close()
+    _check_given(study, stored, given)
+    if "n_trials" in given and given["n_trials"] != stored.n_trials:
+        stored = stored.replace(n_trials=given["n_trials"])
+        StudyRecord(study).set_config(stored.to_dict())
+    study = optuna.load_study(
+        study_name=name,
+        storage=storage,
+        sampler=make_sampler(stored, len(study.get_trials(deepcopy=False))),
+        pruner=make_pruner(stored),
+    )
+    return study, stored
+
+
+def _open(
+    storage: optuna.storages.BaseStorage,
+    name: str,
+    config: SearchConfig | None,
+    space: SearchSpace | None,
+    waited: bool,
+) -> tuple[optuna.Study, SearchConfig]:
+    if config is not None and space is None:
+        raise ValueError("creating a study needs its search space")
     if not study_exists(storage, name):
-        if config is None:
+        if config is None or space is None:
             load_study(storage, name)  # raises, listing the stored names
-        elif space is None:
-            raise ValueError("creating a study needs its search space")
-        else:
-            study = _create(storage, name, config, space)
-            if study is not None:
-                return study, config
-            # another worker created it a moment ago: join it below
+            raise AssertionError("unreachable")
+        study = _create(storage, name, config, space)
+        if study is not None:
+            return study, config
+        # another worker created it a moment ago: join it below
     study = load_study(storage, name)
-    stored = _wait_for_config(study)
+    record = StudyRecord(study)
+    if not waited:  # no gate: give a creator racing us a moment to store the configuration
+        deadline = time.monotonic() + 10.0
+        while not record.has_config() and time.monotonic() < deadline:
+            time.sleep(0.2)
+    if not record.has_config() and record.half_created() and config is not None:
+        assert space is not None
+        optuna.delete_study(study_name=name, storage=storage)
+        print(
+            f"study {name!r} was left half-created by an interrupted search (no configuration "
+            "stored); removed it and created it again",
+            file=sys.stderr,
+        )
+        study = _create(storage, name, config, space)
+        if study is None:  # recreated by a racing worker between the two steps: join it
+            study = load_study(storage, name)
+    return study, study_config(study)
+
+
+def _check_given(study: optuna.Study, stored: SearchConfig, given: Mapping[str, Any]) -> None:
+    name = study.study_name
     bad = conflicts(stored, given)
     if bad:
         current = stored.to_dict()
@@ -175,17 +206,14 @@ def create_or_resume(
             f"study {name!r} exists with another configuration ({pairs}); "
             "drop those options to resume it, or choose a new --name"
         )
-    if "n_trials" in given and given["n_trials"] != stored.n_trials:
-        stored = stored.replace(n_trials=given["n_trials"])
-        StudyRecord(study).set_config(stored.to_dict())
-    n = finished(study)
-    study = optuna.load_study(
-        study_name=name,
-        storage=storage,
-        sampler=make_sampler(stored, n),
-        pruner=make_pruner(stored),
-    )
-    return study, stored
+    target, done = given.get("n_trials"), finished(study)
+    if target is not None and target < done:
+        raise ConfigConflict(
+            f"study {name!r} already has {done} finished trials; --n-trials {target} would "
+            f"set its target below that; give at least {done}, or drop --n-trials"
+        )
+    if target is not None and target < stored.n_trials:
+        print(f"study {name!r}: target lowered from {stored.n_trials} to {target} trials")
 
 
 def _create(
@@ -210,16 +238,6 @@ def _create(
     except optuna.exceptions.DuplicatedStudyError:
         return None
     study.set_metric_names(config.metric_names)
-    _enqueue_baselines(study, space, config)
+    enqueue_baselines(study, space, config)
     StudyRecord(study).set_config(config.to_dict(), first=True)  # last: joiners wait for it
     return study
-
-
-def _wait_for_config(study: optuna.Study, timeout: float = 60.0) -> SearchConfig:
-    # A worker that lost the race to create the study waits for the winner to store the
-    # configuration (written right after the baselines are enqueued).
-    deadline = time.monotonic() + timeout
-    record = StudyRecord(study)
-    while not record.has_config() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    return study_config(study)

@@ -23,9 +23,10 @@ from nas.layout import Layout
 from nas.metrics import delta_mtl
 from nas.problem import Problem
 from nas.study import record
-from nas.study.baseline import BaselineNotReady, baseline_metrics
+from nas.study.baseline import await_baseline, enqueue_baselines
 from nas.study.config import SearchConfig
 from nas.study.record import FINISHED, StudyRecord
+from nas.study.takeover import run_claimed
 from nas.study.weights import save_weights
 from nas.train import DivergedError
 from search_spaces import SearchSpace
@@ -67,10 +68,13 @@ class Objective:
         evaluator: Evaluator,
         store: FileSystemArtifactStore | None,
         progress: bool = True,
+        poll: float = 2.0,
     ) -> None:
         self.record = StudyRecord(study)
         self.config, self.problem, self.space = config, problem, space
         self.evaluator, self.store, self.progress = evaluator, store, progress
+        self.poll = poll  # seconds between looks at the storage while waiting on another trial
+        self._outer: set[int] = set()  # trials of this process waiting on the one run here
 
     def __call__(self, trial: optuna.trial.BaseTrial) -> float | tuple[float, float]:
         """Run one trial; failures are recorded in the trial's ``fail_reason``."""
@@ -84,9 +88,6 @@ class Objective:
             record.write(trial, fail_reason=f"{type(err).__name__}: {err}".splitlines()[0][:500])
             if isinstance(err, torch.OutOfMemoryError):
                 torch.cuda.empty_cache()
-            if isinstance(err, BaselineNotReady):  # run this layout again after the baseline
-                attrs = {k: v for k, v in trial.user_attrs.items() if k != "fail_reason"}
-                self.record.study.enqueue_trial(trial.params, user_attrs=attrs)
             raise
         finally:
             # Kept for pruned and failed trials too: where the time went, per trial.
@@ -130,15 +131,16 @@ class Objective:
         if earlier is not None:
             return self._repeat(trial, earlier)
         is_baseline = trial.user_attrs.get("baseline") == "independent"
+        if not is_baseline:
+            self._baseline(trial, block=False)  # nobody trains it? then train it here, first
         evaluation = self._evaluate(trial, candidate, is_baseline)
         primary = self.problem.primary(evaluation.metrics)
         if is_baseline:
             self.record.set_baseline(trial.number, primary)
             baseline: dict[str, float] | None = primary
         else:
-            baseline = baseline_metrics(self.record, wait=True)
-        if baseline is None:
-            raise RuntimeError("no single-task baseline: the independent layout did not finish")
+            baseline = self._baseline(trial, block=True)
+        assert baseline is not None  # await_baseline blocks or raises
         delta = delta_mtl(primary, baseline, self.problem.higher_is_better)
         record.write(trial, metrics=evaluation.metrics, primary=primary, delta_mtl=delta)
         values: list[float] = [delta]
@@ -151,10 +153,26 @@ class Objective:
             self._keep(trial, evaluation.network)
         return values[0] if len(values) == 1 else (values[0], values[1])
 
+    def _baseline(self, trial: optuna.trial.BaseTrial, block: bool) -> dict[str, float] | None:
+        study = self.record.study
+
+        def take_over(frozen: optuna.trial.FrozenTrial) -> None:
+            inner = Objective(
+                study, self.config, self.problem, self.space, self.evaluator, self.store,
+                self.progress, self.poll,
+            )  # fmt: skip
+            inner._outer = {*self._outer, trial.number}
+            run_claimed(study, frozen, inner)
+
+        def queue_again() -> None:
+            enqueue_baselines(study, self.space, self.config, lost_only=True)
+
+        return await_baseline(self.record, take_over, queue_again, block, self.poll)
+
     def _evaluate(
         self, trial: optuna.trial.BaseTrial, candidate: Candidate, is_baseline: bool
     ) -> Evaluation:
-        baseline = None if is_baseline else baseline_metrics(self.record, wait=False)
+        baseline = None if is_baseline else self.record.baseline()
         epochs = self.config.epochs
         bar = tqdm(
             total=epochs, desc=f"trial {trial.number}", unit="epoch", leave=False,
@@ -167,7 +185,7 @@ class Objective:
             bar.n = evaluation.epochs  # early epochs may go unscored: jump, not step
             bar.refresh()
             if baseline is None and not is_baseline:
-                baseline = baseline_metrics(self.record, wait=False)
+                baseline = self.record.baseline()
             if baseline is None:
                 return
             epoch = evaluation.epochs
@@ -197,14 +215,25 @@ class Objective:
         self, trial: optuna.trial.BaseTrial, candidate: Candidate
     ) -> optuna.trial.FrozenTrial | None:
         # Samplers propose a layout again now and then; training is seeded, so the result
-        # would be the same: reuse it instead of spending the budget twice.
+        # would be the same: reuse it instead of spending the budget twice. A twin that an
+        # older trial is training elsewhere right now is waited for, not trained again.
         wanted = candidate.layout.to_dict()
-        for t in self.record.study.get_trials(deepcopy=False, states=FINISHED):
-            r = record.TrialRecord.of(t)
-            same = r.layout == wanted and r.loss_weighting == candidate.loss_weighting
-            if same and r.duplicate_of is None and t.number != trial.number:
-                return t
-        return None
+        study = self.record.study
+        while True:
+            twins = []
+            for t in study.get_trials(deepcopy=False, states=(*FINISHED, TrialState.RUNNING)):
+                r = record.TrialRecord.of(t)
+                same = r.layout == wanted and r.loss_weighting == candidate.loss_weighting
+                if not same or r.duplicate_of is not None or t.number == trial.number:
+                    continue
+                if t.state != TrialState.RUNNING:
+                    return t
+                if t.number < trial.number and t.number not in self._outer:
+                    twins.append(t)
+            if not twins or not isinstance(trial, optuna.Trial):
+                return None
+            optuna.storages.fail_stale_trials(study)  # a dead twin fails; then train it here
+            time.sleep(self.poll)
 
     def _repeat(
         self, trial: optuna.trial.BaseTrial, earlier: optuna.trial.FrozenTrial
@@ -217,7 +246,7 @@ class Objective:
         r = record.TrialRecord.of(earlier)
         record.write(trial, metrics=r.metrics, primary=r.primary, delta_mtl=r.delta_mtl)
         if r.weights is not None:
-            record.write(trial, weights=r.weights)
+            record.write(trial, weights=r.weights, weights_sha256=r.weights_sha256)
         values = list(earlier.values)
         return values[0] if len(values) == 1 else (values[0], values[1])
 
@@ -231,4 +260,5 @@ class Objective:
     def _keep(self, trial: optuna.trial.BaseTrial, net: torch.nn.Module) -> None:
         if self.store is None or not isinstance(trial, optuna.Trial):
             return  # a FixedTrial has no storage to attach an artifact to
-        record.write(trial, weights=save_weights(self.store, trial, net))
+        artifact, sha256 = save_weights(self.store, trial, net)
+        record.write(trial, weights=artifact, weights_sha256=sha256)

@@ -10,6 +10,7 @@ version key, backbones stored by name and options). Both are read; a newer one i
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
@@ -65,6 +66,7 @@ class TrialRecord:
         primary: each task's primary validation metric.
         delta_mtl: validation Δ_MTL against the study's baseline (a fraction).
         weights: artifact id of the stored state dict.
+        weights_sha256: that file's SHA-256 (absent in studies written before 0.3).
         duplicate_of: the earlier trial whose result was reused.
         pruned_reason, fail_reason: why it did not complete.
         wall_seconds, train_seconds, eval_seconds, epochs: where the time went.
@@ -85,6 +87,7 @@ class TrialRecord:
     primary: dict[str, float] | None = None
     delta_mtl: float | None = None
     weights: str | None = None
+    weights_sha256: str | None = None
     duplicate_of: int | None = None
     pruned_reason: str | None = None
     fail_reason: str | None = None
@@ -161,6 +164,19 @@ class StudyRecord:
         """True once the configuration is stored (the last step of creating a study)."""
         return CONFIG_KEY in self._attrs()
 
+    def half_created(self) -> bool:
+        """True for a study with no configuration that holds nothing but its queued baselines.
+
+        What a process killed while creating the study leaves behind (or an empty study): safe
+        to remove, as it holds no result.
+        """
+        if CONFIG_KEY in self._attrs() or set(self._attrs()) - {VERSION_KEY}:
+            return False
+        return all(
+            t.state == TrialState.WAITING and "baseline" in t.user_attrs
+            for t in self.study.get_trials(deepcopy=False)
+        )
+
     def config(self) -> dict[str, Any]:
         """The stored configuration as a dict.
 
@@ -168,10 +184,14 @@ class StudyRecord:
             RecordError: the study was not created by mtl-nas.
         """
         raw = self.get(CONFIG_KEY)
-        if raw is None:
+        name = self.study.study_name
+        if raw is None and self.half_created():
             raise RecordError(
-                f"study {self.study.study_name!r} was not created by mtl-nas (no config)"
+                f"study {name!r} was left half-created (its creation was interrupted); "
+                f"create it again with: mtlnas search --name {shlex.quote(name)} and its options"
             )
+        if raw is None:
+            raise RecordError(f"study {name!r} was not created by mtl-nas (no config)")
         self.version  # noqa: B018  (refuses a newer record)
         return dict(raw)
 

@@ -32,6 +32,8 @@ def run_trials(
     progress: bool = True,
     poll: float = 2.0,
     postfix: Callable[[optuna.Study], str | None] | None = None,
+    sampler: Callable[[int], optuna.samplers.BaseSampler] | None = None,
+    repair: Callable[[optuna.Study], None] | None = None,
 ) -> None:
     """Run trials until ``target`` trials are finished (complete or pruned).
 
@@ -39,6 +41,19 @@ def run_trials(
     that they agree, through :class:`~nas.study.gate.TrialGate`, on who starts the remaining
     trials. The gate is released as soon as the new trial is RUNNING (other workers count it
     from then on), never held while training.
+
+    Args:
+        study: the study to fill.
+        objective: scores one trial.
+        target: finished trials to reach.
+        storage_url: the storage's URL, for the gate; None runs without one.
+        progress: show a progress bar.
+        poll: seconds between looks while other workers' trials may reach the target.
+        postfix: text for the progress bar after each trial.
+        sampler: builds the sampler for the next trial from the study's trial count, read
+            under the gate: each trial draws from its own seed, so workers that start
+            together never draw the same layouts, and one process stays reproducible.
+        repair: run once under the gate before the first trial (queues lost baselines).
 
     Raises:
         SearchStalled: several trials in a row failed, so more would fail too.
@@ -69,6 +84,10 @@ def run_trials(
 
     failed_in_a_row = 0
     try:
+        if repair is not None:
+            if gate is not None:
+                gate.acquire()
+            repair(study)
         while True:
             if gate is not None:
                 gate.acquire()
@@ -87,6 +106,8 @@ def run_trials(
                 time.sleep(poll)
                 continue
             last.clear()
+            if sampler is not None:
+                study.sampler = sampler(len(states))
             study.optimize(
                 started,
                 n_trials=1,

@@ -7,7 +7,9 @@ from optuna.artifacts import FileSystemArtifactStore
 
 from nas.evaluators import make_evaluator
 from nas.problem import Problem
+from nas.study.baseline import enqueue_baselines
 from nas.study.config import SearchConfig
+from nas.study.create import make_sampler
 from nas.study.objective import Objective
 from nas.study.record import StudyRecord
 from nas.study.runner import run_trials
@@ -37,4 +39,12 @@ def run_search(
         except ValueError:  # nothing complete yet
             return None
 
-    run_trials(study, objective, config.n_trials, storage_url, progress, postfix=best)
+    def repair(study: optuna.Study) -> None:
+        lost = enqueue_baselines(study, space, config, lost_only=True)
+        if lost:
+            print(f"queued again the baseline trials that were lost: {', '.join(lost)}")
+
+    run_trials(
+        study, objective, config.n_trials, storage_url, progress, postfix=best,
+        sampler=lambda draw: make_sampler(config, draw), repair=repair,
+    )  # fmt: skip

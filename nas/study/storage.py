@@ -19,6 +19,7 @@ from optuna.artifacts import FileSystemArtifactStore
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 
 from nas.errors import UserError
+from nas.study.weights import AtomicFileStore
 
 __all__ = [
     "DEFAULT_STORAGE",
@@ -128,11 +129,24 @@ def artifact_dir(url: str, override: str | None = None) -> Path:
     return Path("artifacts").resolve()
 
 
-def artifact_store(url: str, override: str | None = None) -> FileSystemArtifactStore:
-    """Optuna's file-system artifact store for this storage (created on first use)."""
+def artifact_store(
+    url: str, override: str | None = None, create: bool = True
+) -> FileSystemArtifactStore:
+    """Optuna's file-system artifact store for this storage, writing files atomically.
+
+    Only ``create`` (the commands that train) makes the folder: reading commands never leave
+    an empty one behind.
+
+    Raises:
+        StorageError: without ``create``, the folder does not exist.
+    """
     path = artifact_dir(url, override)
+    if not create and not path.is_dir():
+        raise StorageError(
+            f"no artifact folder at {path}; pass --artifacts DIR where the trial weights live"
+        )
     path.mkdir(parents=True, exist_ok=True)
-    return FileSystemArtifactStore(str(path))
+    return AtomicFileStore(str(path))
 
 
 def load_study(storage: optuna.storages.BaseStorage, name: str) -> optuna.Study:

@@ -196,7 +196,8 @@ def decide(
         test[i] = []
         for s in confirm.seeds:
             net = problem.build(confirm.finalists[i].layout)
-            net.load_state_dict(load_weights(store, str(TrialRecord.of(runs[(i, s)]).weights)))
+            run = TrialRecord.of(runs[(i, s)])
+            net.load_state_dict(load_weights(store, str(run.weights), run.weights_sha256))
             metrics = evaluate(net.to(problem.device), test_split, problem.tasks)
             test[i].append(problem.primary(metrics))
     test_delta = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import optuna
 import pytest
@@ -10,8 +11,10 @@ import torch
 from optuna.trial import FixedTrial, TrialState
 
 from nas.evaluators import FullTraining
+from nas.evaluators.base import Candidate, Evaluation
 from nas.layout import Layout
-from nas.study.baseline import BaselineNotReady, baseline_metrics
+from nas.problem import Problem
+from nas.study.baseline import BaselineFailed, baseline_trials
 from nas.study.config import SearchConfig
 from nas.study.create import create_or_resume, prepare
 from nas.study.objective import Objective, is_front
@@ -76,30 +79,57 @@ def test_a_repeated_layout_reuses_the_stored_result(tmp_path: Path) -> None:
     assert TrialRecord.of(again).epochs == 0 and TrialRecord.of(first).epochs == 1
 
 
-def test_baseline_not_ready_requeues_the_trial(tmp_path: Path) -> None:
-    study, objective = new_study(tmp_path)
-    record = StudyRecord(study)
-    with pytest.raises(BaselineNotReady):
-        baseline_metrics(record, wait=True)  # the independent trial is WAITING
-    assert baseline_metrics(record, wait=False) is None
-    params = {"shared_depth:left:right": 1, "shared_depth:left:sum": 1, "shared_depth:right:sum": 1}
-    waiting_before = len(study.get_trials(states=(TrialState.WAITING,)))
-    with pytest.raises(BaselineNotReady):
-        objective(FixedTrial(params))
-    waiting = study.get_trials(states=(TrialState.WAITING,))
-    assert len(waiting) == waiting_before + 1  # queued again, to run after the baseline
-    assert waiting[-1].system_attrs["fixed_params"] == params
-    assert "fail_reason" not in waiting[-1].user_attrs
+class FailsOnIndependent(UntrainedEvaluator):
+    """Fails whenever asked to score the independent layout: a baseline that cannot finish."""
+
+    def evaluate(self, problem: Problem, candidate: Candidate, progress: Any = None) -> Evaluation:
+        layout = candidate.layout
+        if layout == Layout.independent(layout.tasks, layout.depth):
+            raise RuntimeError("out of memory (simulated)")
+        return super().evaluate(problem, candidate, progress)
 
 
-def test_a_study_whose_baseline_failed_reports_why(tmp_path: Path) -> None:
+def test_a_lost_baseline_is_trained_by_the_next_trial_first(tmp_path: Path) -> None:
     study, objective = new_study(tmp_path)
-    t = study.ask()  # the independent trial, taken and lost
-    study.tell(t, state=TrialState.FAIL)
-    assert baseline_metrics(StudyRecord(study), wait=True) is None
+    lost = study.ask()  # the independent trial, taken and lost (Ctrl-C, or given up)
+    study.tell(lost, state=TrialState.FAIL)
+    hard = study.ask()  # the hard-sharing trial, queued before any new baseline
+    value = objective(hard)
+    study.tell(hard, value)
+    baselines = baseline_trials(study)
+    assert [t.state for t in baselines] == [TrialState.FAIL, TrialState.COMPLETE]
+    again = baselines[1]
+    assert StudyRecord(study).baseline() == TrialRecord.of(again).primary
+    assert again.values == [0.0] and again.number > hard.number  # queued again, run first
+    assert TrialRecord.of(study.trials[hard.number]).delta_mtl == value
+    # The hard-sharing layout was scored once, not thrown away and queued again.
+    assert not study.get_trials(states=(TrialState.WAITING,))
+
+
+def test_a_search_repairs_a_lost_baseline_and_reaches_its_target(tmp_path: Path) -> None:
+    study, objective = new_study(tmp_path, CONFIG.replace(n_trials=4))
+    for _ in range(2):  # both baselines lost before anything finished
+        study.tell(study.ask(), state=TrialState.FAIL)
+    run_search(study, objective.config, objective.problem, objective.space, None, progress=False)
+    done = study.get_trials(states=(TrialState.COMPLETE,))
+    assert len(done) == 4
+    kinds = sorted(str(t.user_attrs.get("baseline")) for t in done)
+    assert kinds == ["None", "None", "hard_sharing", "independent"]
+    assert all(TrialRecord.of(t).fail_reason is None for t in done)
+
+
+def test_a_baseline_that_fails_again_fails_the_trial_with_its_reason(tmp_path: Path) -> None:
+    study, objective = new_study(tmp_path)
+    objective.evaluator = FailsOnIndependent()
+    study.tell(study.ask(), state=TrialState.FAIL)
     hard = study.ask()
-    with pytest.raises(RuntimeError, match="no single-task baseline"):
+    with pytest.raises(BaselineFailed, match=r"independent layout failed \(RuntimeError: out of"):
         objective(hard)
+    assert baseline_metrics_of(study) is None
+
+
+def baseline_metrics_of(study: optuna.Study) -> dict[str, float] | None:
+    return StudyRecord(study).baseline()
 
 
 def test_full_training_is_reproducible_on_the_cpu(tmp_path: Path) -> None:

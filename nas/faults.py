@@ -1,0 +1,98 @@
+"""Faults of the machine, not of the code: a full disk, a read-only or corrupt database.
+
+They reach us wrapped: SQLite's error inside SQLAlchemy's inside Optuna's
+``StorageInternalError`` ("invalid data ... exceeding max length", whatever the cause), or
+hidden behind the ``AssertionError`` Optuna raises when it cannot even record a failed trial.
+:func:`describe_fault` walks the chain of causes and names the real one, with what to do.
+"""
+
+from __future__ import annotations
+
+import errno
+from collections.abc import Iterator
+
+from nas.errors import UserError
+
+__all__ = ["MachineFault", "describe_fault", "is_interrupt"]
+
+_RESUME = "then run the command again (a study resumes where it stopped)"
+
+# (text in the database driver's message, what we say): first match wins.
+_DRIVER_MESSAGES = (
+    ("database or disk is full", f"the disk holding the database is full: free space, {_RESUME}"),
+    (
+        "readonly database",
+        "the database is read-only: make the file and its folder writable for this user, "
+        "or give another --storage",
+    ),
+    (
+        "read-only",
+        "the database is read-only: make it writable for this user, or give another --storage",
+    ),
+    (
+        "malformed",
+        "the database file is corrupt (malformed): restore it from a backup, "
+        "or give another --storage",
+    ),
+    (
+        "file is not a database",
+        "the database file is corrupt or not a SQLite database: restore it from a backup, "
+        "or give another --storage",
+    ),
+    (
+        "unable to open database file",
+        "the database file cannot be opened: check the path and that its folder is writable",
+    ),
+    (
+        "disk i/o error",
+        f"the disk reported an I/O error on the database: check the disk, {_RESUME}",
+    ),
+    (
+        "database is locked",
+        "the database stayed locked by another process for 60 s: retry, or use PostgreSQL "
+        "for many workers",
+    ),
+)
+
+_ERRNO_MESSAGES = {
+    errno.ENOSPC: "no space left on the disk: free space, " + _RESUME,
+    errno.EDQUOT: "disk quota exceeded: free space, " + _RESUME,
+    errno.EROFS: "the file system is read-only: give a writable --storage / --artifacts / --out",
+}
+
+
+class MachineFault(UserError, RuntimeError):
+    """A full disk, a read-only or corrupt database: the message names it and what to do."""
+
+
+def _chain(err: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    todo: list[BaseException] = [err]
+    while todo:
+        e = todo.pop(0)
+        if id(e) in seen:
+            continue
+        seen.add(id(e))
+        yield e
+        for nxt in (getattr(e, "orig", None), e.__cause__, e.__context__):
+            if isinstance(nxt, BaseException):
+                todo.append(nxt)
+
+
+def describe_fault(err: BaseException) -> str | None:
+    """One line naming the machine fault behind ``err``, or None when it is not one."""
+    for e in _chain(err):
+        if isinstance(e, OSError) and e.errno in _ERRNO_MESSAGES:
+            where = f" ({e.filename})" if getattr(e, "filename", None) else ""
+            return _ERRNO_MESSAGES[e.errno].replace(":", f"{where}:", 1)
+    for e in _chain(err):
+        text = str(e).lower()
+        for needle, message in _DRIVER_MESSAGES:
+            if needle in text:
+                return message
+    return None
+
+
+def is_interrupt(err: BaseException) -> bool:
+    """True when ``err`` is, or was caused by, a Ctrl-C (libraries re-wrap it at times)."""
+    return any(isinstance(e, KeyboardInterrupt) for e in _chain(err))
