@@ -92,8 +92,10 @@ def predict(args: argparse.Namespace, given: dict[str, Any]) -> int:
     for task, y in outputs.items():
         print(f"{task}: shape {tuple(y.shape)}, mean {float(y.mean()):.4g}")
     if args.output:
-        np.savez(args.output, **outputs)  # type: ignore[arg-type]
-        print(f"wrote {args.output}")
+        # numpy adds ".npz" to a name without it: say the name it really wrote.
+        out = args.output if args.output.endswith(".npz") else args.output + ".npz"
+        np.savez(out, **outputs)  # type: ignore[arg-type]
+        print(f"wrote {out}")
     return 0
 
 
@@ -112,11 +114,16 @@ def bench(args: argparse.Namespace, given: dict[str, Any]) -> int:
     import torch
 
     from export.onnx import load_trial_network
-    from export.runtime import OnnxModel
+    from export.runtime import ModelError, OnnxModel
     from nas.study.storage import artifact_store, load_study, open_storage
 
     model = OnnxModel(args.file, "cpu")
     meta = model.metadata
+    if "study" not in meta or "trial" not in meta:
+        raise ModelError(
+            f"{args.file} was not exported by mtl-nas (no study in its metadata): bench compares "
+            "an exported file with the trial it came from"
+        )
     study = load_study(open_storage(args.storage), meta["study"])
     trial = study.get_trials(deepcopy=False)[int(meta["trial"])]
     store = artifact_store(args.storage, args.artifacts, create=False)

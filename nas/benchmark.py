@@ -12,8 +12,10 @@ user's own is named by import path, ``package.module:function``, with no change 
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -196,7 +198,20 @@ def load_benchmark(spec: str, **options: Any) -> Benchmark:
     is an error.
     """
     fn = _REGISTRY.resolve(spec)
-    bench = call_with_options(f"benchmark {spec!r}", fn, options, BenchmarkError)
+    try:
+        bench = call_with_options(f"benchmark {spec!r}", fn, options, BenchmarkError)
+    except BenchmarkError:
+        raise
+    except Exception as err:
+        if ":" not in spec:
+            raise  # a built-in benchmark failing is our bug: keep the traceback
+        # The user's own code: one line naming it, the error and where it was raised.
+        frame = traceback.extract_tb(err.__traceback__)[-1]
+        first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        raise BenchmarkError(
+            f"benchmark {spec!r} failed: {type(err).__name__}: {first} "
+            f"({Path(frame.filename).name}, line {frame.lineno})"
+        ) from None
     if not isinstance(bench, Benchmark):
         raise BenchmarkError(f"benchmark {spec!r} returned {type(bench).__name__}, not a Benchmark")
     return bench.validate()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -230,6 +231,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     handlers.update(EXPORT_HANDLERS)
     from nas.faults import describe_fault, is_interrupt
 
+    default_hook = threading.excepthook
+
+    def thread_hook(info: threading.ExceptHookArgs) -> None:
+        # A heartbeat thread hitting a full disk or a broken database: the main thread meets
+        # the same fault and says it in one line; a traceback from the thread adds only noise.
+        if info.exc_value is not None and describe_fault(info.exc_value) is not None:
+            return
+        default_hook(info)
+
+    threading.excepthook = thread_hook
     try:
         given = _given(args)
         return handlers[args.command](args, given)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import logging
+import re
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -67,6 +70,8 @@ for _handler in logging.getLogger("optuna").handlers:
 
 def _start(args: argparse.Namespace, given: dict[str, Any], create: bool) -> int:
     # Everything the user typed is checked before the database is touched.
+    if getattr(args, "name", None) is not None and not args.name.strip():
+        raise UserError("--name is empty; give the study a name, or leave --name out")
     device = pick_device(args.device)
     config = SearchConfig(**given) if create else None
     parts = prepare(config, device) if config is not None else None
@@ -75,7 +80,7 @@ def _start(args: argparse.Namespace, given: dict[str, Any], create: bool) -> int
     storage = open_storage(args.storage, args.heartbeat, create=create)
     name = args.name
     if config is not None:
-        name = name or f"{config.benchmark.replace(':', '.')}-{config.space}"
+        name = name if name is not None else f"{config.benchmark.replace(':', '.')}-{config.space}"
     space = parts[1] if parts is not None else None
     study, stored = create_or_resume(storage, name, config, given, space, args.storage)
     if parts is None or config is None or not _same_except_target(stored, config):
@@ -85,7 +90,7 @@ def _start(args: argparse.Namespace, given: dict[str, Any], create: bool) -> int
     if done >= config.n_trials:
         print(
             f"study {name!r} already has {done} finished trials (target {config.n_trials}); "
-            f"raise it with: mtlnas resume {name} --n-trials N"
+            f"raise it with: mtlnas resume {shlex.quote(name)} --n-trials N"
         )
         if args.no_confirm:
             return 0
@@ -98,7 +103,8 @@ def _start(args: argparse.Namespace, given: dict[str, Any], create: bool) -> int
     run_search(study, config, problem, space, store, not args.quiet, args.storage)
     _print_best(study, config)
     if args.no_confirm:
-        print(f"next: mtlnas confirm {name}   |   mtlnas show {name}")
+        q = shlex.quote(name)
+        print(f"next: mtlnas confirm {q}   |   mtlnas show {q}")
         return 0
     return _confirm(args, storage, study, config, problem)
 
@@ -119,9 +125,8 @@ def _confirm(
         storage, study, config, problem, store, top, seeds, args.storage, not args.quiet
     )
     print(confirmed_table(table))
-    print(
-        f"next: mtlnas show {study.study_name}   |   mtlnas export {study.study_name} -o model.onnx"
-    )
+    q = shlex.quote(study.study_name)
+    print(f"next: mtlnas show {q}   |   mtlnas export {q} -o model.onnx")
     return 0
 
 
@@ -166,7 +171,8 @@ def _print_best(study: optuna.Study, config: SearchConfig) -> None:
             )
         return
     if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-        print("no trial completed; see the reasons with: mtlnas show " + study.study_name)
+        hint = "mtlnas show " + shlex.quote(study.study_name)
+        print("no trial completed; see the reasons with: " + hint)
         return
     best = best_trial(study)
     print(
@@ -269,14 +275,17 @@ def plot(args: argparse.Namespace, given: dict[str, Any]) -> int:
     study = load_study(storage, args.name)
     config = study_config(study)
     out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise StorageError(f"--out {out} is a file; give a folder for the figures")
     out.mkdir(parents=True, exist_ok=True)
+    stem = file_stem(args.name)
     trial = best_trial(study) if args.trial is None else trial_by_number(study, args.trial)
     record = TrialRecord.of(trial)
     if record.layout is None:
         raise StorageError(f"trial {trial.number} has no layout stored ({trial.state.name})")
-    written = [figures.plot_history(study, out / f"{args.name}-history.png")]
+    written = [figures.plot_history(study, out / f"{stem}-history.png")]
     if config.multi_objective:
-        written.append(figures.plot_pareto(study, out / f"{args.name}-pareto.png"))
+        written.append(figures.plot_pareto(study, out / f"{stem}-pareto.png"))
     from nas.study.verdict import confirmed
 
     table = confirmed(storage, args.name) if args.trial is None else None
@@ -287,10 +296,23 @@ def plot(args: argparse.Namespace, given: dict[str, Any]) -> int:
     else:
         layout, number, what = Layout.from_dict(record.layout), trial.number, "trial"
     title = f"{what} {number}: {layout.summary()}"
-    written.append(figures.draw_layout(layout, out / f"{args.name}-trial{number}.png", title))
+    written.append(figures.draw_layout(layout, out / f"{stem}-trial{number}.png", title))
     for path in written:
         print(path)
     return 0
+
+
+def file_stem(name: str) -> str:
+    """A study name made safe as a file name: no folders (``../``), no odd characters, short.
+
+    Example:
+        >>> file_stem("../etc/x y")
+        '_etc_x_y'
+    """
+    stem = re.sub(r"[^A-Za-z0-9._-]", "_", name).lstrip(".") or "study"
+    if len(stem) > 80:  # file names are limited to 255 bytes; keep them readable too
+        stem = f"{stem[:64]}-{hashlib.sha1(name.encode()).hexdigest()[:8]}"
+    return stem
 
 
 def dashboard(args: argparse.Namespace, given: dict[str, Any]) -> int:

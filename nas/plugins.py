@@ -67,6 +67,12 @@ class Registry:
             raise error(
                 f"{what} {spec!r}: cannot import {module_name!r} ({err}); is it on PYTHONPATH?"
             ) from None
+        except Exception as err:  # the module itself is broken: a syntax error, a raise
+            where = f", line {err.lineno}" if isinstance(err, SyntaxError) else ""
+            raise error(
+                f"{what} {spec!r}: importing {module_name!r} failed: "
+                f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}{where}"
+            ) from None
         fn = getattr(module, attr, None)
         if not callable(fn):
             raise error(f"{what} {spec!r}: {module_name} has no function {attr!r}")

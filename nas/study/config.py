@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -68,8 +69,11 @@ class SearchConfig:
                 raise ConfigError(f"option {key!r} must be a positive integer, got {value!r}")
         if self.n_trials < 2:
             raise ConfigError("option 'n_trials' must be at least 2 (the two baselines come first)")
-        if not (isinstance(self.lr, (int, float)) and self.lr > 0):
-            raise ConfigError(f"option 'lr' must be a positive number, got {self.lr!r}")
+        lr = self.lr
+        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr < math.inf:
+            raise ConfigError(f"option 'lr' must be a positive finite number, got {lr!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ConfigError(f"option 'seed' must be a non-negative integer, got {self.seed!r}")
         if self.sampler == "nsga2" and self.objectives == "delta":
             raise ConfigError(
                 "sampler 'nsga2' needs several objectives, e.g. --objectives delta,params"

@@ -84,6 +84,9 @@ class Objective:
             return self._run(trial)
         except optuna.TrialPruned:
             raise
+        except KeyboardInterrupt:
+            record.write(trial, fail_reason="interrupted (Ctrl-C)")
+            raise
         except Exception as err:  # recorded, then Optuna marks the trial FAILED
             record.write(trial, fail_reason=f"{type(err).__name__}: {err}".splitlines()[0][:500])
             if isinstance(err, torch.OutOfMemoryError):

@@ -10,6 +10,7 @@ from optuna.trial import TrialState
 from tqdm.auto import tqdm
 
 from nas.errors import UserError
+from nas.faults import MachineFault, describe_fault
 from nas.study.gate import TrialGate
 from nas.study.record import FINISHED
 
@@ -77,10 +78,21 @@ def run_trials(
 
     gate = TrialGate(storage_url, study.study_name) if storage_url else None
 
+    faults: list[str] = []
+    current: list[optuna.Trial] = []
+
     def started(trial: optuna.Trial) -> float | tuple[float, float]:
+        current[:] = [trial]
         if gate is not None:
             gate.release()  # this trial is RUNNING now: other workers may count it
-        return objective(trial)
+        try:
+            return objective(trial)
+        except Exception as err:
+            # A full disk or a broken database fails every later trial too: stop after this one.
+            fault = describe_fault(err)
+            if fault is not None:
+                faults.append(fault)
+            raise
 
     failed_in_a_row = 0
     try:
@@ -115,16 +127,33 @@ def run_trials(
                 catch=(Exception,),  # a failing trial fails alone; its reason is stored
                 gc_after_trial=False,
             )
+            if faults:
+                raise MachineFault(faults[0])
             failed_in_a_row = failed_in_a_row + 1 if last == [TrialState.FAIL] else 0
             if failed_in_a_row >= MAX_FAILURES_IN_A_ROW:
                 raise SearchStalled(
                     f"study {study.study_name!r}: {failed_in_a_row} trials in a row failed; "
                     "see the reasons with mtlnas show"
                 )
+    except BaseException:
+        # Optuna could not record how the trial ended (the database write failed too): try
+        # once more, so that this process leaves no trial RUNNING where it can help it.
+        if current:
+            _fail_if_running(study, current[0])
+        raise
     finally:
         if gate is not None:
             gate.close()
         bar.close()
+
+
+def _fail_if_running(study: optuna.Study, trial: optuna.Trial) -> None:
+    storage = study._storage
+    try:
+        if storage.get_trial(trial._trial_id).state == TrialState.RUNNING:
+            storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+    except Exception:  # the storage is broken: the heartbeat fails the trial later
+        pass
 
 
 def _finished(study: optuna.Study) -> int:

@@ -26,6 +26,7 @@ __all__ = [
     "StorageError",
     "artifact_dir",
     "artifact_store",
+    "heartbeat_seconds",
     "load_study",
     "open_storage",
 ]
@@ -35,7 +36,7 @@ __all__ = [
 warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 
 DEFAULT_STORAGE = "sqlite:///studies.db"
-HEARTBEAT_SECONDS = int(os.environ.get("MTLNAS_HEARTBEAT", "10"))  # grace period: 3x this
+HEARTBEAT_SECONDS = 10  # default; MTLNAS_HEARTBEAT or --heartbeat override it (grace: 3x)
 MAX_RETRY = 2  # a trial killed this many times is given up
 
 
@@ -85,7 +86,9 @@ def open_storage(
         and not Path(parsed.database).exists()
     ):
         raise StorageError(f"no database at {parsed.database}; start a study with: mtlnas search")
-    interval = heartbeat or HEARTBEAT_SECONDS
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        _check_sqlite_file(Path(parsed.database))
+    interval = heartbeat_seconds(heartbeat)
     engine_kwargs: dict[str, object] = {}
     if parsed.get_backend_name() == "sqlite":
         # Wait up to 60 s for another process's write instead of failing at once.
@@ -117,6 +120,35 @@ def open_storage(
         except RuntimeError as err:  # Optuna's schema-version checks
             raise StorageError(f"storage {url!r}: {err}") from None
     raise AssertionError("unreachable")
+
+
+def heartbeat_seconds(given: int | None = None) -> int:
+    """Seconds between trial heartbeats: ``given``, else ``MTLNAS_HEARTBEAT``, else 10.
+
+    Raises:
+        StorageError: not a whole number of seconds of at least 1.
+    """
+    if given is not None:
+        value, source = str(given), "--heartbeat"
+    else:
+        value, source = (
+            os.environ.get("MTLNAS_HEARTBEAT", str(HEARTBEAT_SECONDS)),
+            "MTLNAS_HEARTBEAT",
+        )
+    if not value.strip().isdigit() or int(value) < 1:
+        raise StorageError(f"{source} must be a whole number of seconds (1 or more), got {value!r}")
+    return int(value)
+
+
+def _check_sqlite_file(path: Path) -> None:
+    # SQLite would happily turn an empty file into a database; a reader must not.
+    if path.is_file():
+        with open(path, "rb") as f:
+            head = f.read(16)
+        if not head:
+            raise StorageError(f"{path} is an empty file, not a database; give another --storage")
+        if head != b"SQLite format 3\x00":
+            raise StorageError(f"{path} is not a SQLite database; give another --storage")
 
 
 def artifact_dir(url: str, override: str | None = None) -> Path:

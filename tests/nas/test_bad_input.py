@@ -107,8 +107,8 @@ def test_file_that_is_not_a_database(
     junk = tmp_path / "studies.db"
     junk.write_bytes(b"these are my notes, not a database\n" * 50)
     before = digest(junk)
-    assert "file is not a database" in fails(capsys, "search", "--benchmark", "digits", *TINY)
-    assert "file is not a database" in fails(capsys, "list")
+    assert "is not a SQLite database" in fails(capsys, "search", "--benchmark", "digits", *TINY)
+    assert "is not a SQLite database" in fails(capsys, "list")
     assert digest(junk) == before
 
 
