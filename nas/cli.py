@@ -214,17 +214,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``mtlnas`` console script; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    from nas import commands
+    from nas import commands, reports
 
     handlers: dict[str, Callable[[argparse.Namespace, dict[str, Any]], int]] = {
         "search": commands.search,
         "resume": commands.resume,
         "worker": commands.resume,
         "confirm": commands.confirm,
-        "list": commands.list_studies,
-        "show": commands.show,
-        "plot": commands.plot,
-        "dashboard": commands.dashboard,
+        "list": reports.list_studies,
+        "show": reports.show,
+        "plot": reports.plot,
+        "dashboard": reports.dashboard,
     }
     from export.cli import EXPORT_HANDLERS
 

@@ -9,11 +9,12 @@ hidden behind the ``AssertionError`` Optuna raises when it cannot even record a 
 from __future__ import annotations
 
 import errno
+import logging
 from collections.abc import Iterator
 
 from nas.errors import UserError
 
-__all__ = ["MachineFault", "describe_fault", "is_interrupt"]
+__all__ = ["MachineFault", "describe_fault", "is_interrupt", "quiet_trial_tracebacks"]
 
 _RESUME = "then run the command again (a study resumes where it stopped)"
 
@@ -96,3 +97,28 @@ def describe_fault(err: BaseException) -> str | None:
 def is_interrupt(err: BaseException) -> bool:
     """True when ``err`` is, or was caused by, a Ctrl-C (libraries re-wrap it at times)."""
     return any(isinstance(e, KeyboardInterrupt) for e in _chain(err))
+
+
+class _OneLinePerTrial(logging.Filter):
+    """Optuna logs a failed trial's whole traceback; its reason is stored and shown by ``show``.
+
+    Kept: one line per failed trial. Dropped: the traceback, the repeated "failed with value
+    None" line, and everything about an interrupt or a machine fault (the command prints its
+    own one line for those).
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        err = record.exc_info[1] if record.exc_info else None
+        if err is not None and (is_interrupt(err) or describe_fault(err) is not None):
+            return False
+        if "failed with value None" in record.getMessage():
+            return False
+        record.exc_info, record.exc_text = None, None
+        return True
+
+
+def quiet_trial_tracebacks() -> None:
+    """Filter Optuna's log handler (once): one line per failed trial, nothing for faults."""
+    for handler in logging.getLogger("optuna").handlers:
+        if not any(isinstance(f, _OneLinePerTrial) for f in handler.filters):
+            handler.addFilter(_OneLinePerTrial())

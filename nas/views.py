@@ -10,7 +10,7 @@ import optuna
 
 from nas.study.record import TrialRecord
 
-__all__ = ["confirmed_table", "trial_summary"]
+__all__ = ["columns", "confirmed_table", "trial_summary"]
 
 _ROLE = {"independent": "independent (baseline)", "hard_sharing": "hard sharing (baseline)"}
 
@@ -21,6 +21,27 @@ def _pm(s: Mapping[str, float], scale: float = 100.0, unit: str = "%", digits: i
     mean, sd = scale * s["mean"], scale * s["sd"]
     spread = "" if math.isnan(sd) else f" ± {sd:.{digits}f}"
     return f"{mean:+.{digits}f}{unit}{spread}" if unit == "%" else f"{mean:.{digits}f}{spread}"
+
+
+def columns(header: list[str], rows: list[list[str]], right: set[int] | None = None) -> list[str]:
+    """Lines of a text table whose columns fit their longest entry, whatever the names.
+
+    Columns in ``right`` are right-aligned (numbers); the last column is never padded.
+
+    Example:
+        >>> columns(["a", "n"], [["long name", "1"], ["b", "22"]], right={1})
+        ['a          n', 'long name  1', 'b         22']
+    """
+    right = right or set()
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    lines = []
+    for r in [header, *rows]:
+        cells = [
+            c.rjust(w) if i in right else (c if i == len(r) - 1 else c.ljust(w))
+            for i, (c, w) in enumerate(zip(r, widths, strict=True))
+        ]
+        lines.append("  ".join(cells).rstrip())
+    return lines
 
 
 def confirmed_table(table: Mapping[str, Any]) -> str:

@@ -212,11 +212,11 @@ def test_console_script_exit_status(tmp_path: Path) -> None:
 
 def test_a_plain_bug_keeps_its_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
     # Only UserError (and missing files) are the user's to fix; anything else is a bug.
-    import nas.commands
+    import nas.reports
 
     def broken(args: object, given: object) -> int:
         raise ValueError("an internal bug")
 
-    monkeypatch.setattr(nas.commands, "list_studies", broken)
+    monkeypatch.setattr(nas.reports, "list_studies", broken)
     with pytest.raises(ValueError, match="an internal bug"):
         main(["list"])
