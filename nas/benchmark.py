@@ -142,6 +142,8 @@ def _check_target(where: str, task: Task, y: torch.Tensor, n: int, shape: tuple[
         "segmentation": hw,
         "depth": (1, *hw),
         "normals": (3, *hw),
+        "edges": (1, *hw),
+        "saliency": (1, *hw),
     }[task.kind]
     if not isinstance(y, torch.Tensor) or tuple(y.shape) != (n, *want):
         got = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
@@ -165,6 +167,10 @@ def _check_target(where: str, task: Task, y: torch.Tensor, n: int, shape: tuple[
             )
     if task.kind == "multilabel" and not ((y == 0) | (y == 1)).all():
         raise BenchmarkError(f"{where}: field 'targets' must be 0 or 1 for a multilabel task")
+    if task.kind in ("edges", "saliency") and not ((y == 0) | (y == 1) | (y == -1)).all():
+        raise BenchmarkError(
+            f"{where}: field 'targets' must be 0 or 1 (or -1 = unlabelled) for a {task.kind} task"
+        )
     if task.kind == "depth" and (y < 0).any():
         raise BenchmarkError(f"{where}: field 'targets' has negative depth (0 = unknown)")
 

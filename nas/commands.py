@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import sys
 from typing import Any
 
 import optuna
@@ -14,13 +15,19 @@ from nas.evaluators import make_evaluator
 from nas.faults import quiet_trial_tracebacks
 from nas.problem import Problem
 from nas.study.config import SearchConfig
-from nas.study.create import create_or_resume, finished, prepare, study_config
+from nas.study.create import (
+    check_same_tasks,
+    create_or_resume,
+    finished,
+    prepare,
+    study_config,
+)
 from nas.study.pick import best_trial
-from nas.study.record import TrialRecord
+from nas.study.record import TRIVIAL_KEY, StudyRecord, TrialRecord
 from nas.study.search import run_search
 from nas.study.storage import artifact_store, load_study, open_storage
 from nas.train import pick_device
-from nas.views import confirmed_table
+from nas.views import confirmed_table, health_warnings
 
 __all__ = ["USER_ERRORS", "confirm", "resume", "search"]
 
@@ -49,6 +56,7 @@ def _start(args: argparse.Namespace, given: dict[str, Any], create: bool) -> int
     if parts is None or config is None or not _same_except_target(stored, config):
         parts = prepare(stored, device)  # the stored configuration rules an existing study
     config, (problem, space) = stored, parts
+    check_same_tasks(study, problem)
     done = finished(study)
     if done >= config.n_trials:
         print(
@@ -106,6 +114,7 @@ def confirm(args: argparse.Namespace, given: dict[str, Any]) -> int:
             "confirming its best so far"
         )
     problem, _ = prepare(config, device)
+    check_same_tasks(study, problem)
     return _confirm(args, storage, study, config, problem)
 
 
@@ -124,6 +133,8 @@ def resume(args: argparse.Namespace, given: dict[str, Any]) -> int:
 
 
 def _print_best(study: optuna.Study, config: SearchConfig) -> None:
+    for line in health_warnings(study, StudyRecord(study).get(TRIVIAL_KEY)):
+        print(line, file=sys.stderr)
     if config.multi_objective:
         front = sorted(study.best_trials, key=lambda t: t.values[1])
         print(f"Pareto front ({len(front)} trials): Δ_MTL vs {config.metric_names[1]}")

@@ -13,11 +13,19 @@ from collections.abc import Mapping
 import torch
 import torch.nn.functional as F  # noqa: N812
 
-from nas.tasks import IGNORE_INDEX, Task
+from nas.tasks import BINARY_DENSE, IGNORE_INDEX, Task
 
-__all__ = ["TaskMeter", "delta_mtl"]
+__all__ = ["EDGE_TOLERANCE", "THRESHOLDS", "TaskMeter", "binary_scores", "delta_mtl"]
 
 _ANGLE_BINS = 18000  # 0.01-degree bins: the median angle is exact to 0.01 degrees
+THRESHOLDS = torch.arange(1, 100, dtype=torch.float64) / 100  # on the predicted probability
+# Edge matching tolerance, as in the BSDS benchmark: 0.75% of the image diagonal, in whole
+# pixels (0 at 32x32, so a predicted edge pixel must lie on a labelled one; 6 at 480x640). A
+# predicted pixel within it of a labelled edge is a hit, a labelled pixel within it of a
+# prediction is found; BSDS matches one-to-one instead, so at large tolerances these scores
+# are the more lenient.
+EDGE_TOLERANCE = 0.0075
+SALIENCY_BETA2 = 0.3
 
 
 class TaskMeter:
@@ -63,6 +71,8 @@ class TaskMeter:
             self._add("hist", torch.bincount(bins, minlength=_ANGLE_BINS))
             for thr in (11.25, 22.5, 30.0):
                 self._add(f"within_{thr:g}", (angle < thr).sum())
+        elif kind in BINARY_DENSE:
+            self._binary(pred, target)
         else:  # regression, depth
             valid = target > 0 if kind == "depth" else torch.ones_like(target, dtype=torch.bool)
             diff = (pred - target)[valid]
@@ -72,10 +82,44 @@ class TaskMeter:
             if kind == "depth":
                 self._add("rel", (diff.abs() / target[valid]).sum())
 
+    def _binary(self, pred: torch.Tensor, target: torch.Tensor) -> None:
+        # Counts per threshold, summed over the split: one threshold for the whole split (ODS).
+        valid = target >= 0
+        gt = (target > 0.5) & valid
+        prob = torch.sigmoid(pred)
+        h, w = pred.shape[-2:]
+        r = int(EDGE_TOLERANCE * math.hypot(h, w)) if self.task.kind == "edges" else 0
+        if r == 0:
+            # Exact matching: a histogram of the probabilities gives every threshold at once.
+            bins = (prob * 100).floor().long().clamp(0, 99)
+            above_gt = torch.bincount(bins[gt], minlength=100).flip(0).cumsum(0).flip(0)[1:]
+            above = torch.bincount(bins[valid], minlength=100).flip(0).cumsum(0).flip(0)[1:]
+            hit, pos, found = above_gt, above, above_gt
+        else:
+            near_gt = _dilate(gt.float(), r) > 0
+            parts: list[list[torch.Tensor]] = [[], [], []]
+            for chunk in torch.split(THRESHOLDS.to(pred.device), 11):
+                p = (prob.unsqueeze(1) > chunk.view(1, -1, 1, 1, 1).float()) & valid.unsqueeze(1)
+                near_p = _dilate(p.flatten(1, 2).float(), r).view(p.shape) > 0
+                dims = (0, 2, 3, 4)
+                parts[0].append((p & near_gt.unsqueeze(1)).sum(dims))
+                parts[1].append(p.sum(dims))
+                parts[2].append((gt.unsqueeze(1) & near_p).sum(dims))
+            hit, pos, found = (torch.cat(x) for x in parts)
+        self._add("hit", hit)
+        self._add("pos", pos)
+        self._add("found", found)
+        self._add("gt", gt.sum())
+        half = (prob > 0.5) & valid
+        self._add("inter", (half & gt).sum())
+        self._add("union", (half | gt).sum())
+
     def compute(self) -> dict[str, float]:
         """Every metric of the task's kind over what was added; NaN where nothing was."""
         s = {k: v.cpu() for k, v in self._sums.items()}
         kind = self.task.kind
+        if kind in BINARY_DENSE:
+            return self._binary_metrics(s)
         if kind in ("classification", "multilabel"):
             return {"accuracy": _ratio(s, "correct", "count")}
         if kind == "segmentation":
@@ -103,6 +147,55 @@ class TaskMeter:
         count = float(s["count"]) if "count" in s else 0.0
         out["rmse"] = math.sqrt(float(s["sq"]) / count) if count else math.nan
         return out
+
+    def _binary_metrics(self, s: Mapping[str, torch.Tensor]) -> dict[str, float]:
+        names = ("odsf", "ap") if self.task.kind == "edges" else ("maxf", "iou")
+        if "gt" not in s or int(s["gt"]) == 0:
+            return dict.fromkeys(names, math.nan)
+        hit, pos, found = (s[k].double() for k in ("hit", "pos", "found"))
+        scores = binary_scores(hit, pos, found, float(s["gt"]))
+        if self.task.kind == "edges":
+            return {"odsf": scores["f1"], "ap": scores["ap"]}
+        iou = float(s["inter"]) / max(1.0, float(s["union"]))
+        return {"maxf": scores["f_beta"], "iou": iou}
+
+
+def _dilate(x: torch.Tensor, r: int) -> torch.Tensor:
+    """Max over a (2r+1)^2 neighbourhood of (batch, channels, H, W) maps; r = 0 is identity."""
+    return x if r == 0 else F.max_pool2d(x, 2 * r + 1, stride=1, padding=r)
+
+
+def binary_scores(
+    hit: torch.Tensor, pos: torch.Tensor, found: torch.Tensor, gt: float
+) -> dict[str, float]:
+    """Best F over thresholds and the area under the precision-recall curve.
+
+    Args:
+        hit: per threshold, predicted positives that match a labelled positive.
+        pos: per threshold, predicted positives.
+        found: per threshold, labelled positives matched by a prediction.
+        gt: labelled positives.
+
+    Returns:
+        ``f1`` (beta 1, the edges odsF), ``f_beta`` (beta^2 = 0.3, saliency's maxF), ``ap``.
+
+    Example:
+        >>> r = binary_scores(torch.tensor([2.0, 1.0]), torch.tensor([4.0, 1.0]),
+        ...                   torch.tensor([2.0, 1.0]), 2.0)
+        >>> round(r["f1"], 4), round(r["ap"], 4)
+        (0.6667, 0.75)
+    """
+    precision = torch.where(pos > 0, hit / pos.clamp_min(1), torch.ones_like(hit))
+    recall = found / gt
+    f1 = 2 * precision * recall / (precision + recall).clamp_min(1e-12)
+    b2 = SALIENCY_BETA2
+    fb = (1 + b2) * precision * recall / (b2 * precision + recall).clamp_min(1e-12)
+    # Thresholds rise along the tensor, so recall falls: walk it from the highest threshold.
+    ap, last = 0.0, 0.0
+    for p, r in zip(precision.flip(0).tolist(), recall.flip(0).tolist(), strict=True):
+        ap += max(0.0, r - last) * p
+        last = max(last, r)
+    return {"f1": float(f1.max()), "f_beta": float(fb.max()), "ap": ap}
 
 
 def _ratio(s: Mapping[str, torch.Tensor], num: str, den: str) -> float:

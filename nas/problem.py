@@ -37,6 +37,7 @@ class Problem:
     device: torch.device
     train: Split
     val: Split
+    trivial: dict[str, float] = dataclasses.field(default_factory=dict)
 
     @classmethod
     def prepare(cls, bench: Benchmark, spec: BackboneSpec | None, device: torch.device) -> Problem:
@@ -45,6 +46,9 @@ class Problem:
         Raises:
             BackboneError: the backbone cannot be built or does not fit the inputs.
         """
+        from nas.health import resolve_weights, trivial_scores
+
+        bench = resolve_weights(bench)  # "balanced" weights become numbers, stored as such
         spec = spec or bench.backbone_spec()
         backbone = spec.create(bench.input_shape)
         try:
@@ -52,7 +56,18 @@ class Problem:
         except ValueError as err:
             raise BackboneError(f"backbone {spec.name!r}: {err}") from None
         # Resident for the whole process: no per-step host copies.
-        return cls(bench, spec, backbone, device, bench.train.to(device), bench.val.to(device))
+        train, val = bench.train.to(device), bench.val.to(device)
+        return cls(bench, spec, backbone, device, train, val, trivial_scores(bench))
+
+    def beaten(self, primary: Mapping[str, float]) -> dict[str, bool]:
+        """For each task, whether ``primary`` beats its trivial predictor (see nas.health)."""
+        from nas.health import beats
+
+        return {
+            t.name: beats(t, primary[t.name], self.trivial[t.name])
+            for t in self.tasks
+            if t.name in self.trivial
+        }
 
     @property
     def tasks(self) -> tuple[Task, ...]:

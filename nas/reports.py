@@ -17,9 +17,9 @@ from nas.layout import Layout
 from nas.study.confirm import CONFIRM_SUFFIX
 from nas.study.create import finished, study_config
 from nas.study.pick import best_trial, trial_by_number
-from nas.study.record import StudyRecord, TrialRecord
+from nas.study.record import TRIVIAL_KEY, StudyRecord, TrialRecord
 from nas.study.storage import StorageError, artifact_store, load_study, open_storage
-from nas.views import columns, confirmed_table, trial_summary
+from nas.views import columns, confirmed_table, health_warnings, trial_summary
 
 __all__ = ["dashboard", "file_stem", "list_studies", "plot", "show"]
 
@@ -86,6 +86,8 @@ def show(args: argparse.Namespace, given: dict[str, Any]) -> int:
         print(confirmed_table(table))
         print("SEARCH LEADERBOARD (validation split, one seed per trial: what the search chose on)")
     elif (line := confirm_progress(storage, args.name)) is not None:
+        print(line)
+    for line in health_warnings(study, StudyRecord(study).get(TRIVIAL_KEY)):
         print(line)
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     if complete:

@@ -11,7 +11,19 @@ regression     float (out,)                 values (out,)              pooled
 segmentation   int64 (H, W), -1 = ignore    logits (out, H, W)         dense
 depth          float (1, H, W), 0 = unknown depth (1, H, W)            dense
 normals        float (3, H, W), 0 = unknown unnormalised xyz (3, H, W) dense
+edges          float 0/1 (1, H, W), -1 =    logit (1, H, W)            dense
+               ignore
+saliency       float 0/1 (1, H, W), -1 =    logit (1, H, W)            dense
+               ignore
 ============== ============================ ========================== ===============
+
+Imbalance (``Task.weights``): class weights for ``classification`` and ``segmentation`` (one per
+class), positive weights for ``multilabel`` (one per label, PyTorch's ``pos_weight``: a
+positive counts that many negatives), and for ``edges`` / ``saliency`` the weight of the
+positive pixels, ``w`` in (0, 1), negatives weighing ``1 - w`` (the edges default is 0.95, as the
+dense multi-task suites train edge detection). ``"balanced"`` computes them from the training
+split when the benchmark loads (inverse class frequency; negatives over positives; ``w`` = the
+share of negative pixels), and the numbers are what the study stores.
 """
 
 from __future__ import annotations
@@ -27,7 +39,10 @@ from nas.heads import HeadSpec
 
 __all__ = ["IGNORE_INDEX", "KINDS", "METRICS", "Task", "TaskError", "TaskKind"]
 
-TaskKind = Literal["classification", "multilabel", "regression", "segmentation", "depth", "normals"]
+TaskKind = Literal[
+    "classification", "multilabel", "regression", "segmentation", "depth", "normals", "edges",
+    "saliency",
+]  # fmt: skip
 KINDS: tuple[str, ...] = (
     "classification",
     "multilabel",
@@ -35,7 +50,11 @@ KINDS: tuple[str, ...] = (
     "segmentation",
     "depth",
     "normals",
+    "edges",
+    "saliency",
 )
+BINARY_DENSE = ("edges", "saliency")
+EDGE_POSITIVE_WEIGHT = 0.95  # edges: positives weigh 0.95, negatives 0.05 (about 5% are edges)
 IGNORE_INDEX = -1  # segmentation pixels with this label count in no loss and no metric
 
 # Metrics per kind: name -> True when higher is better. The first one is the default primary.
@@ -52,6 +71,11 @@ METRICS: dict[str, dict[str, bool]] = {
         "within_22.5": True,
         "within_30": True,
     },
+    # odsF: F-measure (beta 1) at the one threshold best over the whole split; ap: area under
+    # the precision-recall curve. maxF: F-measure with beta^2 = 0.3 (the saliency convention,
+    # precision weighted more) at the best threshold; iou: at probability 0.5.
+    "edges": {"odsf": True, "ap": True},
+    "saliency": {"maxf": True, "iou": True},
 }
 _LOSSES = {
     "classification": ("cross_entropy",),
@@ -60,8 +84,10 @@ _LOSSES = {
     "segmentation": ("cross_entropy",),
     "depth": ("l1", "mse"),
     "normals": ("cosine",),
+    "edges": ("weighted_bce", "bce"),
+    "saliency": ("bce", "weighted_bce"),
 }
-_DENSE = ("segmentation", "depth", "normals")
+_DENSE = ("segmentation", "depth", "normals", *BINARY_DENSE)
 
 
 class TaskError(UserError, ValueError):
@@ -79,6 +105,8 @@ class Task:
             (regression); depth is always 1 and normals always 3.
         primary: the metric that enters Δ_MTL; defaults to the kind's first metric.
         loss: training loss; defaults to the kind's first loss.
+        weights: imbalance weights (see the module docstring), ``"balanced"`` until the
+            benchmark resolves it from its training split, or None for none.
 
     Example:
         >>> Task("seg", "segmentation", 13).primary, Task("depth", "depth").higher_is_better
@@ -90,6 +118,7 @@ class Task:
     out: int = 1
     primary: str = ""
     loss: str = ""
+    weights: tuple[float, ...] | str | None = None
 
     def __post_init__(self) -> None:
         where = f"task {self.name!r}"
@@ -119,6 +148,30 @@ class Task:
             )
         object.__setattr__(self, "primary", primary)
         object.__setattr__(self, "loss", loss)
+        object.__setattr__(self, "weights", self._checked_weights(where))
+
+    def _checked_weights(self, where: str) -> tuple[float, ...] | str | None:
+        weights = self.weights
+        if weights is None and self.loss == "weighted_bce":
+            return (EDGE_POSITIVE_WEIGHT,) if self.kind == "edges" else "balanced"
+        if weights is None or weights == "balanced":
+            if weights == "balanced" and self.kind in ("regression", "depth", "normals"):
+                raise TaskError(f"{where}: a {self.kind} task takes no class weights")
+            return weights
+        if isinstance(weights, str) or not isinstance(weights, (list, tuple)):
+            raise TaskError(f"{where}: field 'weights' must be numbers or 'balanced'")
+        values = tuple(float(w) for w in weights)
+        n = 1 if self.kind in BINARY_DENSE else self.out
+        if self.kind in ("regression", "depth", "normals") or len(values) != n:
+            raise TaskError(
+                f"{where}: field 'weights' needs {n} number(s) for a {self.kind} task, "
+                f"got {len(values)}"
+            )
+        if not all(w >= 0 and w < float("inf") for w in values) or not any(values):
+            raise TaskError(f"{where}: field 'weights' must be finite, >= 0, not all zero")
+        if self.kind in BINARY_DENSE and not 0 < values[0] < 1:
+            raise TaskError(f"{where}: the positive weight of a {self.kind} task lies in (0, 1)")
+        return values
 
     @property
     def dense(self) -> bool:
@@ -145,15 +198,22 @@ class Task:
             "segmentation": f"per-pixel logits over {self.out} classes, NCHW",
             "depth": "per-pixel depth, N1HW",
             "normals": "per-pixel surface normal xyz (normalise to unit length), N3HW",
+            "edges": "per-pixel edge logit, N1HW (sigmoid for the edge probability)",
+            "saliency": "per-pixel saliency logit, N1HW (sigmoid for the probability)",
         }[self.kind]
 
     def compute_loss(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Mean training loss over the batch (and the valid pixels of dense tasks)."""
         pred = pred.float()
+        weights = self.weights if isinstance(self.weights, tuple) else None
         if self.loss == "cross_entropy":
-            return F.cross_entropy(pred, target, ignore_index=IGNORE_INDEX)
+            w = None if weights is None else torch.tensor(weights, device=pred.device)
+            return F.cross_entropy(pred, target, weight=w, ignore_index=IGNORE_INDEX)
+        if self.kind in BINARY_DENSE:
+            return _binary_dense_loss(pred, target, weights[0] if weights else None)
         if self.loss == "bce":
-            return F.binary_cross_entropy_with_logits(pred, target)
+            w = None if weights is None else torch.tensor(weights, device=pred.device)
+            return F.binary_cross_entropy_with_logits(pred, target, pos_weight=w)
         # Masked means with no host sync: empty masks give a zero loss, not NaN.
         if self.kind == "normals":
             valid = (target.norm(dim=1) > 0).float()
@@ -163,3 +223,14 @@ class Task:
             err = (pred - target).abs() if self.loss == "l1" else (pred - target).square()
         loss: torch.Tensor = (err * valid).sum() / valid.sum().clamp_min(1)
         return loss
+
+
+def _binary_dense_loss(pred: torch.Tensor, target: torch.Tensor, w: float | None) -> torch.Tensor:
+    """(Weighted) BCE over the labelled pixels; -1 marks unlabelled ones."""
+    valid = (target >= 0).float()
+    y = target.clamp(0, 1)
+    per_pixel = F.binary_cross_entropy_with_logits(pred, y, reduction="none")
+    if w is not None:  # positives weigh w, negatives 1 - w; x2 keeps w = 0.5 equal to plain BCE
+        per_pixel = per_pixel * 2 * (w * y + (1 - w) * (1 - y))
+    loss: torch.Tensor = (per_pixel * valid).sum() / valid.sum().clamp_min(1)
+    return loss

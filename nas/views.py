@@ -10,7 +10,7 @@ import optuna
 
 from nas.study.record import TrialRecord
 
-__all__ = ["columns", "confirmed_table", "trial_summary"]
+__all__ = ["columns", "confirmed_table", "health_warnings", "trial_summary"]
 
 _ROLE = {"independent": "independent (baseline)", "hard_sharing": "hard sharing (baseline)"}
 
@@ -30,7 +30,7 @@ def columns(header: list[str], rows: list[list[str]], right: set[int] | None = N
 
     Example:
         >>> columns(["a", "n"], [["long name", "1"], ["b", "22"]], right={1})
-        ['a          n', 'long name  1', 'b         22']
+        ['a           n', 'long name   1', 'b          22']
     """
     right = right or set()
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
@@ -109,3 +109,23 @@ def trial_summary(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
         "reason": r.reason,
         "baseline": r.baseline or "",
     }
+
+
+def health_warnings(study: optuna.Study, trivial: Mapping[str, float] | None) -> list[str]:
+    """One line per task that did not beat its trivial predictor in most complete trials."""
+    if not trivial:
+        return []
+    done = [
+        r.beat_trivial
+        for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+        if (r := TrialRecord.of(t)).beat_trivial is not None and r.duplicate_of is None
+    ]
+    lines = []
+    for task, score in trivial.items():
+        missed = sum(not b.get(task, True) for b in done)
+        if done and missed > len(done) / 2:
+            lines.append(
+                f"warning: task {task!r} did not beat its trivial predictor ({score:.4f}) in "
+                f"{missed} of {len(done)} trials: check its loss, weights or epochs"
+            )
+    return lines

@@ -29,6 +29,7 @@ from search_spaces import SearchSpace, make_space
 
 __all__ = [
     "ConfigConflict",
+    "check_same_tasks",
     "create_or_resume",
     "finished",
     "make_pruner",
@@ -109,6 +110,25 @@ def prepare(config: SearchConfig, device: torch.device) -> tuple[Problem, Search
     problem = Problem.prepare(bench, spec, device)
     space = make_space(config.space, bench.task_names, problem.backbone.depth, config.space_options)
     return problem, space
+
+
+def check_same_tasks(study: optuna.Study, problem: Problem) -> None:
+    """Refuse a study whose benchmark now has other tasks than when the study was made.
+
+    Raises:
+        ConfigConflict: naming both task lists.
+    """
+    model = StudyRecord(study).model()
+    if model is None:
+        return
+    stored = [t["name"] for t in model["tasks"]]
+    now = [t.name for t in problem.tasks]
+    if stored != now:
+        raise ConfigConflict(
+            f"study {study.study_name!r} was made when its benchmark had the tasks {stored}; "
+            f"it now has {now}: resume it with the mtl-nas version that made it, or start a "
+            "new study (--name)"
+        )
 
 
 def study_exists(storage: optuna.storages.BaseStorage, name: str) -> bool:

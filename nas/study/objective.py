@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import os
 import socket
+import sys
 import time
 
 import optuna
@@ -145,7 +146,12 @@ class Objective:
             baseline = self._baseline(trial, block=True)
         assert baseline is not None  # await_baseline blocks or raises
         delta = delta_mtl(primary, baseline, self.problem.higher_is_better)
-        record.write(trial, metrics=evaluation.metrics, primary=primary, delta_mtl=delta)
+        beaten = self.problem.beaten(primary)
+        record.write(
+            trial, metrics=evaluation.metrics, primary=primary, delta_mtl=delta, beat_trivial=beaten
+        )
+        if is_baseline:
+            self._warn_unlearned(primary, beaten)
         values: list[float] = [delta]
         if self.config.multi_objective:
             values.append(float(c.params if self.config.objectives.endswith("params") else c.flops))
@@ -155,6 +161,19 @@ class Objective:
         if evaluation.network is not None and self._worth_keeping(values):
             self._keep(trial, evaluation.network)
         return values[0] if len(values) == 1 else (values[0], values[1])
+
+    def _warn_unlearned(self, primary: dict[str, float], beaten: dict[str, bool]) -> None:
+        # Said before any search budget is spent: a task its own network cannot learn adds
+        # the same to every trial's Δ_MTL, and the search optimises the other tasks only.
+        for task in self.problem.tasks:
+            if not beaten.get(task.name, True):
+                tqdm.write(
+                    f"warning: task {task.name!r}: the independent baseline scored "
+                    f"{task.primary} {primary[task.name]:.4f}, no better than a trivial "
+                    f"predictor ({self.problem.trivial[task.name]:.4f}); the search will "
+                    "optimise the other tasks only: check its loss, weights or epochs",
+                    file=sys.stderr,
+                )
 
     def _baseline(self, trial: optuna.trial.BaseTrial, block: bool) -> dict[str, float] | None:
         study = self.record.study

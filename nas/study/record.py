@@ -29,6 +29,7 @@ __all__ = [
     "FINISHED",
     "MODEL_KEY",
     "RECORD_VERSION",
+    "TRIVIAL_KEY",
     "VERSION_KEY",
     "RecordError",
     "StudyRecord",
@@ -44,6 +45,7 @@ MODEL_KEY = "mtlnas_model"  # Problem.describe(): enough to rebuild any trial's 
 CONFIRM_OF_KEY = "mtlnas_confirm_of"  # on a confirm study: the search study's name
 PLAN_KEY = "mtlnas_confirm_plan"  # on a confirm study: ConfirmPlan JSON
 CONFIRMED_KEY = "mtlnas_confirmed"  # on a confirm study: the confirmed table, once computed
+TRIVIAL_KEY = "mtlnas_trivial"  # {task: primary metric of its trivial predictor, validation}
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)  # count towards a study's target
 
 
@@ -64,6 +66,7 @@ class TrialRecord:
         loss_weighting: how the task losses were weighted.
         metrics: every validation metric of every task.
         primary: each task's primary validation metric.
+        beat_trivial: per task, whether that metric beat its trivial predictor (nas.health).
         delta_mtl: validation Δ_MTL against the study's baseline (a fraction).
         weights: artifact id of the stored state dict.
         weights_sha256: that file's SHA-256 (absent in studies written before 0.3).
@@ -85,6 +88,7 @@ class TrialRecord:
     loss_weighting: str | None = None
     metrics: dict[str, dict[str, float]] | None = None
     primary: dict[str, float] | None = None
+    beat_trivial: dict[str, bool] | None = None
     delta_mtl: float | None = None
     weights: str | None = None
     weights_sha256: str | None = None

@@ -11,7 +11,7 @@ from nas.study.baseline import enqueue_baselines
 from nas.study.config import SearchConfig
 from nas.study.create import make_sampler
 from nas.study.objective import Objective
-from nas.study.record import StudyRecord
+from nas.study.record import TRIVIAL_KEY, StudyRecord
 from nas.study.runner import run_trials
 from search_spaces import SearchSpace
 
@@ -28,7 +28,10 @@ def run_search(
     storage_url: str | None = None,
 ) -> None:
     """Run trials until ``config.n_trials`` are finished; see :func:`run_trials`."""
-    StudyRecord(study).set_model(problem.describe())  # what export needs to rebuild a network
+    record = StudyRecord(study)
+    record.set_model(problem.describe())  # what export needs to rebuild a network
+    if record.get(TRIVIAL_KEY) is None:
+        record.set(TRIVIAL_KEY, problem.trivial)  # what show compares each trial with
     objective = Objective(study, config, problem, space, make_evaluator(config), store, progress)
 
     def best(study: optuna.Study) -> str | None:

@@ -123,6 +123,7 @@ def test_confirm_resumes_after_sigkill_without_redoing_runs(tmp_path: Path) -> N
 
 def test_confirm_errors_are_one_line(in_tmp: Path, capsys: pytest.CaptureFixture[str]) -> None:
     def error(*args: str) -> str:
+        capsys.readouterr()  # what earlier commands printed
         assert main(list(args)) == 2
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1, err

@@ -35,10 +35,20 @@ def mtlnas(cwd: Path, *args: str, timeout: float = 300) -> subprocess.CompletedP
 
 
 def start(cwd: Path, *args: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONFAULTHANDLER": "1"}  # SIGABRT dumps every thread's stack
     return subprocess.Popen(
         [sys.executable, "-m", "nas.cli", *args],
-        cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
     )  # fmt: skip
+
+
+def finish(proc: subprocess.Popen[str], timeout: float = 180) -> str:
+    """Wait for ``proc``; if it hangs, fail with where each of its threads was."""
+    try:
+        return proc.communicate(timeout=timeout)[1]
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGABRT)
+        raise AssertionError(f"hung; its threads were at:\n{proc.communicate()[1]}") from None
 
 
 def study(folder: Path, name: str) -> optuna.Study:
@@ -74,7 +84,7 @@ def test_ctrl_c_during_the_baseline_then_resume_reaches_the_target(tmp_path: Pat
     proc = start(tmp_path, "search", "--name", "c", "--n-trials", "3", "--epochs", "40", *BASE)
     wait_until_running(tmp_path, "c", 0, proc)
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
+    err = finish(proc)
     assert proc.returncode == 130
     assert err.strip().splitlines() == [
         "mtlnas search: interrupted; the running trial is marked failed; resume to go on"
