@@ -190,7 +190,13 @@ def test_predict_and_bench_commands(
     capsys.readouterr()
     assert main(["predict", str(out), str(x), "-o", str(tmp_path / "y.npz")]) == 0
     assert "segmentation: shape (5, 5, 16, 16)" in capsys.readouterr().out
-    assert set(np.load(tmp_path / "y.npz")) == {"segmentation", "depth", "normals", "count"}
+    assert set(np.load(tmp_path / "y.npz")) == {
+        "segmentation",
+        "depth",
+        "normals",
+        "count",
+        "edges",
+    }
     assert main(["bench", str(out), "--repeats", "5", "--storage", url(studies)]) == 0
     printed = capsys.readouterr().out
     assert "batch  1: onnxruntime p50" in printed and "onnxruntime/PyTorch p50" in printed

@@ -108,7 +108,8 @@ def test_the_weighted_loss_learns_a_rare_positive_the_plain_one_misses() -> None
         meter = TaskMeter(task)
         meter.update(net(x).detach(), y)
         ious[loss] = meter.compute()["iou"]
-    assert ious["bce"] < 0.02 < 0.1 < ious["weighted_bce"], ious
+    # Measured: IoU 0.003 plain, 0.103 weighted (maxF alike, 0.25: the ranking is the same).
+    assert ious["bce"] < 0.01 < 0.05 < ious["weighted_bce"], ious
 
 
 NOISY = """

@@ -34,11 +34,18 @@ def mtlnas(cwd: Path, *args: str, timeout: float = 300) -> subprocess.CompletedP
     )  # fmt: skip
 
 
+def _default_sigint() -> None:
+    # A test run started in the background inherits an ignored SIGINT (shells do that to
+    # background jobs), and Python keeps it ignored: give the child Ctrl-C back, as a terminal.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start(cwd: Path, *args: str) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONFAULTHANDLER": "1"}  # SIGABRT dumps every thread's stack
     return subprocess.Popen(
         [sys.executable, "-m", "nas.cli", *args],
         cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        preexec_fn=_default_sigint,
     )  # fmt: skip
 
 
