@@ -23,7 +23,7 @@ import torch
 from nas.backbones.registry import BackboneSpec
 from nas.errors import UserError
 from nas.plugins import Registry, call_with_options
-from nas.tasks import IGNORE_INDEX, Task
+from nas.tasks import IGNORE_INDEX, Task, labelled
 
 __all__ = ["Benchmark", "BenchmarkError", "Split", "load_benchmark", "register_benchmark"]
 
@@ -92,6 +92,16 @@ class Benchmark:
         """The backbone this benchmark suggests, or ``auto`` (one that fits its inputs)."""
         return self.backbone if self.backbone is not None else BackboneSpec()
 
+    def label_shares(self) -> dict[str, dict[str, float]]:
+        """Per task, the share of each split's samples that carry its label."""
+        return {
+            t.name: {
+                name: float(labelled(t, getattr(self, name).targets[t.name]).float().mean())
+                for name in SPLITS
+            }
+            for t in self.tasks
+        }
+
     def validate(self) -> Benchmark:
         """Check everything a search relies on; return self or raise BenchmarkError."""
         where = f"benchmark {self.name!r}"
@@ -130,7 +140,13 @@ def _check_split(where: str, split: Split, shape: tuple[int, ...], tasks: tuple[
     for task in tasks:
         if task.name not in split.targets:
             raise BenchmarkError(f"{where}, task {task.name!r}: no labels (field 'targets')")
-        _check_target(f"{where}, task {task.name!r}", task, split.targets[task.name], len(x), shape)
+        y = split.targets[task.name]
+        _check_target(f"{where}, task {task.name!r}", task, y, len(x), shape)
+        if not labelled(task, y).any():
+            raise BenchmarkError(
+                f"{where}, task {task.name!r}: no sample has a label; every split needs some "
+                "labels for each task"
+            )
 
 
 def _check_target(where: str, task: Task, y: torch.Tensor, n: int, shape: tuple[int, ...]) -> None:
@@ -154,19 +170,24 @@ def _check_target(where: str, task: Task, y: torch.Tensor, n: int, shape: tuple[
     if not integer:
         if not y.is_floating_point():
             raise BenchmarkError(f"{where}: field 'targets' must be floating point, not {y.dtype}")
-        if not torch.isfinite(y).all():
-            raise BenchmarkError(f"{where}: field 'targets' holds NaN or infinite values")
+        if torch.isinf(y).any():
+            raise BenchmarkError(f"{where}: field 'targets' holds infinite values")
+        if task.kind not in ("multilabel", "regression") and torch.isnan(y).any():
+            raise BenchmarkError(
+                f"{where}: field 'targets' holds NaN (the unlabelled marker of a {task.kind} task "
+                "is " + ("0" if task.kind in ("depth", "normals") else "-1") + ")"
+            )
     if integer:
-        ok = (y >= 0) & (y < task.out)
-        if task.kind == "segmentation":
-            ok |= y == IGNORE_INDEX
+        ok = ((y >= 0) & (y < task.out)) | (y == IGNORE_INDEX)
         if not ok.all():
             raise BenchmarkError(
                 f"{where}: field 'targets' has class indices outside "
-                f"[0, {task.out})" + (" (or -1 = ignore)" if task.dense else "")
+                f"[0, {task.out}) (or -1 = unlabelled)"
             )
-    if task.kind == "multilabel" and not ((y == 0) | (y == 1)).all():
-        raise BenchmarkError(f"{where}: field 'targets' must be 0 or 1 for a multilabel task")
+    if task.kind == "multilabel" and not ((y == 0) | (y == 1) | torch.isnan(y)).all():
+        raise BenchmarkError(
+            f"{where}: field 'targets' must be 0 or 1 (NaN = unlabelled) for a multilabel task"
+        )
     if task.kind in ("edges", "saliency") and not ((y == 0) | (y == 1) | (y == -1)).all():
         raise BenchmarkError(
             f"{where}: field 'targets' must be 0 or 1 (or -1 = unlabelled) for a {task.kind} task"

@@ -57,6 +57,10 @@ def _start(args: argparse.Namespace, given: dict[str, Any], create: bool) -> int
         parts = prepare(stored, device)  # the stored configuration rules an existing study
     config, (problem, space) = stored, parts
     check_same_tasks(study, problem)
+    for task, shares in problem.benchmark.label_shares().items():
+        if min(shares.values()) < 1:
+            split_shares = ", ".join(f"{100 * v:.0f}% of {k}" for k, v in shares.items())
+            print(f"task {task!r} is labelled on {split_shares}")
     done = finished(study)
     if done >= config.n_trials:
         print(

@@ -31,14 +31,15 @@ def balanced_weights(task: Task, y: torch.Tensor) -> tuple[float, ...]:
     (multilabel), or the share of negative pixels as the positive weight (edges, saliency).
     """
     if task.kind in ("classification", "segmentation"):
-        labels = y[y != IGNORE_INDEX] if task.kind == "segmentation" else y
+        labels = y[y != IGNORE_INDEX]
         counts = torch.bincount(labels.flatten(), minlength=task.out).double()
         total = float(counts.sum())
         # Classes absent from training never appear as a target: their weight is moot (1).
         return tuple(total / (task.out * c) if c > 0 else 1.0 for c in counts.tolist())
     if task.kind == "multilabel":
-        pos = y.double().sum(0)
-        neg = len(y) - pos
+        known = torch.isfinite(y)
+        pos = torch.nan_to_num(y).double().sum(0)
+        neg = known.double().sum(0) - pos
         return tuple(
             n / p if p > 0 else 1.0 for n, p in zip(neg.tolist(), pos.tolist(), strict=True)
         )
@@ -65,7 +66,7 @@ def resolve_weights(bench: Benchmark) -> Benchmark:
 def _trivial_output(task: Task, y: torch.Tensor) -> torch.Tensor:
     """One sample's constant prediction, from training labels ``y`` (batch first)."""
     if task.kind in ("classification", "segmentation"):
-        labels = y[y != IGNORE_INDEX] if task.kind == "segmentation" else y
+        labels = y[y != IGNORE_INDEX]
         majority = int(torch.bincount(labels.flatten(), minlength=task.out).argmax())
         logits = torch.zeros(task.out)
         logits[majority] = 1.0
@@ -75,9 +76,9 @@ def _trivial_output(task: Task, y: torch.Tensor) -> torch.Tensor:
             else logits.view(-1, 1, 1).expand(-1, *y.shape[1:])
         )
     if task.kind == "multilabel":
-        return torch.where(y.double().mean(0) > 0.5, 1.0, -1.0).float()
+        return torch.where(y.double().nanmean(0) > 0.5, 1.0, -1.0).float()
     if task.kind == "regression":
-        return y.double().mean(0).float()
+        return torch.nan_to_num(y.double().nanmean(0)).float()
     if task.kind == "depth":
         valid = y > 0
         mean = float(y[valid].double().mean()) if valid.any() else 1.0

@@ -51,11 +51,13 @@ class TaskMeter:
         """Add one batch of network outputs and targets."""
         kind, pred = self.task.kind, pred.float()
         if kind == "classification":
-            self._add("correct", (pred.argmax(1) == target).sum())
-            self._add("count", torch.tensor(target.numel(), device=pred.device))
+            known = target != IGNORE_INDEX
+            self._add("correct", ((pred.argmax(1) == target) & known).sum())
+            self._add("count", known.sum())
         elif kind == "multilabel":
-            self._add("correct", ((pred > 0) == (target > 0.5)).sum())
-            self._add("count", torch.tensor(target.numel(), device=pred.device))
+            known = torch.isfinite(target)
+            self._add("correct", (((pred > 0) == (target > 0.5)) & known).sum())
+            self._add("count", known.sum())
         elif kind == "segmentation":
             n = self.task.out
             valid = target != IGNORE_INDEX
@@ -74,7 +76,7 @@ class TaskMeter:
         elif kind in BINARY_DENSE:
             self._binary(pred, target)
         else:  # regression, depth
-            valid = target > 0 if kind == "depth" else torch.ones_like(target, dtype=torch.bool)
+            valid = target > 0 if kind == "depth" else torch.isfinite(target)
             diff = (pred - target)[valid]
             self._add("abs", diff.abs().sum())
             self._add("sq", diff.square().sum())

@@ -5,9 +5,12 @@ Target conventions (one sample; the batch axis comes first in a split):
 ============== ============================ ========================== ===============
 kind           target                       network output             head
 ============== ============================ ========================== ===============
-classification int64 class index ()         logits (out,)              pooled
-multilabel     float 0/1 (out,)             logits (out,)              pooled
-regression     float (out,)                 values (out,)              pooled
+classification int64 class index (), -1 =   logits (out,)              pooled
+               unlabelled
+multilabel     float 0/1 (out,), NaN =      logits (out,)              pooled
+               unlabelled
+regression     float (out,), NaN =          values (out,)              pooled
+               unlabelled
 segmentation   int64 (H, W), -1 = ignore    logits (out, H, W)         dense
 depth          float (1, H, W), 0 = unknown depth (1, H, W)            dense
 normals        float (3, H, W), 0 = unknown unnormalised xyz (3, H, W) dense
@@ -16,6 +19,12 @@ edges          float 0/1 (1, H, W), -1 =    logit (1, H, W)            dense
 saliency       float 0/1 (1, H, W), -1 =    logit (1, H, W)            dense
                ignore
 ============== ============================ ========================== ===============
+
+Missing labels: every kind has a marker inside its target (above): -1 for class indices and
+binary maps, NaN for float vectors, 0 for depth and normals. Markers, not a separate mask, so a
+split stays one tensor per task and a sample can lack one label of a multilabel task. Losses
+average over labelled entries only (a batch with none gives 0, never NaN) and metrics count
+labelled entries only.
 
 Imbalance (``Task.weights``): class weights for ``classification`` and ``segmentation`` (one per
 class), positive weights for ``multilabel`` (one per label, PyTorch's ``pos_weight``: a
@@ -37,7 +46,7 @@ import torch.nn.functional as F  # noqa: N812
 from nas.errors import UserError
 from nas.heads import HeadSpec
 
-__all__ = ["IGNORE_INDEX", "KINDS", "METRICS", "Task", "TaskError", "TaskKind"]
+__all__ = ["IGNORE_INDEX", "KINDS", "METRICS", "Task", "TaskError", "TaskKind", "labelled"]
 
 TaskKind = Literal[
     "classification", "multilabel", "regression", "segmentation", "depth", "normals", "edges",
@@ -207,22 +216,56 @@ class Task:
         pred = pred.float()
         weights = self.weights if isinstance(self.weights, tuple) else None
         if self.loss == "cross_entropy":
-            w = None if weights is None else torch.tensor(weights, device=pred.device)
-            return F.cross_entropy(pred, target, weight=w, ignore_index=IGNORE_INDEX)
+            return _cross_entropy(pred, target, weights)
         if self.kind in BINARY_DENSE:
             return _binary_dense_loss(pred, target, weights[0] if weights else None)
         if self.loss == "bce":
             w = None if weights is None else torch.tensor(weights, device=pred.device)
-            return F.binary_cross_entropy_with_logits(pred, target, pos_weight=w)
+            known = torch.isfinite(target)
+            per = F.binary_cross_entropy_with_logits(
+                pred, torch.nan_to_num(target), pos_weight=w, reduction="none"
+            )
+            bce: torch.Tensor = (per * known).sum() / known.sum().clamp_min(1)
+            return bce
         # Masked means with no host sync: empty masks give a zero loss, not NaN.
         if self.kind == "normals":
             valid = (target.norm(dim=1) > 0).float()
             err = 1 - F.cosine_similarity(pred, target, dim=1)
         else:
-            valid = (target > 0).float() if self.kind == "depth" else torch.ones_like(target)
-            err = (pred - target).abs() if self.loss == "l1" else (pred - target).square()
+            valid = (target > 0).float() if self.kind == "depth" else torch.isfinite(target).float()
+            diff = pred - torch.nan_to_num(target)
+            err = diff.abs() if self.loss == "l1" else diff.square()
         loss: torch.Tensor = (err * valid).sum() / valid.sum().clamp_min(1)
         return loss
+
+
+def _cross_entropy(
+    pred: torch.Tensor, target: torch.Tensor, weights: tuple[float, ...] | None
+) -> torch.Tensor:
+    """Cross-entropy over labelled targets (-1 = unlabelled), class-weighted as PyTorch's mean.
+
+    PyTorch's own mean is NaN for a batch without one labelled target; this is 0.
+    """
+    valid = target != IGNORE_INDEX
+    per = F.cross_entropy(pred, target, ignore_index=IGNORE_INDEX, reduction="none")
+    if weights is None:
+        return per.sum() / valid.sum().clamp_min(1)
+    w = torch.tensor(weights, device=pred.device)[target.clamp_min(0)] * valid
+    loss: torch.Tensor = (per * w).sum() / w.sum().clamp_min(1e-12)
+    return loss
+
+
+def labelled(task: Task, y: torch.Tensor) -> torch.Tensor:
+    """Which samples of ``y`` (batch first) carry a label for ``task``: any labelled entry."""
+    if task.kind in ("classification", "segmentation", *BINARY_DENSE):
+        known = y != IGNORE_INDEX
+    elif task.kind in ("multilabel", "regression"):
+        known = torch.isfinite(y)
+    elif task.kind == "depth":
+        known = y > 0
+    else:  # normals
+        known = y.abs().sum(dim=1) > 0
+    return known.reshape(len(y), -1).any(dim=1)
 
 
 def _binary_dense_loss(pred: torch.Tensor, target: torch.Tensor, w: float | None) -> torch.Tensor:

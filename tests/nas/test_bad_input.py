@@ -137,7 +137,7 @@ from nas.tasks import Task
 def make(seed=0):
     x = torch.randn(8, 4)
     y = torch.randn(8, 1)
-    y[3] = float("nan")
+    y[3] = float("inf")
     split = Split(x, {"a": (x[:, 0] > 0).long(), "b": y})
     return Benchmark("nan", (4,), (Task("a", "classification", 2), Task("b", "regression")),
                      split, split, split)
@@ -162,7 +162,7 @@ def test_nan_targets_in_a_user_benchmark(
     monkeypatch.syspath_prepend(str(study_db.parent))
     before = digest(study_db)
     err = fails(capsys, "search", "--benchmark", "nanbench:make", "--quiet", "--no-confirm")
-    assert "split 'train', task 'b': field 'targets' holds NaN" in err
+    assert "split 'train', task 'b': field 'targets' holds infinite values" in err
     assert digest(study_db) == before
 
 
