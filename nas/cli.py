@@ -40,6 +40,11 @@ CONFIG_OPTIONS: dict[str, dict[str, Any]] = {
     "sampler": {"help": "tpe (default), random, or nsga2 (multi-objective)"},
     "pruner": {"help": "percentile (default: stop the bottom quarter), median, or none"},
     "seed": {"type": int, "help": "seed of data, weights and sampler (default 0)"},
+    "labels": {
+        "metavar": "TASK=SHARE,...",
+        "help": "keep only this share of a task's training labels, e.g. count=0.1,normals=0.25 "
+        "(the few-labels regime; validation and test keep every label)",
+    },
 }
 
 
@@ -196,6 +201,17 @@ def _given(args: argparse.Namespace) -> dict[str, Any]:
                 raise ConfigError(f"--space-option {item!r}: expected KEY=INT, e.g. instances=2")
             options[key] = int(value)
         given["space_options"] = options
+    if "labels" in given:
+        shares: dict[str, float] = {}
+        for item in given.pop("labels").split(","):
+            key, sep, value = item.partition("=")
+            try:
+                shares[key.strip()] = float(value)
+            except ValueError:
+                sep = ""
+            if not sep or not key.strip():
+                raise ConfigError(f"--labels {item!r}: expected TASK=SHARE, e.g. count=0.1")
+        given["labels"] = shares
     if "backbone_option" in given:
         backbone: dict[str, Any] = {}
         for item in given.pop("backbone_option"):

@@ -50,10 +50,18 @@ class SearchConfig:
     sampler: str = "tpe"  # tpe (single- or multi-objective), random, nsga2
     pruner: str = "percentile"  # percentile (bottom 25%), median (bottom 50%), none
     seed: int = 0  # data, initial weights and sampler
+    labels: Mapping[str, float] = field(default_factory=dict)  # task -> share of train labels kept
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "space_options", dict(self.space_options))
         object.__setattr__(self, "backbone_options", dict(self.backbone_options))
+        object.__setattr__(self, "labels", dict(self.labels))
+        for task, share in self.labels.items():
+            if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share <= 1:
+                raise ConfigError(
+                    f"option 'labels': task {task!r} keeps {share!r} of its labels; give a share "
+                    "in (0, 1], e.g. --labels count=0.1"
+                )
         checks = {
             "objectives": (self.objectives, OBJECTIVES),
             "sampler": (self.sampler, SAMPLERS),
@@ -100,6 +108,7 @@ class SearchConfig:
             **dataclasses.asdict(self),
             "space_options": dict(self.space_options),
             "backbone_options": dict(self.backbone_options),
+            "labels": dict(self.labels),
         }
 
     def to_json(self) -> str:

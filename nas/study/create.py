@@ -101,6 +101,10 @@ def pruning_warmup(config: SearchConfig) -> int:
 def prepare(config: SearchConfig, device: torch.device) -> tuple[Problem, SearchSpace]:
     """Load the benchmark, resolve the backbone once, and build the search space."""
     bench = load_benchmark(config.benchmark, size=config.size, seed=config.seed, root=config.data)
+    if config.labels:  # the few-labels regime: hide all but a share of some tasks' labels
+        from nas.merge import keep_labels
+
+        bench = keep_labels(bench, config.labels, config.seed).validate()
     spec = None  # the benchmark's own suggestion
     if config.backbone:
         spec = BackboneSpec(config.backbone, config.backbone_options)

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import math
+import re
+from pathlib import Path
 
+import optuna
 import pytest
 import torch
 import torch.nn.functional as F  # noqa: N812
 
 from nas.benchmark import Benchmark, BenchmarkError, Split
+from nas.cli import main
 from nas.health import balanced_weights, trivial_scores
 from nas.metrics import TaskMeter
+from nas.study.create import study_config
 from nas.tasks import Task, labelled
+from tests import QUICK
 
 NAN = float("nan")
 
@@ -95,3 +101,60 @@ def test_trivial_and_balanced_figures_use_labelled_samples_only() -> None:
     assert balanced_weights(Task("c", "classification", 2), train.targets["c"]) == pytest.approx(
         (3 / 2, 3 / 4)
     )
+
+
+def test_keep_labels_is_deterministic_and_keeps_the_share() -> None:
+    from nas.benchmark import load_benchmark
+    from nas.merge import keep_labels
+
+    bench = load_benchmark("digits", size="tiny", seed=0)
+    a = keep_labels(bench, {"sum": 0.25}, seed=3)
+    b = keep_labels(bench, {"sum": 0.25}, seed=3)
+    assert torch.equal(a.train.targets["sum"], b.train.targets["sum"])
+    share = a.label_shares()["sum"]
+    assert share["train"] == pytest.approx(0.25, abs=1 / len(bench.train))
+    assert share["val"] == share["test"] == 1.0  # scoring keeps every label
+    assert a.label_shares()["left"]["train"] == 1.0
+    with pytest.raises(BenchmarkError, match=r"--labels names tasks \['nope'\]"):
+        keep_labels(bench, {"nope": 0.5}, seed=0)
+
+
+def test_a_few_labels_search_stores_its_labels_and_says_the_shares(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    args = ["search", "--benchmark", "digits", "--size", "tiny", "--epochs", "1", "--name", "f"]
+    assert main([*args, "--n-trials", "2", "--labels", "sum=0.5", *QUICK]) == 0
+    assert "task 'sum' is labelled on 50% of train, 100% of val, 100% of test" in (
+        capsys.readouterr().out
+    )
+    storage = f"sqlite:///{tmp_path / 'studies.db'}"
+    study = optuna.load_study(study_name="f", storage=storage)
+    assert study_config(study).labels == {"sum": 0.5}
+    assert main(["resume", "f", "--labels", "sum=0.25", *QUICK]) == 2  # a stored option
+    assert "labels" in capsys.readouterr().err
+    assert main([*args, "--labels", "sum=2", *QUICK]) == 2
+    assert "give a share in (0, 1]" in capsys.readouterr().err
+
+
+def merged_source() -> str:
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    match = re.search(r"<!-- merged-benchmark -->\s*```python\n(.*?)```", text, re.S)
+    assert match, "README lost its merged-datasets example"
+    return match.group(1)
+
+
+def test_the_merged_datasets_example_from_the_readme(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "merged.py").write_text(merged_source())
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    args = ["search", "--benchmark", "merged:make", "--n-trials", "3", "--epochs", "2"]
+    assert main([*args, "--name", "m", *QUICK]) == 0
+    out = capsys.readouterr().out
+    assert "task 'parity' is labelled on 50% of train" in out
+    assert "task 'norm' is labelled on 50% of train" in out
+    study = optuna.load_study(study_name="m", storage=f"sqlite:///{tmp_path / 'studies.db'}")
+    done = [t for t in study.trials if t.values is not None]
+    assert len(done) == 3 and all(math.isfinite(t.values[0]) for t in done)
