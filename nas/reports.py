@@ -79,6 +79,9 @@ def show(args: argparse.Namespace, given: dict[str, Any]) -> int:
         f"{config.space} space, "
         f"{finished(study)}/{config.n_trials} finished, objectives {config.objectives}"
     )
+    if config.labels:
+        kept = ", ".join(f"{t} {100 * share:g}%" for t, share in config.labels.items())
+        print(f"training labels kept: {kept} (validation and test fully labelled)")
     from nas.study.verdict import confirm_progress, confirmed
 
     table = confirmed(storage, args.name)

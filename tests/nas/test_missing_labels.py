@@ -131,6 +131,10 @@ def test_a_few_labels_search_stores_its_labels_and_says_the_shares(
     storage = f"sqlite:///{tmp_path / 'studies.db'}"
     study = optuna.load_study(study_name="f", storage=storage)
     assert study_config(study).labels == {"sum": 0.5}
+    assert main(["show", "f"]) == 0
+    assert "training labels kept: sum 50% (validation and test fully labelled)" in (
+        capsys.readouterr().out
+    )
     assert main(["resume", "f", "--labels", "sum=0.25", *QUICK]) == 2  # a stored option
     assert "labels" in capsys.readouterr().err
     assert main([*args, "--labels", "sum=2", *QUICK]) == 2
