@@ -87,7 +87,7 @@ def open_storage(
     ):
         raise StorageError(f"no database at {parsed.database}; start a study with: mtlnas search")
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        _check_sqlite_file(Path(parsed.database))
+        _check_sqlite_file(Path(parsed.database), create)
     interval = heartbeat_seconds(heartbeat)
     engine_kwargs: dict[str, object] = {}
     if parsed.get_backend_name() == "sqlite":
@@ -140,11 +140,14 @@ def heartbeat_seconds(given: int | None = None) -> int:
     return int(value)
 
 
-def _check_sqlite_file(path: Path) -> None:
-    # SQLite would happily turn an empty file into a database; a reader must not.
+def _check_sqlite_file(path: Path, create: bool) -> None:
+    # SQLite would happily turn an empty file into a database; a reader must not. A creator
+    # may find one: a worker starting at the same moment has just made it, header to come.
     if path.is_file():
         with open(path, "rb") as f:
             head = f.read(16)
+        if not head and create:
+            return
         if not head:
             raise StorageError(f"{path} is an empty file, not a database; give another --storage")
         if head != b"SQLite format 3\x00":
