@@ -8,6 +8,7 @@ deliberately not on it: only :meth:`Problem.test_split`, called by the confirm s
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -37,7 +38,6 @@ class Problem:
     device: torch.device
     train: Split
     val: Split
-    trivial: dict[str, float] = dataclasses.field(default_factory=dict)
 
     @classmethod
     def prepare(cls, bench: Benchmark, spec: BackboneSpec | None, device: torch.device) -> Problem:
@@ -46,7 +46,7 @@ class Problem:
         Raises:
             BackboneError: the backbone cannot be built or does not fit the inputs.
         """
-        from nas.health import resolve_weights, trivial_scores
+        from nas.health import resolve_weights
 
         bench = resolve_weights(bench)  # "balanced" weights become numbers, stored as such
         spec = spec or bench.backbone_spec()
@@ -56,8 +56,17 @@ class Problem:
         except ValueError as err:
             raise BackboneError(f"backbone {spec.name!r}: {err}") from None
         # Resident for the whole process: no per-step host copies.
-        train, val = bench.train.to(device), bench.val.to(device)
-        return cls(bench, spec, backbone, device, train, val, trivial_scores(bench))
+        return cls(bench, spec, backbone, device, bench.train.to(device), bench.val.to(device))
+
+    @functools.cached_property
+    def trivial(self) -> dict[str, float]:
+        """Each task's trivial-predictor score on validation (see nas.health).
+
+        Computed when first needed: a search needs it, the confirm stage and export do not.
+        """
+        from nas.health import trivial_scores
+
+        return trivial_scores(self.benchmark)
 
     def beaten(self, primary: Mapping[str, float]) -> dict[str, bool]:
         """For each task, whether ``primary`` beats its trivial predictor (see nas.health)."""

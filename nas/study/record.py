@@ -174,7 +174,7 @@ class StudyRecord:
         What a process killed while creating the study leaves behind (or an empty study): safe
         to remove, as it holds no result.
         """
-        if CONFIG_KEY in self._attrs() or set(self._attrs()) - {VERSION_KEY}:
+        if set(self._attrs()) - {VERSION_KEY}:  # a configuration or anything else stored
             return False
         return all(
             t.state == TrialState.WAITING and "baseline" in t.user_attrs
