@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from nas.backbones.base import Backbone
-from nas.backbones.measure import block_cost, measure
+from nas.backbones.base import Backbone, head_of, stem_of
+from nas.backbones.measure import ModuleCost, block_cost, measure
 from nas.heads import HeadSpec
 from nas.layout import Layout
 
@@ -41,13 +41,28 @@ class Cost:
     flops: int
 
 
+def _stem_cost(backbone: Backbone, input_shape: Shape) -> ModuleCost | None:
+    if getattr(backbone, "stem", None) is None:
+        return None
+    return measure(lambda: stem_of(backbone) or nn.Identity(), tuple(input_shape))
+
+
 def feature_shapes(backbone: Backbone, input_shape: Shape) -> list[Shape]:
     """Per-sample feature shape entering each depth, then the output of the last block.
 
+    The first is the input's, or the stem's output for a backbone with a stem.
+
     Raises:
-        ValueError: a block does not accept the features it would receive; names the depth.
+        ValueError: a block (or the stem) does not accept the features it would receive.
     """
-    shapes = [tuple(input_shape)]
+    try:
+        stem = _stem_cost(backbone, input_shape)
+    except RuntimeError as err:
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ValueError(
+            f"input shape {tuple(input_shape)} does not fit the backbone's stem ({reason})"
+        ) from None
+    shapes = [tuple(input_shape) if stem is None else stem.out_shape]
     for d in range(backbone.depth):
         try:
             shapes.append(block_cost(backbone, d, shapes[-1]).out_shape)
@@ -114,6 +129,7 @@ class MultiTaskNetwork(nn.Module):
         shapes = feature_shapes(backbone, tuple(input_shape))
         self.layout, self.input_shape = layout, tuple(input_shape)
         self.tasks = layout.tasks
+        self.stem: nn.Module = stem_of(backbone) or nn.Identity()  # shared by every task
         self.blocks = nn.ModuleDict()
         for d, inst in layout.used_blocks():
             self.blocks[f"b{d}_{inst}"] = backbone.block(d)
@@ -122,7 +138,9 @@ class MultiTaskNetwork(nn.Module):
             if skip is not None and any(c is None for c in layout.rows[d]):
                 self.blocks[f"s{d}"] = skip
         # Task names may hold characters a ModuleDict key may not, so heads go by position.
-        self.heads = nn.ModuleList(heads[t].build(shapes[-1], shapes[0]) for t in self.tasks)
+        self.heads = nn.ModuleList(
+            head_of(backbone, heads[t], shapes[-1], self.input_shape) for t in self.tasks
+        )
         steps, self._head_slots = plan(layout, backbone)
         self._steps = [(self.blocks[name], src) for name, src in steps]
 
@@ -131,9 +149,13 @@ class MultiTaskNetwork(nn.Module):
         """Module calls per forward pass (block calls plus parameter-free skip shortcuts)."""
         return len(self._steps)
 
+    def backbone_modules(self) -> list[nn.Module]:
+        """The stem and the blocks, as opposed to the heads (for a backbone learning rate)."""
+        return [self.stem, self.blocks]
+
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Run every step once, then each task's head on its own feature map."""
-        feats = [x]
+        """Run the stem, every step once, then each task's head on its own feature map."""
+        feats = [self.stem(x)]
         for module, src in self._steps:
             feats.append(module(feats[src]))
         return {
@@ -168,14 +190,18 @@ def cost(
 ) -> Cost:
     """The cost model: exactly what :func:`build`'s network computes and holds."""
     _check(layout, backbone, heads)
-    shapes = feature_shapes(backbone, tuple(input_shape))
+    inp = tuple(input_shape)
+    shapes = feature_shapes(backbone, inp)
     executions = layout.executions()
     blocks = [block_cost(backbone, d, shapes[d]) for d in range(layout.depth)]
     head_costs = [
-        measure(functools.partial(heads[t].build, shapes[-1], shapes[0]), shapes[-1])
+        measure(functools.partial(head_of, backbone, heads[t], shapes[-1], inp), shapes[-1])
         for t in layout.tasks
     ]
+    stem = _stem_cost(backbone, inp)
     flops = sum(blocks[d].flops for d, _, _ in executions) + sum(h.flops for h in head_costs)
     params = sum(blocks[d].params for d, _ in layout.used_blocks())
     params += sum(h.params for h in head_costs)
+    if stem is not None:  # run once, whatever the layout
+        flops, params = flops + stem.flops, params + stem.params
     return Cost(block_executions=len(executions), params=params, flops=flops)

@@ -110,11 +110,17 @@ class Problem:
         return self.benchmark.test.to(self.device)
 
     def describe(self) -> dict[str, Any]:
-        """Backbone, tasks and input shape: enough to rebuild any network without the data."""
+        """Backbone, tasks and input shape: enough to rebuild any network without the data.
+
+        Pretrained weights are left out: they only start training, and a rebuilt network gets
+        a trained network's weights (so export does not need the file).
+        """
+        backbone = self.backbone_spec.to_dict()
+        backbone["options"].pop("pretrained", None)
         return {
             "benchmark": self.benchmark.name,
             "input_shape": list(self.benchmark.input_shape),
-            "backbone": self.backbone_spec.to_dict(),
+            "backbone": backbone,
             "tasks": [dataclasses.asdict(t) for t in self.tasks],
         }
 

@@ -1,9 +1,10 @@
 """Backbones: the blocks a Layout routes tasks through, chosen by name or import path."""
 
-from nas.backbones.base import Backbone, Shortcut
+from nas.backbones.base import Backbone, Shortcut, head_of, stem_of
 from nas.backbones.conv import ConvBackbone, ConvBlock
 from nas.backbones.measure import ModuleCost, block_cost, measure
 from nas.backbones.mlp import MLPBackbone, MLPBlock
+from nas.backbones.pretrained import torchvision_state_dict
 from nas.backbones.registry import (
     BackboneError,
     BackboneSpec,
@@ -12,6 +13,7 @@ from nas.backbones.registry import (
     create_backbone,
     register_backbone,
 )
+from nas.backbones.resnet import ResNetBackbone
 
 __all__ = [
     "Backbone",
@@ -27,6 +29,10 @@ __all__ = [
     "backbone_names",
     "block_cost",
     "create_backbone",
+    "head_of",
     "measure",
     "register_backbone",
+    "ResNetBackbone",
+    "stem_of",
+    "torchvision_state_dict",
 ]

@@ -8,7 +8,9 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
-__all__ = ["Backbone", "Shortcut"]
+from nas.heads import HeadSpec
+
+__all__ = ["Backbone", "Shortcut", "head_of", "stem_of"]
 
 
 @runtime_checkable
@@ -17,6 +19,9 @@ class Backbone(Protocol):
 
     Three members are all a backbone needs: shapes, parameters and FLOPs are measured from the
     blocks themselves (:mod:`nas.backbones.measure`), so a new backbone needs no cost formulas.
+    Two more are optional: ``stem()``, a module every task shares before block 0 (a ResNet's
+    conv-norm-pool), and ``head(spec, feature_shape, input_shape)``, the head that suits the
+    backbone (:func:`stem_of`, :func:`head_of`).
     """
 
     @property
@@ -53,6 +58,24 @@ class Shortcut(nn.Module):
             pad = [0, 0] * (x.dim() - 2) + [0, self.cout - self.cin]
             return F.pad(x, pad)
         return x
+
+
+def stem_of(backbone: Backbone) -> nn.Module | None:
+    """The backbone's shared stem, or None when it has none."""
+    make = getattr(backbone, "stem", None)
+    return make() if callable(make) else None
+
+
+def head_of(
+    backbone: Backbone, spec: HeadSpec, feature: tuple[int, ...], inp: tuple[int, ...]
+) -> nn.Module:
+    """The backbone's own head for ``spec`` if it defines one, else the spec's default head."""
+    make = getattr(backbone, "head", None)
+    if callable(make):
+        spec.check(feature, inp)
+        head: nn.Module = make(spec, feature, inp)
+        return head
+    return spec.build(feature, inp)
 
 
 def check_widths(widths: tuple[int, ...], strides: tuple[int, ...] | None = None) -> None:

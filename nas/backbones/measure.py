@@ -44,7 +44,7 @@ def measure(make: Callable[[], nn.Module], in_shape: Shape) -> ModuleCost:
         RuntimeError: the module does not accept inputs of that shape.
     """
     with torch.device("meta"):
-        module = make()
+        module = make().eval()  # one sample: batch norm in training mode may refuse a 1x1 map
         x = torch.empty(1, *in_shape)
         with FlopCounterMode(display=False) as counter:
             y = module(x)

@@ -44,6 +44,9 @@ _REGISTRY = Registry(
         "auto": "nas.backbones.registry:auto",
         "conv": "nas.backbones.conv:conv",
         "mlp": "nas.backbones.mlp:mlp",
+        "resnet18": "nas.backbones.resnet:resnet18",
+        "resnet34": "nas.backbones.resnet:resnet34",
+        "resnet50": "nas.backbones.resnet:resnet50",
     },
     BackboneError,
 )
