@@ -136,9 +136,7 @@ def _metadata(
         "mtlnas.trial": str(trial.number),
         "mtlnas.config": study_config(study).to_json(),
         "mtlnas.layout": net.layout.to_json(),
-        "mtlnas.input": json.dumps(
-            {"name": "input", "shape": ["batch", *net.input_shape], "dtype": "float32"}
-        ),
+        "mtlnas.input": json.dumps(_input_facts(net)),
         "mtlnas.tasks": json.dumps(
             [
                 {**dataclasses.asdict(t), "output": t.name, "meaning": t.output_meaning}
@@ -149,6 +147,22 @@ def _metadata(
         "mtlnas.delta_mtl": json.dumps(TrialRecord.of(trial).delta_mtl),
         "mtlnas.confirmed": json.dumps(_confirmed_facts(study, trial)),
     }
+
+
+def _input_facts(net: MultiTaskNetwork) -> dict[str, object]:
+    facts: dict[str, object] = {
+        "name": "input",
+        "shape": ["batch", *net.input_shape],
+        "dtype": "float32",
+    }
+    mean, std = getattr(net.stem, "mean", None), getattr(net.stem, "std", None)
+    if isinstance(mean, torch.Tensor) and isinstance(std, torch.Tensor):
+        # The graph normalises its input itself: feed images as the benchmark gave them.
+        facts["normalised_inside"] = {
+            "mean": mean.flatten().tolist(),
+            "std": std.flatten().tolist(),
+        }
+    return facts
 
 
 def _confirmed_facts(study: optuna.Study, trial: FrozenTrial) -> dict[str, object] | None:

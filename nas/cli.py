@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -22,13 +23,28 @@ CONFIG_OPTIONS: dict[str, dict[str, Any]] = {
         "help": "search-space option, e.g. instances=2 or always_run=1 (repeatable)",
     },
     "backbone": {
-        "help": "backbone: conv, mlp, or package.module:function (default: the benchmark's)"
+        "help": "backbone: conv, mlp, resnet18, resnet34, resnet50, or package.module:function "
+        "(default: the benchmark's)"
     },
     "backbone_option": {
         "action": "append",
         "metavar": "KEY=VALUE",
         "help": "backbone option as a JSON value, e.g. widths=[16,32,32]; without --backbone "
         "it adjusts the benchmark's own (repeatable)",
+    },
+    "pretrained": {
+        "metavar": "PATH",
+        "help": "ResNet state dict file with torchvision's names (e.g. ImageNet weights); every "
+        "block instance starts from it",
+    },
+    "backbone_lr_mult": {
+        "type": float,
+        "help": "backbone learning rate = lr x this, heads get lr (default 1; 0.1 suits "
+        "pretrained weights)",
+    },
+    "bn_mode": {
+        "help": "backbone batch norm: train (default: batch statistics) or frozen (stored "
+        "statistics, scale and shift kept)"
     },
     "evaluator": {"help": "how a layout is scored: train (default) or package.module:function"},
     "objectives": {"help": "delta (default), or delta,params / delta,flops for a Pareto front"},
@@ -212,6 +228,8 @@ def _given(args: argparse.Namespace) -> dict[str, Any]:
             if not sep or not key.strip():
                 raise ConfigError(f"--labels {item!r}: expected TASK=SHARE, e.g. count=0.1")
         given["labels"] = shares
+    if "pretrained" in given:  # stored absolute: resume and workers may start elsewhere
+        given["pretrained"] = os.path.abspath(given["pretrained"])
     if "backbone_option" in given:
         backbone: dict[str, Any] = {}
         for item in given.pop("backbone_option"):

@@ -64,6 +64,19 @@ def list_studies(args: argparse.Namespace, given: dict[str, Any]) -> int:
     return 0
 
 
+def _backbone_line(config: Any) -> str:
+    options = ", ".join(f"{k}={v}" for k, v in config.backbone_options.items())
+    name = config.backbone or "the benchmark's own"
+    parts = [name + (f" ({options})" if options else "")]
+    if config.pretrained:
+        parts.append(f"pretrained from {config.pretrained}")
+    if config.backbone_lr_mult != 1:
+        parts.append(f"backbone lr x{config.backbone_lr_mult:g}")
+    if config.bn_mode != "train":
+        parts.append(f"batch norm {config.bn_mode}")
+    return ", ".join(parts)
+
+
 def show(args: argparse.Namespace, given: dict[str, Any]) -> int:
     """``mtlnas show NAME``: the leaderboard, best first."""
     storage = open_storage(args.storage)
@@ -79,6 +92,8 @@ def show(args: argparse.Namespace, given: dict[str, Any]) -> int:
         f"{config.space} space, "
         f"{finished(study)}/{config.n_trials} finished, objectives {config.objectives}"
     )
+    if config.backbone or config.pretrained:
+        print(f"backbone: {_backbone_line(config)}")
     if config.labels:
         kept = ", ".join(f"{t} {100 * share:g}%" for t, share in config.labels.items())
         print(f"training labels kept: {kept} (validation and test fully labelled)")

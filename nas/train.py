@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import nn
@@ -54,12 +54,19 @@ class TrainConfig:
     seed: int = 0  # initial weights and batch order
     amp: bool = True  # autocast on CUDA (bf16 where supported); always off on the CPU
     score_from: int = 1  # first epoch whose validation is scored and reported (the last always is)
+    backbone_lr_mult: float = 1.0  # backbone (stem and blocks) lr = lr x this; heads get lr
+    bn_mode: Literal["train", "frozen"] = "train"  # frozen: backbone BN keeps its statistics
+    channels_last: bool = True  # NHWC memory layout for image networks on CUDA
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError("epochs and batch_size must be at least 1")
         if not self.lr > 0:
             raise ValueError(f"lr must be positive, got {self.lr}")
+        if not self.backbone_lr_mult > 0:
+            raise ValueError(f"backbone_lr_mult must be positive, got {self.backbone_lr_mult}")
+        if self.bn_mode not in ("train", "frozen"):
+            raise ValueError(f"bn_mode must be 'train' or 'frozen', got {self.bn_mode!r}")
         if self.loss_weighting not in ("equal", "uncertainty"):
             raise ValueError(
                 f"loss_weighting must be 'equal' or 'uncertainty', got {self.loss_weighting!r}"
@@ -140,6 +147,49 @@ class _Weighting(nn.Module):
         return (torch.exp(-self.log_vars) * stacked + self.log_vars).sum()
 
 
+def _backbone_parts(net: nn.Module) -> list[nn.Module]:
+    """The modules a network calls its backbone (none for a network that does not say)."""
+    parts: list[nn.Module] = getattr(net, "backbone_modules", list)()
+    return parts
+
+
+def _backbone_bns(net: nn.Module) -> list[nn.Module]:
+    parts = _backbone_parts(net)
+    norm = nn.modules.batchnorm._BatchNorm
+    return [m for part in parts for m in part.modules() if isinstance(m, norm)]
+
+
+def _param_groups(
+    net: nn.Module, config: TrainConfig, extra: Iterable[nn.Parameter]
+) -> list[dict[str, Any]]:
+    """Backbone parameters at ``lr x backbone_lr_mult``; heads and ``extra`` at ``lr``.
+
+    With frozen batch norm the backbone's norm scales and shifts stay as stored, like the
+    statistics, so they are left out.
+    """
+    frozen: set[int] = set()
+    if config.bn_mode == "frozen":
+        frozen = {id(p) for bn in _backbone_bns(net) for p in bn.parameters()}
+    parts = _backbone_parts(net)
+    backbone = {id(p) for part in parts for p in part.parameters()}
+    trained = [p for p in net.parameters() if id(p) not in frozen]
+    groups = [
+        {
+            "params": [p for p in trained if id(p) in backbone],
+            "lr": config.lr * config.backbone_lr_mult,
+        },
+        {"params": [p for p in trained if id(p) not in backbone] + list(extra), "lr": config.lr},
+    ]
+    return [g for g in groups if g["params"]]
+
+
+def _train_mode(net: nn.Module, config: TrainConfig) -> None:
+    net.train()
+    if config.bn_mode == "frozen":
+        for bn in _backbone_bns(net):
+            bn.eval()  # normalise with the stored (e.g. ImageNet) statistics, never update them
+
+
 def train(
     net: nn.Module,
     train_split: Split,
@@ -160,17 +210,24 @@ def train(
     device = train_split.x.device
     gen = torch.Generator(device="cpu").manual_seed(config.seed)
     weighting = _Weighting([t.name for t in tasks], config.loss_weighting).to(device)
-    params = [*net.parameters(), *(p for p in weighting.parameters() if p.requires_grad)]
-    opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    groups = _param_groups(net, config, (p for p in weighting.parameters() if p.requires_grad))
+    opt = torch.optim.AdamW(groups, lr=config.lr, weight_decay=config.weight_decay)
     steps_per_epoch = math.ceil(len(train_split) / config.batch_size)
     sched = torch.optim.lr_scheduler.OneCycleLR(
-        opt, max_lr=config.lr, total_steps=config.epochs * steps_per_epoch, pct_start=0.15
+        opt,
+        max_lr=[g["lr"] for g in groups],
+        total_steps=config.epochs * steps_per_epoch,
+        pct_start=0.15,
     )
+    # NHWC lets cuDNN use tensor cores without transposes; on the CPU it is rarely faster.
+    nhwc = config.channels_last and device.type == "cuda" and train_split.x.dim() == 4
+    if nhwc:
+        net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     fp16 = device.type == "cuda" and config.amp and not torch.cuda.is_bf16_supported()
     scaler = torch.amp.GradScaler("cuda", enabled=fp16)
     train_s = eval_s = 0.0
     metrics: Metrics = {}
-    net.train()
+    _train_mode(net, config)
     for epoch in range(1, config.epochs + 1):
         start = time.perf_counter()
         order = torch.randperm(len(train_split), generator=gen).to(device)
@@ -178,6 +235,8 @@ def train(
         for i in range(steps_per_epoch):
             idx = order[i * config.batch_size : (i + 1) * config.batch_size]
             x = train_split.x[idx]
+            if nhwc:
+                x = x.contiguous(memory_format=torch.channels_last)
             with _autocast(device, config.amp):
                 out = net(x)
             losses = {
@@ -201,6 +260,7 @@ def train(
             continue  # nobody reads this epoch's score: spare the validation pass
         start = time.perf_counter()
         metrics = evaluate(net, val_split, tasks, amp=config.amp)
+        _train_mode(net, config)  # evaluate() restores plain train mode
         eval_s += time.perf_counter() - start
         if on_epoch is not None:
             on_epoch(TrainResult(metrics, epoch, train_s, eval_s))

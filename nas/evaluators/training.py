@@ -24,6 +24,8 @@ class FullTraining:
     batch_size: int = 64
     lr: float = 3e-3
     score_from: int = 1  # first epoch reported to ``progress``; earlier ones are not scored
+    backbone_lr_mult: float = 1.0  # backbone lr = lr x this
+    bn_mode: str = "train"  # backbone batch norm: train, or frozen (stored statistics)
 
     def evaluate(
         self, problem: Problem, candidate: Candidate, progress: Progress | None = None
@@ -38,6 +40,8 @@ class FullTraining:
             loss_weighting=candidate.loss_weighting,  # type: ignore[arg-type]
             seed=candidate.seed,
             score_from=self.score_from,
+            backbone_lr_mult=self.backbone_lr_mult,
+            bn_mode=self.bn_mode,  # type: ignore[arg-type]
         )
 
         def on_epoch(result: TrainResult) -> None:

@@ -22,6 +22,7 @@ OBJECTIVES = ("delta", "delta,params", "delta,flops")
 SAMPLERS = ("tpe", "random", "nsga2")
 PRUNERS = ("percentile", "median", "none")
 WEIGHTINGS = ("equal", "uncertainty", "search")
+BN_MODES = ("train", "frozen")
 CHANGEABLE = frozenset({"n_trials"})  # may differ on resume
 
 
@@ -51,6 +52,9 @@ class SearchConfig:
     pruner: str = "percentile"  # percentile (bottom 25%), median (bottom 50%), none
     seed: int = 0  # data, initial weights and sampler
     labels: Mapping[str, float] = field(default_factory=dict)  # task -> share of train labels kept
+    pretrained: str | None = None  # torchvision-named ResNet state dict every block starts from
+    backbone_lr_mult: float = 1.0  # backbone lr = lr x this (e.g. 0.1 for pretrained weights)
+    bn_mode: str = "train"  # backbone batch norm: train (batch statistics) or frozen (stored)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "space_options", dict(self.space_options))
@@ -80,6 +84,19 @@ class SearchConfig:
         lr = self.lr
         if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr < math.inf:
             raise ConfigError(f"option 'lr' must be a positive finite number, got {lr!r}")
+        mult = self.backbone_lr_mult
+        if isinstance(mult, bool) or not isinstance(mult, (int, float)) or not 0 < mult < math.inf:
+            raise ConfigError(
+                f"option 'backbone_lr_mult' must be a positive finite number, got {mult!r}"
+            )
+        if self.bn_mode not in BN_MODES:
+            raise ConfigError(
+                f"option 'bn_mode' is {self.bn_mode!r}; choose one of {list(BN_MODES)}"
+            )
+        if self.pretrained is not None and (
+            not isinstance(self.pretrained, str) or not self.pretrained
+        ):
+            raise ConfigError(f"option 'pretrained' must be a file path, got {self.pretrained!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ConfigError(f"option 'seed' must be a non-negative integer, got {self.seed!r}")
         if self.sampler == "nsga2" and self.objectives == "delta":

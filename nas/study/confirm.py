@@ -210,7 +210,13 @@ class RunObjective:
         self.record, self.plan = StudyRecord(study), confirm
         self.problem, self.store, self.baseline = problem, store, search_baseline
         # Confirm runs always train from scratch, whatever scored the search's candidates.
-        self.trainer = FullTraining(config.epochs, config.batch_size, float(config.lr))
+        self.trainer = FullTraining(
+            config.epochs,
+            config.batch_size,
+            float(config.lr),
+            backbone_lr_mult=float(config.backbone_lr_mult),
+            bn_mode=config.bn_mode,
+        )
 
     def __call__(self, trial: optuna.Trial) -> float:
         """Train the run the trial was enqueued with; failures are recorded and raised."""

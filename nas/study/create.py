@@ -111,6 +111,9 @@ def prepare(config: SearchConfig, device: torch.device) -> tuple[Problem, Search
     elif config.backbone_options:  # options alone adjust the benchmark's suggestion
         suggested = bench.backbone_spec()
         spec = BackboneSpec(suggested.name, {**suggested.options, **config.backbone_options})
+    if config.pretrained is not None:
+        spec = spec or bench.backbone_spec()
+        spec = BackboneSpec(spec.name, {**spec.options, "pretrained": config.pretrained})
     problem = Problem.prepare(bench, spec, device)
     space = make_space(config.space, bench.task_names, problem.backbone.depth, config.space_options)
     return problem, space
