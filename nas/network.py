@@ -21,7 +21,7 @@ from nas.backbones.measure import ModuleCost, block_cost, measure
 from nas.heads import HeadSpec
 from nas.layout import Layout
 
-__all__ = ["Cost", "MultiTaskNetwork", "build", "cost", "feature_shapes", "plan"]
+__all__ = ["Cost", "MultiTaskNetwork", "Rows", "build", "cost", "feature_shapes", "plan"]
 
 Shape = tuple[int, ...]
 
@@ -86,19 +86,24 @@ def _check(layout: Layout, backbone: Backbone, heads: Mapping[str, HeadSpec]) ->
         raise ValueError(f"heads do not match the layout's tasks: missing {missing}, extra {extra}")
 
 
-def plan(layout: Layout, backbone: Backbone) -> tuple[list[tuple[str, int]], list[int]]:
-    """Compile a Layout into steps and the feature slot each task's head reads.
+Rows = Sequence[Sequence[int | None]]
 
-    Slot 0 is the input; step ``i`` writes slot ``i + 1`` by running module ``name`` on slot
-    ``src``. Block modules are named ``b{depth}_{instance}``, skip shortcuts ``s{depth}``.
+
+def plan(layout: Layout | Rows, backbone: Backbone) -> tuple[list[tuple[str, int]], list[int]]:
+    """Compile a Layout (or raw rows of instance ids) into steps and each task's head slot.
+
+    Slot 0 is the stem's output (the input, without a stem); step ``i`` writes slot ``i + 1``
+    by running module ``name`` on slot ``src``. Block modules are named ``b{depth}_{instance}``,
+    skip shortcuts ``s{depth}``. Raw rows keep instance ids as given (a supernet's copies).
 
     Returns:
         ``(steps, head_slots)`` with steps as ``(name, src)`` pairs.
     """
+    rows = layout.rows if isinstance(layout, Layout) else layout
     steps: list[tuple[str, int]] = []
     made: dict[tuple[int, str], int] = {}  # (input slot, module) -> output slot
-    cur = [0] * layout.num_tasks
-    for d, row in enumerate(layout.rows):
+    cur = [0] * len(rows[0])
+    for d, row in enumerate(rows):
         for t, choice in enumerate(row):
             if choice is None:
                 if backbone.skip(d) is None:

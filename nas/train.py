@@ -99,7 +99,8 @@ def pick_device(name: str = "auto") -> torch.device:
     return device
 
 
-def _autocast(device: torch.device, enabled: bool) -> torch.autocast:
+def autocast_for(device: torch.device, enabled: bool) -> torch.autocast:
+    """bf16 autocast on CUDA (fp16 where bf16 is missing); a disabled context elsewhere."""
     if device.type != "cuda" or not enabled:
         return torch.autocast(device.type, enabled=False)
     dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
@@ -118,7 +119,7 @@ def evaluate(
     was_training = net.training
     net.eval()
     meters = {t.name: TaskMeter(t) for t in tasks}
-    with _autocast(split.x.device, amp):
+    with autocast_for(split.x.device, amp):
         for start in range(0, len(split), batch_size):
             out = net(split.x[start : start + batch_size])
             for t in tasks:
@@ -129,7 +130,7 @@ def evaluate(
     return {name: m.compute() for name, m in meters.items()}
 
 
-class _Weighting(nn.Module):
+class LossWeighting(nn.Module):
     """Equal weights, or learned homoscedastic uncertainty (Kendall et al. 2018).
 
     Uncertainty weighting uses the common form sum_i exp(-s_i) L_i + s_i with s_i = log sigma_i^2.
@@ -141,6 +142,7 @@ class _Weighting(nn.Module):
         self.log_vars = nn.Parameter(torch.zeros(len(tasks)), requires_grad=mode == "uncertainty")
 
     def forward(self, losses: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """The weighted sum of the task losses."""
         stacked = torch.stack([losses[t] for t in self.tasks])
         if self.mode == "equal":
             return stacked.sum()
@@ -159,7 +161,7 @@ def _backbone_bns(net: nn.Module) -> list[nn.Module]:
     return [m for part in parts for m in part.modules() if isinstance(m, norm)]
 
 
-def _param_groups(
+def param_groups(
     net: nn.Module, config: TrainConfig, extra: Iterable[nn.Parameter]
 ) -> list[dict[str, Any]]:
     """Backbone parameters at ``lr x backbone_lr_mult``; heads and ``extra`` at ``lr``.
@@ -183,7 +185,8 @@ def _param_groups(
     return [g for g in groups if g["params"]]
 
 
-def _train_mode(net: nn.Module, config: TrainConfig) -> None:
+def set_train_mode(net: nn.Module, config: TrainConfig) -> None:
+    """Train mode, with the backbone's batch norms in eval mode when ``bn_mode`` is frozen."""
     net.train()
     if config.bn_mode == "frozen":
         for bn in _backbone_bns(net):
@@ -209,8 +212,8 @@ def train(
     """
     device = train_split.x.device
     gen = torch.Generator(device="cpu").manual_seed(config.seed)
-    weighting = _Weighting([t.name for t in tasks], config.loss_weighting).to(device)
-    groups = _param_groups(net, config, (p for p in weighting.parameters() if p.requires_grad))
+    weighting = LossWeighting([t.name for t in tasks], config.loss_weighting).to(device)
+    groups = param_groups(net, config, (p for p in weighting.parameters() if p.requires_grad))
     opt = torch.optim.AdamW(groups, lr=config.lr, weight_decay=config.weight_decay)
     steps_per_epoch = math.ceil(len(train_split) / config.batch_size)
     sched = torch.optim.lr_scheduler.OneCycleLR(
@@ -227,7 +230,7 @@ def train(
     scaler = torch.amp.GradScaler("cuda", enabled=fp16)
     train_s = eval_s = 0.0
     metrics: Metrics = {}
-    _train_mode(net, config)
+    set_train_mode(net, config)
     for epoch in range(1, config.epochs + 1):
         start = time.perf_counter()
         order = torch.randperm(len(train_split), generator=gen).to(device)
@@ -237,7 +240,7 @@ def train(
             x = train_split.x[idx]
             if nhwc:
                 x = x.contiguous(memory_format=torch.channels_last)
-            with _autocast(device, config.amp):
+            with autocast_for(device, config.amp):
                 out = net(x)
             losses = {
                 t.name: t.compute_loss(out[t.name], train_split.targets[t.name][idx]) for t in tasks
@@ -260,7 +263,7 @@ def train(
             continue  # nobody reads this epoch's score: spare the validation pass
         start = time.perf_counter()
         metrics = evaluate(net, val_split, tasks, amp=config.amp)
-        _train_mode(net, config)  # evaluate() restores plain train mode
+        set_train_mode(net, config)  # evaluate() restores plain train mode
         eval_s += time.perf_counter() - start
         if on_epoch is not None:
             on_epoch(TrainResult(metrics, epoch, train_s, eval_s))

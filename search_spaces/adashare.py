@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import optuna
+from optuna.distributions import BaseDistribution, CategoricalDistribution
 
 from nas.layout import Layout
-from search_spaces.base import SearchSpace, check_basics, check_layout, register
+from search_spaces.base import Rows, SearchSpace, check_basics, check_layout, register
 
 __all__ = ["SKIP", "AdaShareSpace"]
 
@@ -83,6 +85,33 @@ class AdaShareSpace(SearchSpace):
                 if len(choices) > 1:
                     out[f"block:{task}:{d}"] = value
         return out
+
+    def distributions(self) -> dict[str, BaseDistribution]:
+        """One categorical per task and depth that has a choice."""
+        return {
+            f"block:{task}:{d}": CategoricalDistribution(self._choices(d))
+            for d in range(self.depth)
+            for task in self.tasks
+            if len(self._choices(d)) > 1
+        }
+
+    def pool(self) -> list[int]:
+        """The space's copies, or one per task where the independent baseline needs more."""
+        return [max(self.instances, len(self.tasks))] * self.depth
+
+    def instance_rows(self, layout: Layout, params: Mapping[str, Any]) -> Rows:
+        """The copy each task chose (the trial's parameters), not the canonical renumbering."""
+        if not all(k in params for k in self.distributions()):  # a baseline outside the space
+            return layout.rows
+        rows = []
+        for d in range(self.depth):
+            choices = self._choices(d)
+            row = []
+            for task in self.tasks:
+                c = params[f"block:{task}:{d}"] if len(choices) > 1 else choices[0]
+                row.append(None if c == SKIP else int(c))
+            rows.append(tuple(row))
+        return tuple(rows)
 
     def options(self) -> dict[str, Any]:
         """The pool size and the number of unskippable leading depths."""

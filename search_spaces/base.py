@@ -16,6 +16,9 @@ __all__ = ["LOSS_WEIGHTINGS", "SearchSpace", "SpaceError", "make_space", "regist
 LOSS_WEIGHTINGS = ("equal", "uncertainty")  # what "search" chooses between
 
 
+Rows = tuple[tuple[int | None, ...], ...]  # per depth, per task: the block copy run, or None
+
+
 class SpaceError(UserError, ValueError):
     """An unknown search space or bad options for one."""
 
@@ -47,6 +50,34 @@ class SearchSpace(abc.ABC):
     @abc.abstractmethod
     def options(self) -> dict[str, Any]:
         """The keyword options that rebuild this space with :func:`make_space`."""
+
+    def distributions(self) -> dict[str, optuna.distributions.BaseDistribution]:
+        """Every parameter :meth:`suggest` may draw, with its choices (a supernet samples them).
+
+        Raises:
+            SpaceError: the space does not list its parameters (a space of your own may).
+        """
+        raise SpaceError(
+            f"search space {self.name!r} does not list its parameters (distributions()); "
+            "the supernet evaluator needs them"
+        )
+
+    def pool(self) -> list[int]:
+        """Block copies per depth a supernet of this space holds.
+
+        Enough for every layout of the space and for both baselines (independent networks need
+        one copy per task).
+        """
+        return [len(self.tasks)] * self.depth
+
+    def instance_rows(self, layout: Layout, params: Mapping[str, Any]) -> Rows:
+        """Which copy of each block each task runs (``None``: skip), as a supernet sees it.
+
+        A Layout renumbers copies canonically; a supernet must know the copy itself. By default
+        the canonical numbers are the copies.
+        """
+        del params
+        return layout.rows
 
     def reaches(self, layout: Layout) -> bool:
         """True when :meth:`suggest` can return ``layout``."""

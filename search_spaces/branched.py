@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from itertools import combinations
 from typing import Any
 
 import optuna
+from optuna.distributions import BaseDistribution, IntDistribution
 
 from nas.layout import Layout
-from search_spaces.base import SearchSpace, check_basics, check_layout, register
+from search_spaces.base import Rows, SearchSpace, check_basics, check_layout, register
 
 __all__ = ["BranchedSpace"]
 
@@ -81,6 +83,24 @@ class BranchedSpace(SearchSpace):
                 shared += 1
             out[self._key(i, j)] = shared
         return out
+
+    def distributions(self) -> dict[str, BaseDistribution]:
+        """One shared depth in ``[0, depth]`` per task pair."""
+        n = len(self.tasks)
+        return {
+            self._key(i, j): IntDistribution(0, self.depth) for i, j in combinations(range(n), 2)
+        }
+
+    def instance_rows(self, layout: Layout, params: Mapping[str, Any]) -> Rows:
+        """Each group runs the copy of its first task: a task alone always runs its own copy.
+
+        So the independent baseline uses copy ``t`` for task ``t``, hard sharing copy 0, and
+        a branch's weights are the ones its first task trains whenever it splits off there.
+        """
+        del params
+        return tuple(
+            tuple(row.index(c) if c is not None else None for c in row) for row in layout.rows
+        )
 
     def options(self) -> dict[str, Any]:
         """No options beyond tasks and depth."""

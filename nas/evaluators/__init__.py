@@ -1,7 +1,9 @@
 """Evaluators: how a candidate layout is scored. Chosen by name or ``package.module:function``.
 
 An evaluator factory takes the study's :class:`~nas.study.config.SearchConfig` and returns an
-:class:`Evaluator`; ``train`` (full training, the default) is built in.
+:class:`Evaluator`; ``train`` (full training, the default) and ``supernet`` (weights inherited
+from one weight-sharing supernet per study) are built in. An evaluator may also have
+``prepare(problem, space, keeper, progress)``, which a search calls once before its trials.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ __all__ = [
     "full_training",
     "make_evaluator",
     "register_evaluator",
+    "supernet_evaluator",
 ]
 
 
@@ -34,7 +37,11 @@ class EvaluatorError(UserError, ValueError):
     """An unknown evaluator, or a factory that does not return one."""
 
 
-_REGISTRY = Registry("evaluator", {"train": "nas.evaluators:full_training"}, EvaluatorError)
+_REGISTRY = Registry(
+    "evaluator",
+    {"train": "nas.evaluators:full_training", "supernet": "nas.evaluators:supernet_evaluator"},
+    EvaluatorError,
+)
 
 
 def register_evaluator(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -57,6 +64,24 @@ def full_training(config: SearchConfig) -> FullTraining:
         score_from=pruning_warmup(config),
         backbone_lr_mult=float(config.backbone_lr_mult),
         bn_mode=config.bn_mode,
+    )
+
+
+def supernet_evaluator(config: SearchConfig) -> Any:
+    """Evaluator factory ``supernet``: one weight-sharing supernet per study (nas.supernet).
+
+    Trained for ``supernet_epochs`` (default twice the study's epochs) with the study's batch
+    size, learning rate and backbone options; seeded by the study's seed.
+    """
+    from nas.evaluators.supernet import SupernetEvaluator
+
+    return SupernetEvaluator(
+        epochs=config.supernet_epochs or 2 * config.epochs,
+        batch_size=config.batch_size,
+        lr=float(config.lr),
+        backbone_lr_mult=float(config.backbone_lr_mult),
+        bn_mode=config.bn_mode,
+        seed=config.seed,
     )
 
 

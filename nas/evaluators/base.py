@@ -26,6 +26,9 @@ class Candidate:
     layout: Layout
     loss_weighting: str = "equal"  # equal, or uncertainty (Kendall et al. 2018)
     seed: int = 0  # initial weights and batch order
+    # Which copy of each block each task runs, where the space has several (a supernet needs
+    # it; the Layout renumbers copies canonically). None: the Layout's own numbers.
+    instances: tuple[tuple[int | None, ...], ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,8 @@ class SearchConfig:
     space_options: Mapping[str, Any] = field(default_factory=dict)  # e.g. {"instances": 2}
     backbone: str | None = None  # built-in name or package.module:function; None: the benchmark's
     backbone_options: Mapping[str, Any] = field(default_factory=dict)  # e.g. {"widths": [8, 16]}
-    evaluator: str = "train"  # how a layout is scored: train (from scratch) or module:function
+    evaluator: str = "train"  # how a layout is scored: train, supernet, or module:function
+    supernet_epochs: int | None = None  # supernet evaluator's training epochs; None: 2 x epochs
     objectives: str = "delta"  # delta, or delta plus params/flops for a Pareto front
     n_trials: int = 20  # finished trials to reach; with the confirm stage, 15 min on 2 cores
     epochs: int = 6  # training epochs per trial
@@ -99,6 +100,14 @@ class SearchConfig:
             raise ConfigError(f"option 'pretrained' must be a file path, got {self.pretrained!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ConfigError(f"option 'seed' must be a non-negative integer, got {self.seed!r}")
+        se = self.supernet_epochs
+        if se is not None and (isinstance(se, bool) or not isinstance(se, int) or se < 1):
+            raise ConfigError(f"option 'supernet_epochs' must be a positive integer, got {se!r}")
+        if self.evaluator == "supernet" and self.loss_weighting == "search":
+            raise ConfigError(
+                "the supernet evaluator trains one set of weights for every layout; "
+                "--loss-weighting search needs --evaluator train"
+            )
         if self.sampler == "nsga2" and self.objectives == "delta":
             raise ConfigError(
                 "sampler 'nsga2' needs several objectives, e.g. --objectives delta,params"

@@ -25,8 +25,11 @@ __all__ = ["TrialGate"]
 class TrialGate:
     """Cross-process mutex for one study on one storage; ``release`` is idempotent."""
 
-    def __init__(self, url: str, study_name: str) -> None:
+    def __init__(self, url: str, study_name: str, purpose: str = "") -> None:
         parsed = sqlalchemy.engine.make_url(url)
+        # Another purpose (e.g. "supernet", held for minutes) gets a lock of its own, so holding
+        # it never blocks the quick trial gate.
+        study_name = f"{study_name}:{purpose}" if purpose else study_name
         self._backend = parsed.get_backend_name()
         self._held = False
         self._file: IO[bytes] | None = None
@@ -36,7 +39,8 @@ class TrialGate:
         self._key %= 2**63
         self._name = f"mtlnas-{self._key:016x}"  # MySQL lock names: at most 64 characters
         if self._backend == "sqlite" and parsed.database not in (None, "", ":memory:"):
-            self._file = open(Path(parsed.database + ".lock"), "ab")  # noqa: SIM115
+            suffix = f".{purpose}.lock" if purpose else ".lock"
+            self._file = open(Path(parsed.database + suffix), "ab")  # noqa: SIM115
         elif self._backend in ("postgresql", "mysql", "mariadb"):
             engine = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool)
             self._conn = engine.connect().execution_options(isolation_level="AUTOCOMMIT")

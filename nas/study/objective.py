@@ -114,7 +114,8 @@ class Objective:
             if self.space.reaches(layout):
                 self.space.suggest(trial)  # records the enqueued parameters
         weighting = self.space.suggest_loss_weighting(trial, self.config.loss_weighting)
-        return Candidate(layout, weighting, self.config.seed)
+        instances = self.space.instance_rows(layout, trial.params)
+        return Candidate(layout, weighting, self.config.seed, instances=instances)
 
     def _run(self, trial: optuna.trial.BaseTrial) -> float | tuple[float, float]:
         candidate = self.candidate(trial)

@@ -13,6 +13,8 @@ from nas.study.create import make_sampler
 from nas.study.objective import Objective
 from nas.study.record import TRIVIAL_KEY, StudyRecord
 from nas.study.runner import run_trials
+from nas.study.storage import StorageError
+from nas.study.supernet_store import StudySupernet
 from search_spaces import SearchSpace
 
 __all__ = ["run_search"]
@@ -32,7 +34,16 @@ def run_search(
     record.set_model(problem.describe())  # what export needs to rebuild a network
     if record.get(TRIVIAL_KEY) is None:
         record.set(TRIVIAL_KEY, problem.trivial)  # what show compares each trial with
-    objective = Objective(study, config, problem, space, make_evaluator(config), store, progress)
+    evaluator = make_evaluator(config)
+    prepare = getattr(evaluator, "prepare", None)
+    if callable(prepare):  # e.g. the supernet: trained (or loaded) once, before any trial
+        if store is None:
+            raise StorageError(
+                f"evaluator {config.evaluator!r} keeps its state in the artifact store, and "
+                "this storage has none: give --artifacts DIR"
+            )
+        prepare(problem, space, StudySupernet(study, store, storage_url), progress)
+    objective = Objective(study, config, problem, space, evaluator, store, progress)
 
     def best(study: optuna.Study) -> str | None:
         if config.multi_objective:

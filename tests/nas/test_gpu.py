@@ -5,9 +5,10 @@ from __future__ import annotations
 import math
 
 import pytest
+import torch
 
-from nas import Layout, TrainConfig, build, load_benchmark, train
-from nas.train import evaluate, pick_device
+from nas import Layout, build, load_benchmark
+from nas.train import TrainConfig, evaluate, pick_device, train
 
 pytestmark = pytest.mark.gpu
 
@@ -57,3 +58,19 @@ def test_onnxruntime_uses_the_gpu() -> None:
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     session = session_for(model.SerializeToString(), "cuda")
     assert session.get_providers()[0] == "CUDAExecutionProvider"
+
+
+def test_resnet_trains_channels_last_with_bf16_autocast_on_cuda() -> None:
+    from nas.backbones import create_backbone
+
+    bench = load_benchmark("scenes", size="tiny")
+    backbone = create_backbone("resnet18", bench.input_shape, {"width": 0.25, "output_stride": 8})
+    layout = Layout.hard_sharing(bench.task_names, backbone.depth)
+    net = build(layout, backbone, {t.name: t.head for t in bench.tasks}, bench.input_shape)
+    net = net.to("cuda")
+    config = TrainConfig(epochs=1, amp=True, backbone_lr_mult=0.1)
+    result = train(net, bench.train.to("cuda"), bench.val.to("cuda"), bench.tasks, config)
+    conv = net.stem.conv1.weight
+    assert conv.is_contiguous(memory_format=torch.channels_last)
+    for task in bench.tasks:
+        assert math.isfinite(result.metrics[task.name][task.primary])

@@ -9,18 +9,18 @@ import pytest
 import torch
 
 from nas.cli import main
-from nas.train import _Weighting
+from nas.train import LossWeighting
 
 
 def test_equal_weighting_is_the_sum() -> None:
-    w = _Weighting(["a", "b"], "equal")
+    w = LossWeighting(["a", "b"], "equal")
     losses = {"a": torch.tensor(2.0), "b": torch.tensor(3.0)}
     assert float(w(losses)) == 5.0
     assert not any(p.requires_grad for p in w.parameters())
 
 
 def test_uncertainty_weighting_is_kendalls_form_and_learns() -> None:
-    w = _Weighting(["a", "b"], "uncertainty")
+    w = LossWeighting(["a", "b"], "uncertainty")
     with torch.no_grad():
         w.log_vars.copy_(torch.tensor([0.5, -1.0]))
     losses = {"a": torch.tensor(2.0), "b": torch.tensor(3.0)}

@@ -1,0 +1,188 @@
+"""The supernet evaluator: train one weight-sharing supernet per study, score a layout in seconds.
+
+:meth:`SupernetEvaluator.prepare` trains the study's supernet (:mod:`nas.supernet`) once, saving
+a checkpoint after every epoch through a :class:`SupernetKeeper` (the study's artifact store),
+so a killed training resumes from its last saved epoch and every worker of the study loads the
+same weights; a trained supernet is never trained again. :meth:`SupernetEvaluator.evaluate`
+copies a candidate's weights out of it, recalibrates batch norm, and scores it on validation.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import torch
+from tqdm import tqdm
+
+from nas.evaluators.base import Candidate, Evaluation, Progress
+from nas.layout import Layout
+from nas.problem import Problem
+from nas.supernet import FairSampler, Supernet, recalibrate
+from nas.train import (
+    DivergedError,
+    LossWeighting,
+    TrainConfig,
+    autocast_for,
+    evaluate,
+    param_groups,
+    set_train_mode,
+)
+from search_spaces import SearchSpace
+
+__all__ = ["SupernetEvaluator", "SupernetKeeper"]
+
+Checkpoint = dict[str, Any]
+
+
+class SupernetKeeper(Protocol):
+    """Where a study keeps its supernet: a lock shared by its workers and the last checkpoint."""
+
+    def hold(self) -> AbstractContextManager[None]:
+        """Hold the study's supernet lock (one process trains, the others wait)."""
+        ...
+
+    def latest(self) -> Checkpoint | None:
+        """The last saved checkpoint (``epoch``, ``epochs``, ``model`` ...), or None."""
+        ...
+
+    def save(self, checkpoint: Checkpoint) -> None:
+        """Store ``checkpoint`` as the latest, atomically."""
+        ...
+
+
+@dataclass
+class SupernetEvaluator:
+    """Score candidates with weights inherited from one supernet trained for ``epochs``."""
+
+    epochs: int = 12  # supernet training epochs (each step: the independent layout + one sampled)
+    batch_size: int = 64
+    lr: float = 3e-3
+    backbone_lr_mult: float = 1.0
+    bn_mode: str = "train"
+    seed: int = 0
+    recalibration_images: int = 1024  # training images re-estimating a candidate's batch norm
+
+    def __post_init__(self) -> None:
+        self.net: Supernet | None = None
+        self.trained_epochs = 0  # epochs this process trained (0 when it loaded the supernet)
+
+    def prepare(
+        self, problem: Problem, space: SearchSpace, keeper: SupernetKeeper, progress: bool = True
+    ) -> None:
+        """Load the study's trained supernet, or train it (resuming a saved epoch) and save it."""
+        self.progress = progress
+        with torch.random.fork_rng(devices=[]):  # initial weights from the study's seed alone
+            torch.manual_seed(self.seed)
+            net = Supernet(
+                problem.backbone, problem.heads, [t.name for t in problem.tasks],
+                problem.benchmark.input_shape, space.pool(),
+            )  # fmt: skip
+        with keeper.hold():
+            start = keeper.latest()
+            if start is None or start["epoch"] < start["epochs"]:
+                self.trained_epochs = self._train(net, problem, space, start, keeper.save)
+            else:
+                net.load_state_dict(start["model"])
+        self.net = net.to(problem.device).eval()
+
+    def _train(
+        self,
+        net: Supernet,
+        problem: Problem,
+        space: SearchSpace,
+        start: Checkpoint | None,
+        save: Callable[[Checkpoint], None],
+    ) -> int:
+        device, train = problem.device, problem.train
+        net.to(device)
+        config = TrainConfig(
+            epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
+            backbone_lr_mult=self.backbone_lr_mult, bn_mode=self.bn_mode,  # type: ignore[arg-type]
+        )  # fmt: skip
+        weighting = LossWeighting([t.name for t in problem.tasks], "equal").to(device)
+        opt = torch.optim.AdamW(param_groups(net, config, ()), weight_decay=config.weight_decay)
+        steps = math.ceil(len(train) / config.batch_size)
+        sched = torch.optim.lr_scheduler.OneCycleLR(
+            opt, max_lr=[g["lr"] for g in opt.param_groups], total_steps=self.epochs * steps,
+            pct_start=0.15,
+        )  # fmt: skip
+        sampler, gen = FairSampler(space, self.seed), torch.Generator().manual_seed(self.seed)
+        first = 1
+        if start is not None:  # continue exactly where the last saved epoch ended
+            net.load_state_dict(start["model"])
+            opt.load_state_dict(start["optimizer"])
+            sched.load_state_dict(start["scheduler"])
+            sampler.restore(start["sampler"])
+            gen.set_state(start["generator"])
+            first = start["epoch"] + 1
+        independent = Layout.independent(space.tasks, space.depth)
+        both = space.instance_rows(independent, {})
+        bar = tqdm(
+            range(first, self.epochs + 1), desc="supernet", unit="epoch", initial=first - 1,
+            total=self.epochs, disable=not self.progress, leave=False,
+        )  # fmt: skip
+        set_train_mode(net, config)
+        for epoch in bar:
+            order = torch.randperm(len(train), generator=gen).to(device)
+            total = torch.zeros((), device=device)
+            for i in range(steps):
+                idx = order[i * config.batch_size : (i + 1) * config.batch_size]
+                x = train.x[idx]
+                opt.zero_grad(set_to_none=True)
+                # The sandwich: the independent layout trains every copy, then a fair sample.
+                for rows in (both, sampler.draw()[1]):
+                    with autocast_for(device, True):
+                        out = net(x, rows)
+                    losses = {
+                        t.name: t.compute_loss(out[t.name], train.targets[t.name][idx])
+                        for t in problem.tasks
+                    }
+                    loss = weighting(losses)
+                    loss.backward()
+                    total += loss.detach()
+                opt.step()
+                sched.step()
+            mean = float(total) / (2 * steps)
+            if not math.isfinite(mean):
+                raise DivergedError(f"supernet training loss became {mean} in epoch {epoch}")
+            bar.set_postfix(loss=f"{mean:.3f}")
+            save(
+                {
+                    "epoch": epoch, "epochs": self.epochs, "model": _cpu(net.state_dict()),
+                    "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+                    "sampler": sampler.state(), "generator": gen.get_state(),
+                }
+            )  # fmt: skip
+        bar.close()
+        return self.epochs - first + 1
+
+    def evaluate(
+        self, problem: Problem, candidate: Candidate, progress: Progress | None = None
+    ) -> Evaluation:
+        """Inherit the candidate's weights, recalibrate its batch norm, score it on validation.
+
+        Raises:
+            RuntimeError: :meth:`prepare` was not called first.
+        """
+        if self.net is None:
+            raise RuntimeError("the supernet evaluator scores nothing before prepare()")
+        start = time.perf_counter()
+        layout = candidate.layout
+        rows = candidate.instances if candidate.instances is not None else layout.rows
+        net = problem.build(layout)
+        net.load_state_dict(self.net.state_for(layout, rows))
+        net.to(problem.device)
+        recalibrate(net, problem.train, self.recalibration_images, self.batch_size, self.seed)
+        calibrated = time.perf_counter()
+        metrics = evaluate(net, problem.val, problem.tasks)
+        # No progress report: one score, nothing to prune (an epoch-0 report would be judged).
+        return Evaluation(metrics, 0, calibrated - start, time.perf_counter() - calibrated)
+
+
+def _cpu(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k: v.detach().cpu().clone() for k, v in state.items()}

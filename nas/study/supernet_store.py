@@ -1,0 +1,88 @@
+"""Where a study keeps its supernet: checkpoints in the artifact store, named in the study.
+
+Each epoch's checkpoint (weights, optimizer, schedule, sampler and batch-order state) is written
+through the atomic artifact store and then named, with its SHA-256, in the study's attributes;
+the previous file is removed only after that, so a kill at any point leaves the last complete
+checkpoint in place. Training is held under a study lock of its own: the first worker trains,
+the others wait and load; a killed trainer's lock is freed by its death (flock, or its database
+connection closing), and the next worker resumes from the saved epoch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import optuna
+import torch
+from optuna.artifacts import FileSystemArtifactStore, upload_artifact
+
+from nas.study.gate import TrialGate
+from nas.study.record import StudyRecord
+from nas.study.weights import _sha256, load_weights
+
+__all__ = ["SUPERNET_KEY", "StudySupernet"]
+
+SUPERNET_KEY = "mtlnas_supernet"  # {"artifact", "sha256", "epoch", "epochs"} of the last checkpoint
+
+
+class StudySupernet:
+    """The :class:`~nas.evaluators.supernet.SupernetKeeper` of one study."""
+
+    def __init__(
+        self, study: optuna.Study, store: FileSystemArtifactStore, storage_url: str | None
+    ) -> None:
+        self.study, self.store, self.url = study, store, storage_url
+        self.record = StudyRecord(study)
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        """Hold the study's supernet lock (a no-op for storages without locks)."""
+        if self.url is None:
+            yield
+            return
+        gate = TrialGate(self.url, self.study.study_name, purpose="supernet")
+        gate.acquire()
+        try:
+            yield
+        finally:
+            gate.release()
+
+    def entry(self) -> dict[str, Any] | None:
+        """What the study says about its last checkpoint (no weights)."""
+        entry: dict[str, Any] | None = self.record.get(SUPERNET_KEY)
+        return entry
+
+    def latest(self) -> dict[str, Any] | None:
+        """The last saved checkpoint, checked against its SHA-256; None before the first epoch.
+
+        Raises:
+            CorruptWeights: the file is damaged or not the one saved.
+            FileNotFoundError: the artifact folder lost it.
+        """
+        entry = self.entry()
+        if entry is None:
+            return None
+        return load_weights(self.store, entry["artifact"], entry["sha256"])
+
+    def save(self, checkpoint: dict[str, Any]) -> None:
+        """Store ``checkpoint`` and name it the latest; then drop the one it replaces."""
+        old = self.entry()
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / f"supernet-epoch{checkpoint['epoch']}.pt"
+            torch.save(checkpoint, path)
+            artifact = upload_artifact(
+                artifact_store=self.store, file_path=str(path), study_or_trial=self.study,
+                mimetype="application/octet-stream",
+            )  # fmt: skip
+            digest = _sha256(path)
+        entry = {"artifact": artifact, "sha256": digest}
+        entry |= {"epoch": checkpoint["epoch"], "epochs": checkpoint["epochs"]}
+        self.record.set(SUPERNET_KEY, entry)
+        if old is not None:  # the new one is named: the old file is no longer needed
+            with contextlib.suppress(Exception):  # a file left behind costs disk only
+                self.store.remove(old["artifact"])
