@@ -101,8 +101,8 @@ def test_an_evaluator_that_always_fails_stalls_with_one_line(
     [
         (
             ["--backbone", "nope"],
-            "unknown backbone 'nope'; choose one of ['auto', 'conv', 'mlp', 'resnet18', 'resnet34', "
-            "'resnet50']",
+            "unknown backbone 'nope'; choose one of ['auto', 'conv', 'mlp', 'resnet18', "
+            "'resnet34', 'resnet50']",
         ),
         (["--backbone", "tests.plugins:missing"], "tests.plugins has no function 'missing'"),
         (["--backbone", "mlp"], "backbone 'mlp' needs vector inputs (F,), got (1, 16, 16)"),
