@@ -46,7 +46,14 @@ CONFIG_OPTIONS: dict[str, dict[str, Any]] = {
         "help": "backbone batch norm: train (default: batch statistics) or frozen (stored "
         "statistics, scale and shift kept)"
     },
-    "evaluator": {"help": "how a layout is scored: train (default) or package.module:function"},
+    "evaluator": {
+        "help": "how a layout is scored: train (default: from scratch), supernet (weights "
+        "inherited from one supernet per study), or package.module:function"
+    },
+    "supernet_epochs": {
+        "type": int,
+        "help": "training epochs of the supernet evaluator's supernet (default 2 x --epochs)",
+    },
     "objectives": {"help": "delta (default), or delta,params / delta,flops for a Pareto front"},
     "n_trials": {"type": int, "help": "target count of finished trials (default 20)"},
     "epochs": {"type": int, "help": "training epochs per trial (default 6)"},

@@ -43,6 +43,11 @@ def run_search(
                 "this storage has none: give --artifacts DIR"
             )
         prepare(problem, space, StudySupernet(study, store, storage_url), progress)
+        trained = getattr(evaluator, "trained_epochs", None)
+        if trained is not None:
+            total = getattr(evaluator, "epochs", "?")
+            done = "loaded" if trained == 0 else f"trained {trained} of its {total} epochs here"
+            print(f"supernet of study {study.study_name!r}: {done}; scoring layouts with it")
     objective = Objective(study, config, problem, space, evaluator, store, progress)
 
     def best(study: optuna.Study) -> str | None:
