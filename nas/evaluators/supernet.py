@@ -112,6 +112,12 @@ class SupernetEvaluator:
             pct_start=0.15,
         )  # fmt: skip
         sampler, gen = FairSampler(space, self.seed), torch.Generator().manual_seed(self.seed)
+        # As train(): loss scaling for fp16 autocast (GPUs without bf16), NHWC on CUDA.
+        fp16 = device.type == "cuda" and not torch.cuda.is_bf16_supported()
+        scaler = torch.amp.GradScaler("cuda", enabled=fp16)
+        nhwc = device.type == "cuda" and train.x.dim() == 4
+        if nhwc:
+            net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         first = 1
         if start is not None:  # continue exactly where the last saved epoch ended
             net.load_state_dict(start["model"])
@@ -119,6 +125,7 @@ class SupernetEvaluator:
             sched.load_state_dict(start["scheduler"])
             sampler.restore(start["sampler"])
             gen.set_state(start["generator"])
+            scaler.load_state_dict(start.get("scaler") or scaler.state_dict())
             first = start["epoch"] + 1
         independent = Layout.independent(space.tasks, space.depth)
         both = space.instance_rows(independent, {})
@@ -133,6 +140,8 @@ class SupernetEvaluator:
             for i in range(steps):
                 idx = order[i * config.batch_size : (i + 1) * config.batch_size]
                 x = train.x[idx]
+                if nhwc:
+                    x = x.contiguous(memory_format=torch.channels_last)
                 opt.zero_grad(set_to_none=True)
                 # The sandwich: the independent layout trains every copy, then a fair sample.
                 for rows in (both, sampler.draw()[1]):
@@ -143,9 +152,10 @@ class SupernetEvaluator:
                         for t in problem.tasks
                     }
                     loss = weighting(losses)
-                    loss.backward()
+                    scaler.scale(loss).backward()
                     total += loss.detach()
-                opt.step()
+                scaler.step(opt)
+                scaler.update()
                 sched.step()
             mean = float(total) / (2 * steps)
             if not math.isfinite(mean):
@@ -156,6 +166,7 @@ class SupernetEvaluator:
                     "epoch": epoch, "epochs": self.epochs, "model": _cpu(net.state_dict()),
                     "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
                     "sampler": sampler.state(), "generator": gen.get_state(),
+                    "scaler": scaler.state_dict(),
                 }
             )  # fmt: skip
         bar.close()

@@ -74,3 +74,22 @@ def test_resnet_trains_channels_last_with_bf16_autocast_on_cuda() -> None:
     assert conv.is_contiguous(memory_format=torch.channels_last)
     for task in bench.tasks:
         assert math.isfinite(result.metrics[task.name][task.primary])
+
+
+def test_the_supernet_trains_and_scores_on_cuda() -> None:
+    from nas.backbones import BackboneSpec
+    from nas.evaluators import Candidate
+    from nas.evaluators.supernet import SupernetEvaluator
+    from nas.problem import Problem
+    from search_spaces import make_space
+    from tests.nas.test_supernet import MemoryKeeper
+
+    bench = load_benchmark("scenes", size="tiny")
+    problem = Problem.prepare(bench, BackboneSpec("conv", {"widths": [8, 16]}), pick_device())
+    space = make_space("branched", bench.task_names, 2)
+    ev = SupernetEvaluator(epochs=1, batch_size=32)
+    ev.prepare(problem, space, MemoryKeeper(), progress=False)
+    layout = Layout.hard_sharing(bench.task_names, 2)
+    result = ev.evaluate(problem, Candidate(layout, instances=space.instance_rows(layout, {})))
+    for task in bench.tasks:
+        assert math.isfinite(result.metrics[task.name][task.primary])
