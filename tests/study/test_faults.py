@@ -64,7 +64,7 @@ def study(folder: Path, name: str) -> optuna.Study:
 
 def wait_until_running(folder: Path, name: str, number: int, proc: subprocess.Popen[str]) -> None:
     """Block until trial ``number`` of ``name`` is RUNNING (the process is mid-trial)."""
-    deadline = time.time() + 120
+    deadline = time.time() + 600  # a safety net only: the loop waits for a condition
     while time.time() < deadline and proc.poll() is None:
         time.sleep(0.2)
         try:
