@@ -98,7 +98,11 @@ def rank_study(bench: str, args: argparse.Namespace) -> dict[str, Any]:
     full = FullTraining(EPOCHS, BATCH, LR)
     per_seed: list[list[float]] = []  # [seed][layout] Δ_MTL
     train_s: list[float] = []
-    for seed in range(args.seeds):
+    earlier = _earlier(args, bench, [layout.summary() for layout, _ in chosen])
+    if earlier is not None:  # the same layouts, seeds and budget: reuse those trainings
+        per_seed, train_s = earlier["per_seed_delta"], [earlier["full_train_s"]]
+        print(f"  [{bench}] full training: reused from {args.full_from}", flush=True)
+    for seed in range(len(per_seed), args.seeds):
         primaries = []
         for layout, _ in chosen:
             start = time.perf_counter()
@@ -109,7 +113,10 @@ def rank_study(bench: str, args: argparse.Namespace) -> dict[str, Any]:
         print(f"  [{bench}] full training, seed {seed}: {len(chosen)} layouts", flush=True)
     mean_full = [statistics.fmean(col) for col in zip(*per_seed, strict=True)]
     start = time.perf_counter()
-    sup = SupernetEvaluator(epochs=2 * EPOCHS, batch_size=BATCH, lr=LR)
+    sup = SupernetEvaluator(
+        epochs=args.supernet_epochs, batch_size=BATCH, lr=LR,
+        recalibration_images=args.recalibration_images,
+    )  # fmt: skip
     sup.prepare(problem, space, Keeper(), progress=False)
     supernet_train_s = time.perf_counter() - start
     scores, score_s = [], []
@@ -138,6 +145,16 @@ def rank_study(bench: str, args: argparse.Namespace) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def _earlier(args: argparse.Namespace, bench: str, summaries: list[str]) -> dict[str, Any] | None:
+    if args.full_from is None:
+        return None
+    for row in json.loads(Path(args.full_from).read_text()):
+        same = (row["benchmark"], row["size"], row["summaries"]) == (bench, args.size, summaries)
+        if same and row["seeds"] == args.seeds:
+            return dict(row)
+    return None
+
+
 def equal_time_search(bench: str, args: argparse.Namespace, row: dict[str, Any]) -> dict[str, Any]:
     """Full-training search, then a supernet search given the same wall time; both confirmed."""
     root = Path(tempfile.mkdtemp(prefix="mtlnas-bench-"))
@@ -155,8 +172,10 @@ def equal_time_search(bench: str, args: argparse.Namespace, row: dict[str, Any])
         "search", "--name", "full", "--n-trials", str(args.full_trials), "--no-confirm", *common
     )
     # As many supernet trials as fit in the same wall time (its supernet training included).
-    n = max(2, int((out["full_search_s"] - row["supernet_train_s"]) / row["score_s"]))
+    n = int((out["full_search_s"] - row["supernet_train_s"]) / row["score_s"])
     out["supernet_trials"] = n
+    if n < 12:  # the supernet's training alone takes (nearly) the full search's time
+        return out
     out["supernet_search_s"] = timed(
         "search", "--name", "supernet", "--evaluator", "supernet", "--n-trials", str(n),
         "--no-confirm", *common,
@@ -184,6 +203,11 @@ def main() -> None:
     parser.add_argument("--full-trials", type=int, default=12)
     parser.add_argument("--confirm-seeds", type=int, default=3)
     parser.add_argument("--json", default=None, help="write every figure to this file")
+    parser.add_argument(
+        "--full-from", default=None, help="reuse the full trainings of an earlier --json file"
+    )
+    parser.add_argument("--supernet-epochs", type=int, default=2 * EPOCHS)
+    parser.add_argument("--recalibration-images", type=int, default=1024)
     args = parser.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, size {args.size}")
     results = []
@@ -199,8 +223,18 @@ def main() -> None:
             f" training {row['full_train_s']:.1f} s per layout)",
             flush=True,
         )
+        results.append(row)
+        if args.json:  # after every benchmark, so a failure later loses nothing
+            Path(args.json).write_text(json.dumps(results, indent=1, default=float))
         if args.search:
             row["search"] = s = equal_time_search(bench, args, row)
+            if "supernet" not in s:
+                print(
+                    f"[{bench}] equal-time search: the full search took {s['full_search_s']:.0f}"
+                    f" s, the supernet's training alone {row['supernet_train_s']:.0f} s: room"
+                    f" for {s['supernet_trials']} scored layouts; raise --full-trials"
+                )
+                continue
             for name in ("full", "supernet"):
                 d = s[name]["test_delta"]
                 trials = s["supernet_trials"] if name == "supernet" else args.full_trials
@@ -211,7 +245,6 @@ def main() -> None:
                     f" over {d['n']} seeds  [{s[name]['winner']}]",
                     flush=True,
                 )
-        results.append(row)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1, default=float))
 

@@ -10,7 +10,7 @@ count for small experiments.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -101,6 +101,9 @@ class Stem(nn.Module):
     backbone's options.
     """
 
+    mean: torch.Tensor
+    std: torch.Tensor
+
     def __init__(self, cin: int, cout: int, mean: Sequence[float], std: Sequence[float]) -> None:
         super().__init__()
         self.register_buffer("mean", torch.tensor(mean).view(1, -1, 1, 1), persistent=False)
@@ -111,7 +114,7 @@ class Stem(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """The quarter-resolution feature map block 0 reads."""
-        x = (x - self.mean) / self.std  # type: ignore[operator]
+        x = (x - self.mean) / self.std
         out: torch.Tensor = self.maxpool(F.relu(self.bn1(self.conv1(x))))
         return out
 
@@ -229,7 +232,7 @@ class ResNetBackbone:
         return ASPPHead(feature[0], spec.out, (inp[1], inp[2]), rates, self._channels(256))
 
 
-def _factory(arch: str):  # type: ignore[no-untyped-def]
+def _factory(arch: str) -> Callable[..., ResNetBackbone]:
     def make(
         input_shape: tuple[int, ...],
         width: float = 1.0,
