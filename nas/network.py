@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from nas.backbones.base import Backbone, head_of, stem_of
-from nas.backbones.measure import ModuleCost, block_cost, measure
+from nas.backbones.measure import block_cost, measure, stem_cost
 from nas.heads import HeadSpec
 from nas.layout import Layout
 
@@ -41,12 +41,6 @@ class Cost:
     flops: int
 
 
-def _stem_cost(backbone: Backbone, input_shape: Shape) -> ModuleCost | None:
-    if getattr(backbone, "stem", None) is None:
-        return None
-    return measure(lambda: stem_of(backbone) or nn.Identity(), tuple(input_shape))
-
-
 def feature_shapes(backbone: Backbone, input_shape: Shape) -> list[Shape]:
     """Per-sample feature shape entering each depth, then the output of the last block.
 
@@ -56,7 +50,7 @@ def feature_shapes(backbone: Backbone, input_shape: Shape) -> list[Shape]:
         ValueError: a block (or the stem) does not accept the features it would receive.
     """
     try:
-        stem = _stem_cost(backbone, input_shape)
+        stem = stem_cost(backbone, tuple(input_shape))
     except RuntimeError as err:
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ValueError(
@@ -203,7 +197,7 @@ def cost(
         measure(functools.partial(head_of, backbone, heads[t], shapes[-1], inp), shapes[-1])
         for t in layout.tasks
     ]
-    stem = _stem_cost(backbone, inp)
+    stem = stem_cost(backbone, inp)
     flops = sum(blocks[d].flops for d, _, _ in executions) + sum(h.flops for h in head_costs)
     params = sum(blocks[d].params for d, _ in layout.used_blocks())
     params += sum(h.params for h in head_costs)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -193,6 +193,47 @@ def set_train_mode(net: nn.Module, config: TrainConfig) -> None:
             bn.eval()  # normalise with the stored (e.g. ImageNet) statistics, never update them
 
 
+def optimizer_for(
+    net: nn.Module, config: TrainConfig, extra: Iterable[nn.Parameter], steps_per_epoch: int
+) -> tuple[torch.optim.AdamW, torch.optim.lr_scheduler.OneCycleLR]:
+    """AdamW over :func:`param_groups`, on a one-cycle schedule over the whole run."""
+    groups = param_groups(net, config, extra)
+    opt = torch.optim.AdamW(groups, lr=config.lr, weight_decay=config.weight_decay)
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt,
+        max_lr=[g["lr"] for g in groups],
+        total_steps=config.epochs * steps_per_epoch,
+        pct_start=0.15,
+    )
+    return opt, sched
+
+
+def cuda_setup(
+    net: nn.Module, split: Split, config: TrainConfig
+) -> tuple[torch.amp.GradScaler, bool]:
+    """Loss scaling for fp16 autocast (GPUs without bf16), and whether to train channels-last.
+
+    NHWC lets cuDNN use tensor cores without transposes; on the CPU it is rarely faster. The
+    network is converted here; :func:`batches` converts the inputs.
+    """
+    device = split.x.device
+    nhwc = config.channels_last and device.type == "cuda" and split.x.dim() == 4
+    if nhwc:
+        net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+    fp16 = device.type == "cuda" and config.amp and not torch.cuda.is_bf16_supported()
+    return torch.amp.GradScaler("cuda", enabled=fp16), nhwc
+
+
+def batches(
+    split: Split, order: torch.Tensor, batch_size: int, nhwc: bool
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """``(indices, inputs)`` of each batch of ``order``, in channels-last layout when ``nhwc``."""
+    for start in range(0, len(order), batch_size):
+        idx = order[start : start + batch_size]
+        x = split.x[idx]
+        yield idx, x.contiguous(memory_format=torch.channels_last) if nhwc else x
+
+
 def train(
     net: nn.Module,
     train_split: Split,
@@ -213,21 +254,10 @@ def train(
     device = train_split.x.device
     gen = torch.Generator(device="cpu").manual_seed(config.seed)
     weighting = LossWeighting([t.name for t in tasks], config.loss_weighting).to(device)
-    groups = param_groups(net, config, (p for p in weighting.parameters() if p.requires_grad))
-    opt = torch.optim.AdamW(groups, lr=config.lr, weight_decay=config.weight_decay)
+    extra = (p for p in weighting.parameters() if p.requires_grad)
     steps_per_epoch = math.ceil(len(train_split) / config.batch_size)
-    sched = torch.optim.lr_scheduler.OneCycleLR(
-        opt,
-        max_lr=[g["lr"] for g in groups],
-        total_steps=config.epochs * steps_per_epoch,
-        pct_start=0.15,
-    )
-    # NHWC lets cuDNN use tensor cores without transposes; on the CPU it is rarely faster.
-    nhwc = config.channels_last and device.type == "cuda" and train_split.x.dim() == 4
-    if nhwc:
-        net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
-    fp16 = device.type == "cuda" and config.amp and not torch.cuda.is_bf16_supported()
-    scaler = torch.amp.GradScaler("cuda", enabled=fp16)
+    opt, sched = optimizer_for(net, config, extra, steps_per_epoch)
+    scaler, nhwc = cuda_setup(net, train_split, config)
     train_s = eval_s = 0.0
     metrics: Metrics = {}
     set_train_mode(net, config)
@@ -235,11 +265,7 @@ def train(
         start = time.perf_counter()
         order = torch.randperm(len(train_split), generator=gen).to(device)
         total = torch.zeros((), device=device)
-        for i in range(steps_per_epoch):
-            idx = order[i * config.batch_size : (i + 1) * config.batch_size]
-            x = train_split.x[idx]
-            if nhwc:
-                x = x.contiguous(memory_format=torch.channels_last)
+        for idx, x in batches(train_split, order, config.batch_size, nhwc):
             with autocast_for(device, config.amp):
                 out = net(x)
             losses = {

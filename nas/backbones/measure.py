@@ -17,7 +17,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from nas.backbones.base import Backbone
 
-__all__ = ["ModuleCost", "block_cost", "measure"]
+__all__ = ["ModuleCost", "block_cost", "measure", "stem_cost"]
 
 Shape = tuple[int, ...]
 
@@ -63,3 +63,18 @@ def block_cost(backbone: Backbone, d: int, in_shape: Shape) -> ModuleCost:
 @functools.lru_cache(maxsize=4096)
 def _cached_block_cost(backbone: Backbone, d: int, in_shape: Shape) -> ModuleCost:
     return measure(lambda: backbone.block(d), in_shape)
+
+
+def stem_cost(backbone: Backbone, in_shape: Shape) -> ModuleCost | None:
+    """The cost of the backbone's stem (None without one); remembered like :func:`block_cost`."""
+    if not callable(getattr(backbone, "stem", None)):
+        return None
+    try:
+        return _cached_stem_cost(backbone, tuple(in_shape))  # type: ignore[arg-type]
+    except TypeError:
+        return measure(backbone.stem, tuple(in_shape))  # type: ignore[attr-defined]
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_stem_cost(backbone: Backbone, in_shape: Shape) -> ModuleCost:
+    return measure(backbone.stem, in_shape)  # type: ignore[attr-defined]

@@ -10,6 +10,7 @@ count for small experiments.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -165,7 +166,7 @@ class ResNetBackbone:
     def _channels(self, base: int) -> int:
         return max(1, round(base * self.width))
 
-    @property
+    @functools.cached_property
     def _plan(self) -> list[tuple[str, int, int, int, int]]:
         """Per block: torchvision name, input channels, planes, stride, dilation."""
         rows, cin, dilation = [], self._channels(64), 1

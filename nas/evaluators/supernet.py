@@ -28,8 +28,10 @@ from nas.train import (
     LossWeighting,
     TrainConfig,
     autocast_for,
+    batches,
+    cuda_setup,
     evaluate,
-    param_groups,
+    optimizer_for,
     set_train_mode,
 )
 from search_spaces import SearchSpace
@@ -105,19 +107,10 @@ class SupernetEvaluator:
             backbone_lr_mult=self.backbone_lr_mult, bn_mode=self.bn_mode,  # type: ignore[arg-type]
         )  # fmt: skip
         weighting = LossWeighting([t.name for t in problem.tasks], "equal").to(device)
-        opt = torch.optim.AdamW(param_groups(net, config, ()), weight_decay=config.weight_decay)
         steps = math.ceil(len(train) / config.batch_size)
-        sched = torch.optim.lr_scheduler.OneCycleLR(
-            opt, max_lr=[g["lr"] for g in opt.param_groups], total_steps=self.epochs * steps,
-            pct_start=0.15,
-        )  # fmt: skip
+        opt, sched = optimizer_for(net, config, (), steps)
+        scaler, nhwc = cuda_setup(net, train, config)  # as train(): fp16 scaling, NHWC on CUDA
         sampler, gen = FairSampler(space, self.seed), torch.Generator().manual_seed(self.seed)
-        # As train(): loss scaling for fp16 autocast (GPUs without bf16), NHWC on CUDA.
-        fp16 = device.type == "cuda" and not torch.cuda.is_bf16_supported()
-        scaler = torch.amp.GradScaler("cuda", enabled=fp16)
-        nhwc = device.type == "cuda" and train.x.dim() == 4
-        if nhwc:
-            net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         first = 1
         if start is not None:  # continue exactly where the last saved epoch ended
             net.load_state_dict(start["model"])
@@ -137,11 +130,7 @@ class SupernetEvaluator:
         for epoch in bar:
             order = torch.randperm(len(train), generator=gen).to(device)
             total = torch.zeros((), device=device)
-            for i in range(steps):
-                idx = order[i * config.batch_size : (i + 1) * config.batch_size]
-                x = train.x[idx]
-                if nhwc:
-                    x = x.contiguous(memory_format=torch.channels_last)
+            for idx, x in batches(train, order, config.batch_size, nhwc):
                 opt.zero_grad(set_to_none=True)
                 # The sandwich: the independent layout trains every copy, then a fair sample.
                 for rows in (both, sampler.draw()[1]):
