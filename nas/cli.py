@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -270,7 +271,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from export.cli import EXPORT_HANDLERS
 
     handlers.update(EXPORT_HANDLERS)
-    from nas.faults import describe_fault, is_interrupt
+    from nas.faults import describe_fault, is_interrupt, signals_as_interrupts
 
     default_hook = threading.excepthook
 
@@ -282,34 +283,54 @@ def main(argv: Sequence[str] | None = None) -> int:
         default_hook(info)
 
     threading.excepthook = thread_hook
-    try:
-        given = _given(args)
-        return handlers[args.command](args, given)
-    except KeyboardInterrupt:
-        return _interrupted(args.command)
-    except commands.USER_ERRORS as err:
-        message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        print(f"mtlnas {args.command}: error: {message}", file=sys.stderr)
-        return 2
-    except Exception as err:
-        # Libraries re-wrap a Ctrl-C or a full disk at times (the ONNX exporter, Optuna's
-        # storage): name the real cause in one line. Anything else is a bug: keep its traceback.
-        if is_interrupt(err):
-            return _interrupted(args.command)
-        fault = describe_fault(err)
-        if fault is None:
-            raise
-        print(f"mtlnas {args.command}: error: {fault}", file=sys.stderr)
-        return 2
+    with signals_as_interrupts():
+        try:
+            given = _given(args)
+            return handlers[args.command](args, given)
+        except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM (a Terminated)
+            return _interrupted(args.command, err)
+        except BrokenPipeError:
+            return _broken_pipe()
+        except commands.USER_ERRORS as err:
+            message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            print(f"mtlnas {args.command}: error: {message}", file=sys.stderr)
+            return 2
+        except Exception as err:
+            # Libraries re-wrap a Ctrl-C or a full disk at times (the ONNX exporter, Optuna's
+            # storage): name the real cause in one line. Anything else is a bug: keep its
+            # traceback.
+            if is_interrupt(err):
+                return _interrupted(args.command, err)
+            fault = describe_fault(err)
+            if fault is None:
+                raise
+            print(f"mtlnas {args.command}: error: {fault}", file=sys.stderr)
+            return 2
 
 
-def _interrupted(command: str) -> int:
+def _interrupted(command: str, err: BaseException) -> int:
+    from nas.faults import is_terminated
+
+    terminated = is_terminated(err)
     if command in ("search", "resume", "worker", "confirm"):
         what = "the running trial is marked failed; resume to go on"
+        if terminated:  # preempted, not the user's choice: its layout is trained again
+            what = "the running trial is marked failed and queued again; resume to go on"
     else:
         what = "nothing was written"
+    if terminated:
+        print(f"mtlnas {command}: terminated (SIGTERM); {what}", file=sys.stderr)
+        return 128 + signal.SIGTERM
     print(f"mtlnas {command}: interrupted; {what}", file=sys.stderr)
-    return 130
+    return 128 + signal.SIGINT
+
+
+def _broken_pipe() -> int:
+    # The reader went away (``mtlnas show NAME | head -1``): stop quietly, as Unix tools do.
+    # Python would report the failed flush of stdout at exit: point stdout at /dev/null first.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 128 + signal.SIGPIPE
 
 
 if __name__ == "__main__":

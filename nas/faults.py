@@ -10,11 +10,24 @@ from __future__ import annotations
 
 import errno
 import logging
+import signal
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
 
 from nas.errors import UserError
 
-__all__ = ["MachineFault", "describe_fault", "is_interrupt", "quiet_trial_tracebacks"]
+__all__ = [
+    "MachineFault",
+    "Terminated",
+    "describe_fault",
+    "interrupt_reason",
+    "is_interrupt",
+    "is_terminated",
+    "quiet_trial_tracebacks",
+    "signals_as_interrupts",
+]
 
 _RESUME = "then run the command again (a study resumes where it stopped)"
 
@@ -94,9 +107,59 @@ def describe_fault(err: BaseException) -> str | None:
     return None
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM: a batch scheduler or a preemptible machine stops the job (then SIGKILLs it).
+
+    A KeyboardInterrupt, so every path that cleans up after Ctrl-C cleans up after it too.
+    """
+
+
 def is_interrupt(err: BaseException) -> bool:
-    """True when ``err`` is, or was caused by, a Ctrl-C (libraries re-wrap it at times)."""
+    """True when ``err`` is, or was caused by, a Ctrl-C or SIGTERM (libraries re-wrap it)."""
     return any(isinstance(e, KeyboardInterrupt) for e in _chain(err))
+
+
+def is_terminated(err: BaseException) -> bool:
+    """True when ``err`` is, or was caused by, a SIGTERM."""
+    return any(isinstance(e, Terminated) for e in _chain(err))
+
+
+def interrupt_reason(err: BaseException) -> str:
+    """What a trial stopped by ``err`` (an interrupt) stores as its reason."""
+    if is_terminated(err):
+        return "terminated (SIGTERM: preempted or stopped by a scheduler)"
+    return "interrupted (Ctrl-C)"
+
+
+@contextmanager
+def signals_as_interrupts() -> Iterator[None]:
+    """Turn the first SIGINT or SIGTERM into an exception; ignore any that follow.
+
+    The exception unwinds through the code that marks the running trial failed; a second
+    signal arriving during that cleanup is ignored, so it cannot break a database write half
+    way. A signal the process was started ignoring (``nohup``, a background job) stays ignored.
+    Outside the main thread this does nothing (Python delivers signals there only).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if caught:
+            return  # cleaning up after the first one
+        caught.append(signum)
+        raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+    previous = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        if signal.getsignal(sig) in (signal.SIG_DFL, signal.default_int_handler):
+            previous[sig] = signal.signal(sig, handler)
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 class _OneLinePerTrial(logging.Filter):

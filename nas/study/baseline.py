@@ -17,6 +17,7 @@ from optuna.trial import FrozenTrial, TrialState
 from nas.layout import Layout
 from nas.study.config import SearchConfig
 from nas.study.record import FINISHED, StudyRecord, TrialRecord
+from nas.study.stale import fail_stale
 from search_spaces import SearchSpace
 
 __all__ = [
@@ -90,7 +91,7 @@ def await_baseline(
             if not block:
                 return None
             # A dead runner's trial is failed here (and queued again while retries are left).
-            optuna.storages.fail_stale_trials(study)
+            fail_stale(study)
             time.sleep(poll)
             continue
         ended = baseline_trials(study, states=FINISHED)  # ended without metrics: pruned

@@ -26,6 +26,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from nas.errors import UserError
 from nas.evaluators import Candidate, Evaluation, FullTraining
+from nas.faults import interrupt_reason
 from nas.layout import Layout
 from nas.metrics import delta_mtl
 from nas.problem import Problem
@@ -247,6 +248,9 @@ class RunObjective:
                 weights=artifact,
                 weights_sha256=sha256,
             )
+        except KeyboardInterrupt as err:  # Ctrl-C or SIGTERM
+            record.write(trial, fail_reason=interrupt_reason(err))
+            raise
         except Exception as err:
             record.write(trial, fail_reason=f"{type(err).__name__}: {err}".splitlines()[0][:500])
             raise

@@ -20,6 +20,7 @@ from optuna.trial import TrialState
 from tqdm.auto import tqdm
 
 from nas.evaluators.base import Candidate, Evaluation, Evaluator
+from nas.faults import interrupt_reason
 from nas.layout import Layout
 from nas.metrics import delta_mtl
 from nas.problem import Problem
@@ -27,6 +28,7 @@ from nas.study import record
 from nas.study.baseline import await_baseline, enqueue_baselines
 from nas.study.config import SearchConfig
 from nas.study.record import FINISHED, StudyRecord
+from nas.study.stale import fail_stale
 from nas.study.takeover import run_claimed
 from nas.study.weights import save_weights
 from nas.train import DivergedError
@@ -85,8 +87,8 @@ class Objective:
             return self._run(trial)
         except optuna.TrialPruned:
             raise
-        except KeyboardInterrupt:
-            record.write(trial, fail_reason="interrupted (Ctrl-C)")
+        except KeyboardInterrupt as err:  # Ctrl-C or SIGTERM
+            record.write(trial, fail_reason=interrupt_reason(err))
             raise
         except Exception as err:  # recorded, then Optuna marks the trial FAILED
             record.write(trial, fail_reason=f"{type(err).__name__}: {err}".splitlines()[0][:500])
@@ -255,7 +257,7 @@ class Objective:
                     twins.append(t)
             if not twins or not isinstance(trial, optuna.Trial):
                 return None
-            optuna.storages.fail_stale_trials(study)  # a dead twin fails; then train it here
+            fail_stale(study)  # a dead twin fails; then train it here
             time.sleep(self.poll)
 
     def _repeat(

@@ -10,9 +10,10 @@ from optuna.trial import TrialState
 from tqdm.auto import tqdm
 
 from nas.errors import UserError
-from nas.faults import MachineFault, describe_fault
+from nas.faults import MachineFault, describe_fault, interrupt_reason, is_interrupt, is_terminated
 from nas.study.gate import TrialGate
 from nas.study.record import FINISHED
+from nas.study.stale import fail_stale, requeue
 
 __all__ = ["MAX_FAILURES_IN_A_ROW", "SearchStalled", "run_trials"]
 
@@ -114,9 +115,12 @@ def run_trials(
                 # of any that dies (its stale trial is failed here and its layout queued).
                 if gate is not None:
                     gate.release()
-                optuna.storages.fail_stale_trials(study)
+                fail_stale(study)
                 time.sleep(poll)
                 continue
+            # Trials of dead processes are failed (with why) and queued again before Optuna
+            # asks for the next trial, so this worker takes their queued retries first.
+            fail_stale(study)
             last.clear()
             if sampler is not None:
                 study.sampler = sampler(len(states))
@@ -135,11 +139,11 @@ def run_trials(
                     f"study {study.study_name!r}: {failed_in_a_row} trials in a row failed; "
                     "see the reasons with mtlnas show"
                 )
-    except BaseException:
+    except BaseException as err:
         # Optuna could not record how the trial ended (the database write failed too): try
         # once more, so that this process leaves no trial RUNNING where it can help it.
         if current:
-            _fail_if_running(study, current[0])
+            _fail_if_running(study, current[0], err)
         raise
     finally:
         if gate is not None:
@@ -147,11 +151,23 @@ def run_trials(
         bar.close()
 
 
-def _fail_if_running(study: optuna.Study, trial: optuna.Trial) -> None:
+def _fail_if_running(study: optuna.Study, trial: optuna.Trial, err: BaseException) -> None:
     storage = study._storage
     try:
-        if storage.get_trial(trial._trial_id).state == TrialState.RUNNING:
+        frozen = storage.get_trial(trial._trial_id)
+        if frozen.state == TrialState.RUNNING:
+            if "fail_reason" not in frozen.user_attrs:
+                reason = interrupt_reason(err) if is_interrupt(err) else type(err).__name__
+                storage.set_trial_user_attr(trial._trial_id, "fail_reason", reason)
             storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+            frozen = storage.get_trial(trial._trial_id)
+        # Preempted (SIGTERM), not stopped by choice: queue its layout for whoever resumes.
+        if (
+            is_terminated(err)
+            and frozen.state == TrialState.FAIL
+            and str(frozen.user_attrs.get("fail_reason", "")).startswith("terminated")
+        ):
+            requeue(study, frozen)
     except Exception:  # the storage is broken: the heartbeat fails the trial later
         pass
 

@@ -16,9 +16,10 @@ from pathlib import Path
 import optuna
 import sqlalchemy
 from optuna.artifacts import FileSystemArtifactStore
-from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+from optuna.storages import RDBStorage
 
 from nas.errors import UserError
+from nas.study.stale import requeue
 from nas.study.weights import AtomicFileStore
 
 __all__ = [
@@ -37,7 +38,6 @@ warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning
 
 DEFAULT_STORAGE = "sqlite:///studies.db"
 HEARTBEAT_SECONDS = 10  # default; MTLNAS_HEARTBEAT or --heartbeat override it (grace: 3x)
-MAX_RETRY = 2  # a trial killed this many times is given up
 
 
 class StorageError(UserError, RuntimeError):
@@ -102,9 +102,9 @@ def open_storage(
                 engine_kwargs=engine_kwargs,
                 heartbeat_interval=interval,
                 grace_period=3 * interval,
-                heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(
-                    max_retry=MAX_RETRY
-                ),
+                # Queued again without the failed run's results (Optuna's own retry
+                # callback would copy them), at most MAX_RETRY times.
+                heartbeat_stale_trial_callback=_requeue,
             )
         except sqlalchemy.exc.DatabaseError as err:
             reason = str(getattr(err, "orig", err)).strip().splitlines()[0]
@@ -120,6 +120,10 @@ def open_storage(
         except RuntimeError as err:  # Optuna's schema-version checks
             raise StorageError(f"storage {url!r}: {err}") from None
     raise AssertionError("unreachable")
+
+
+def _requeue(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+    requeue(study, trial)
 
 
 def heartbeat_seconds(given: int | None = None) -> int:

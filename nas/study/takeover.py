@@ -13,6 +13,9 @@ from collections.abc import Callable
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from nas.faults import is_terminated
+from nas.study.stale import requeue
+
 __all__ = ["Heartbeat", "run_claimed"]
 
 
@@ -64,8 +67,10 @@ def run_claimed(
         except Exception:  # the objective stored the reason on the trial
             study.tell(trial, state=TrialState.FAIL)
             return TrialState.FAIL
-        except BaseException:
+        except BaseException as err:
             study.tell(trial, state=TrialState.FAIL)
+            if is_terminated(err):  # preempted: its work is queued for whoever resumes
+                requeue(study, study._storage.get_trial(frozen._trial_id))
             raise
     study.tell(trial, list(values) if isinstance(values, tuple) else values)
     return TrialState.COMPLETE
