@@ -11,6 +11,7 @@ import dataclasses
 import json
 import logging
 import os
+import shlex
 import tempfile
 import warnings
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ from nas.network import MultiTaskNetwork
 from nas.problem import network_from_description
 from nas.study.create import study_config
 from nas.study.pick import best_trial, trial_by_number
-from nas.study.record import CONFIRMED_KEY, StudyRecord, TrialRecord
+from nas.study.record import CONFIRM_SUFFIX, CONFIRMED_KEY, StudyRecord, TrialRecord, is_internal
 from nas.study.weights import CorruptWeights, load_weights
 from nas.tasks import Task
 
@@ -94,11 +95,12 @@ def load_trial_network(
 ) -> tuple[MultiTaskNetwork, list[Task]]:
     """Rebuild a trial's network and load its stored weights (eval mode, CPU)."""
     record = TrialRecord.of(trial)
+    what, fix = _what_and_fix(study, trial)
     if trial.state != TrialState.COMPLETE or record.weights is None or record.layout is None:
         raise ExportError(
-            f"trial {trial.number} ({trial.state.name}) has no stored weights: only trials that "
+            f"{what} ({trial.state.name}) has no stored weights: only trials that "
             "were the best or on the Pareto front when they finished keep them; "
-            f"see mtlnas show {study.study_name}"
+            f"see mtlnas show {study.study_name.removesuffix(CONFIRM_SUFFIX)}"
         )
     model = StudyRecord(study).model()
     if model is None:
@@ -110,21 +112,35 @@ def load_trial_network(
         state = load_weights(store, record.weights, record.weights_sha256)
     except FileNotFoundError as err:
         raise ExportError(
-            f"weights of trial {trial.number}: {err}; pass --artifacts DIR if they live elsewhere"
+            f"weights of {what}: {err}; pass --artifacts DIR if they live elsewhere, or {fix}"
         ) from None
     except CorruptWeights as err:
-        raise ExportError(
-            f"trial {trial.number}: {err}; restore the artifact folder from a backup, or "
-            "retrain the layout (mtlnas confirm retrains the finalists)"
-        ) from None
+        raise ExportError(f"{what}: {err}; {fix}") from None
     try:
         net.load_state_dict(state)
     except RuntimeError:
         raise ExportError(
-            f"trial {trial.number}: weights file {record.weights} does not fit its layout "
-            "(another trial's file?); restore the artifact folder from a backup"
+            f"{what}: weights file {record.weights} does not fit its layout "
+            f"(another trial's file?); {fix}"
         ) from None
     return net.eval(), tasks
+
+
+def _what_and_fix(study: optuna.Study, trial: FrozenTrial) -> tuple[str, str]:
+    # A confirm run is named as one, with the command that retrains exactly it; a search
+    # trial cannot be retrained alone: its weights come back from a backup only.
+    name = study.study_name
+    if is_internal(name):
+        search = shlex.quote(name.removesuffix(CONFIRM_SUFFIX))
+        return (
+            f"confirm run {trial.number} (study {name!r})",
+            f"retrain it with: mtlnas confirm {search} --retrain",
+        )
+    return (
+        f"search trial {trial.number}",
+        "restore the artifact folder from a backup, or export the confirmed winner "
+        f"instead (mtlnas confirm {shlex.quote(name)}, then export without --trial)",
+    )
 
 
 def _metadata(

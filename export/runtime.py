@@ -87,9 +87,38 @@ class OnnxModel:
         """The execution provider in use."""
         return str(self.session.get_providers()[0])
 
+    @property
+    def input_dtype(self) -> str:
+        """What the model takes, from its metadata (``float32`` when the file does not say)."""
+        facts = self.metadata.get("input")
+        return str(facts.get("dtype", "float32")) if isinstance(facts, dict) else "float32"
+
+    def check_dtype(self, x: np.ndarray) -> None:
+        """Refuse an array the model would misread once cast to its input type.
+
+        Floating-point arrays are cast; integer images only when the model's metadata says it
+        takes integers (an 8-bit image fed to a float model is off by a factor of 255).
+
+        Raises:
+            ModelError: naming the array's type and what the model takes.
+        """
+        takes = self.input_dtype
+        if x.dtype.kind == "f":
+            return
+        if x.dtype.kind in "iu" and np.dtype(takes).kind in "iu":
+            return
+        hint = "convert it (e.g. x.astype(numpy.float32)) the way the training images were"
+        if x.dtype.kind in "iu":
+            hint = (
+                "it expects images as the benchmark gave them (floats); convert and scale "
+                "them the same way"
+            )
+        raise ModelError(f"input array is {x.dtype} but the model takes {takes}: {hint}")
+
     def __call__(self, x: np.ndarray) -> dict[str, np.ndarray]:
-        """Run a batch; ModelError names the expected shape when ``x`` does not fit."""
+        """Run a batch; ModelError names the expected shape or type when ``x`` does not fit."""
         x = np.asarray(x)
+        self.check_dtype(x)
         if x.ndim == len(self.input_shape):
             x = x[None]  # one sample without its batch axis
         if tuple(x.shape[1:]) != self.input_shape:

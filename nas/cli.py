@@ -114,10 +114,21 @@ def _confirm_args(p: argparse.ArgumentParser, prefix: str = "") -> None:
     )
 
 
+def _retrain_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--retrain",
+        action="store_true",
+        help="train again what the artifact store lost (missing or corrupt files): the "
+        "supernet's checkpoint, and confirm runs (same seeds; nothing else), whose table is "
+        "then computed again",
+    )
+
+
 def _search_args(p: argparse.ArgumentParser) -> None:
     """Options of the commands that run a search: search, resume, worker."""
     _storage_args(p)
     _run_args(p)
+    _retrain_arg(p)
     p.add_argument(
         "--no-confirm",
         action="store_true",
@@ -183,6 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("name", help="study name")
     _confirm_args(p)
+    _retrain_arg(p)
     _storage_args(p)
     _run_args(p)
 
@@ -229,6 +241,10 @@ def _given(args: argparse.Namespace) -> dict[str, Any]:
         shares: dict[str, float] = {}
         for item in given.pop("labels").split(","):
             key, sep, value = item.partition("=")
+            if key.strip() in shares:
+                raise ConfigError(
+                    f"--labels names task {key.strip()!r} twice; give each task one share"
+                )
             try:
                 shares[key.strip()] = float(value)
             except ValueError:
@@ -256,7 +272,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``mtlnas`` console script; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    from nas.faults import signals_as_interrupts
+
+    # From here on a SIGTERM (a scheduler, a preempted machine) or Ctrl-C ends in one line,
+    # even while the libraries are still being imported.
+    with signals_as_interrupts():
+        try:
+            return _run(args)
+        except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM (a Terminated)
+            return _interrupted(args.command, err)
+        except BrokenPipeError:
+            return _broken_pipe()
+
+
+def _run(args: argparse.Namespace) -> int:
+    from export.cli import EXPORT_HANDLERS
     from nas import commands, reports
+    from nas.faults import describe_fault, is_interrupt
 
     handlers: dict[str, Callable[[argparse.Namespace, dict[str, Any]], int]] = {
         "search": commands.search,
@@ -267,12 +299,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "show": reports.show,
         "plot": reports.plot,
         "dashboard": reports.dashboard,
+        **EXPORT_HANDLERS,
     }
-    from export.cli import EXPORT_HANDLERS
-
-    handlers.update(EXPORT_HANDLERS)
-    from nas.faults import describe_fault, is_interrupt, signals_as_interrupts
-
     default_hook = threading.excepthook
 
     def thread_hook(info: threading.ExceptHookArgs) -> None:
@@ -283,29 +311,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         default_hook(info)
 
     threading.excepthook = thread_hook
-    with signals_as_interrupts():
-        try:
-            given = _given(args)
-            return handlers[args.command](args, given)
-        except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM (a Terminated)
+    try:
+        given = _given(args)
+        status = handlers[args.command](args, given)
+        sys.stdout.flush()  # a closed pipe shows here, not at exit
+        return status
+    except (KeyboardInterrupt, BrokenPipeError):
+        raise
+    except commands.USER_ERRORS as err:
+        message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        print(f"mtlnas {args.command}: error: {message}", file=sys.stderr)
+        return 2
+    except Exception as err:
+        # Libraries re-wrap a Ctrl-C or a full disk at times (the ONNX exporter, Optuna's
+        # storage): name the real cause in one line. Anything else is a bug: keep its traceback.
+        if is_interrupt(err):
             return _interrupted(args.command, err)
-        except BrokenPipeError:
-            return _broken_pipe()
-        except commands.USER_ERRORS as err:
-            message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            print(f"mtlnas {args.command}: error: {message}", file=sys.stderr)
-            return 2
-        except Exception as err:
-            # Libraries re-wrap a Ctrl-C or a full disk at times (the ONNX exporter, Optuna's
-            # storage): name the real cause in one line. Anything else is a bug: keep its
-            # traceback.
-            if is_interrupt(err):
-                return _interrupted(args.command, err)
-            fault = describe_fault(err)
-            if fault is None:
-                raise
-            print(f"mtlnas {args.command}: error: {fault}", file=sys.stderr)
-            return 2
+        fault = describe_fault(err)
+        if fault is None:
+            raise
+        print(f"mtlnas {args.command}: error: {fault}", file=sys.stderr)
+        return 2
 
 
 def _interrupted(command: str, err: BaseException) -> int:

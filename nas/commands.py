@@ -23,7 +23,7 @@ from nas.study.create import (
     study_config,
 )
 from nas.study.pick import best_trial
-from nas.study.record import TRIVIAL_KEY, StudyRecord, TrialRecord
+from nas.study.record import TRIVIAL_KEY, StudyRecord, TrialRecord, is_internal
 from nas.study.search import run_search
 from nas.study.storage import artifact_store, load_study, open_storage
 from nas.train import pick_device
@@ -42,6 +42,17 @@ def _start(args: argparse.Namespace, given: dict[str, Any], create: bool) -> int
     # Everything the user typed is checked before the database is touched.
     if getattr(args, "name", None) is not None and not args.name.strip():
         raise UserError("--name is empty; give the study a name, or leave --name out")
+    if getattr(args, "name", None) is not None and is_internal(args.name):
+        search_name = args.name.rsplit(":", 1)[0]
+        if create:
+            raise UserError(
+                f"study names ending in {args.name[len(search_name) :]!r} are kept for the "
+                "stages mtl-nas runs beside a search; choose another --name"
+            )
+        raise UserError(
+            f"{args.name!r} is the confirm stage of study {search_name!r}, not a search; "
+            f"run: mtlnas confirm {shlex.quote(search_name)}"
+        )
     device = pick_device(args.device)
     config = SearchConfig(**given) if create else None
     parts = prepare(config, device) if config is not None else None
@@ -75,7 +86,8 @@ def _start(args: argparse.Namespace, given: dict[str, Any], create: bool) -> int
         f"training on {device}"
     )
     store = artifact_store(args.storage, args.artifacts)
-    run_search(study, config, problem, space, store, not args.quiet, args.storage)
+    retrain = bool(getattr(args, "retrain", False))
+    run_search(study, config, problem, space, store, not args.quiet, args.storage, retrain)
     _print_best(study, config)
     if args.no_confirm:
         q = shlex.quote(name)
@@ -96,8 +108,9 @@ def _confirm(
     top, seeds = getattr(args, "confirm_top", None), getattr(args, "confirm_seeds", None)
     print(f"confirming on fresh seeds, then the test split: study {study.study_name!r}")
     store = artifact_store(args.storage, args.artifacts)
+    retrain = bool(getattr(args, "retrain", False))
     table = run_confirm(
-        storage, study, config, problem, store, top, seeds, args.storage, not args.quiet
+        storage, study, config, problem, store, top, seeds, args.storage, not args.quiet, retrain
     )
     print(confirmed_table(table))
     q = shlex.quote(study.study_name)
@@ -107,6 +120,12 @@ def _confirm(
 
 def confirm(args: argparse.Namespace, given: dict[str, Any]) -> int:
     """``mtlnas confirm NAME``: retrain the finalists with fresh seeds, then test once."""
+    if is_internal(args.name):
+        search_name = args.name.rsplit(":", 1)[0]
+        raise UserError(
+            f"{args.name!r} is the confirm stage of study {search_name!r}; "
+            f"run: mtlnas confirm {shlex.quote(search_name)}"
+        )
     device = pick_device(args.device)
     storage = open_storage(args.storage, args.heartbeat)
     study = load_study(storage, args.name)

@@ -14,10 +14,9 @@ from optuna.trial import TrialState
 
 from nas.errors import UserError
 from nas.layout import Layout
-from nas.study.confirm import CONFIRM_SUFFIX
 from nas.study.create import finished, study_config
 from nas.study.pick import best_trial, trial_by_number
-from nas.study.record import TRIVIAL_KEY, StudyRecord, TrialRecord
+from nas.study.record import TRIVIAL_KEY, StudyRecord, TrialRecord, is_internal
 from nas.study.storage import StorageError, artifact_store, load_study, open_storage
 from nas.views import columns, confirmed_table, health_warnings, trial_summary
 
@@ -36,7 +35,7 @@ def list_studies(args: argparse.Namespace, given: dict[str, Any]) -> int:
     header = ["study", "benchmark", "space", "finished", "best val Δ_MTL", "confirmed test Δ_MTL"]
     rows, others = [], []
     for s in summaries:
-        if s.study_name.endswith(CONFIRM_SUFFIX):
+        if is_internal(s.study_name):
             continue  # shown by mtlnas show of its search study
         study = optuna.load_study(study_name=s.study_name, storage=storage)
         try:

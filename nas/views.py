@@ -126,6 +126,6 @@ def health_warnings(study: optuna.Study, trivial: Mapping[str, float] | None) ->
         if done and missed > len(done) / 2:
             lines.append(
                 f"warning: task {task!r} did not beat its trivial predictor ({score:.4f}) in "
-                f"{missed} of {len(done)} trials: check its loss, weights or epochs"
+                f"{missed} of the {len(done)} layouts trained: check its loss, weights or epochs"
             )
     return lines

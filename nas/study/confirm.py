@@ -32,7 +32,7 @@ from nas.metrics import delta_mtl
 from nas.problem import Problem
 from nas.study import record
 from nas.study.config import SearchConfig
-from nas.study.record import StudyRecord, TrialRecord
+from nas.study.record import CONFIRM_SUFFIX, REPLACED_KEY, StudyRecord, TrialRecord
 from nas.study.weights import save_weights
 
 __all__ = [
@@ -45,9 +45,9 @@ __all__ = [
     "confirm_name",
     "missing_runs",
     "plan",
+    "replaced",
 ]
 
-CONFIRM_SUFFIX = ":confirm"
 SEED_OFFSET = 1000  # confirm seeds: search seed + 1000, + 1001, ... never the search's own
 
 
@@ -263,10 +263,18 @@ class RunObjective:
         return delta
 
 
+def replaced(study: optuna.Study) -> set[int]:
+    """Numbers of complete runs whose weights were lost and that were trained again."""
+    return set(StudyRecord(study).get(REPLACED_KEY) or [])
+
+
 def complete_runs(study: optuna.Study) -> dict[tuple[int, int], FrozenTrial]:
-    """(finalist index, seed) -> the first complete run of it."""
+    """(finalist index, seed) -> the first complete run of it (not one replaced since)."""
     out: dict[tuple[int, int], FrozenTrial] = {}
+    gone = replaced(study)
     for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        if t.number in gone:
+            continue
         key = (int(t.user_attrs["finalist"]), int(t.user_attrs["seed"]))
         out.setdefault(key, t)
     return out
@@ -277,9 +285,10 @@ def missing_runs(
 ) -> list[dict[str, Any]]:
     """The runs of the plan that no trial has completed, is running or waits to run."""
     live = (TrialState.COMPLETE, TrialState.WAITING, TrialState.RUNNING)
+    gone = replaced(study)
     covered = {
         (int(t.user_attrs["finalist"]), int(t.user_attrs["seed"]))
         for t in study.get_trials(deepcopy=False, states=live)
-        if "finalist" in t.user_attrs and t.number != exclude
+        if "finalist" in t.user_attrs and t.number != exclude and t.number not in gone
     }
     return [r for r in confirm.runs() if (r["finalist"], r["seed"]) not in covered]

@@ -25,15 +25,19 @@ __all__ = [
     "CONFIG_KEY",
     "CONFIRMED_KEY",
     "CONFIRM_OF_KEY",
+    "CONFIRM_SUFFIX",
+    "INTERNAL_SUFFIXES",
     "PLAN_KEY",
     "FINISHED",
     "MODEL_KEY",
     "RECORD_VERSION",
+    "REPLACED_KEY",
     "TRIVIAL_KEY",
     "VERSION_KEY",
     "RecordError",
     "StudyRecord",
     "TrialRecord",
+    "is_internal",
     "write",
 ]
 
@@ -45,8 +49,18 @@ MODEL_KEY = "mtlnas_model"  # Problem.describe(): enough to rebuild any trial's 
 CONFIRM_OF_KEY = "mtlnas_confirm_of"  # on a confirm study: the search study's name
 PLAN_KEY = "mtlnas_confirm_plan"  # on a confirm study: ConfirmPlan JSON
 CONFIRMED_KEY = "mtlnas_confirmed"  # on a confirm study: the confirmed table, once computed
+REPLACED_KEY = "mtlnas_replaced"  # on a confirm study: runs whose lost weights were retrained
 TRIVIAL_KEY = "mtlnas_trivial"  # {task: primary metric of its trivial predictor, validation}
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)  # count towards a study's target
+# Sibling studies a search keeps beside itself in the same database (its confirm stage): not
+# searches of their own, so not resumed, joined or listed as choices.
+CONFIRM_SUFFIX = ":confirm"
+INTERNAL_SUFFIXES = (CONFIRM_SUFFIX,)
+
+
+def is_internal(name: str) -> bool:
+    """True for the name of a study mtl-nas keeps beside a search (e.g. ``NAME:confirm``)."""
+    return name.endswith(INTERNAL_SUFFIXES)
 
 
 class RecordError(UserError, RuntimeError):

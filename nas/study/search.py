@@ -28,8 +28,13 @@ def run_search(
     store: FileSystemArtifactStore | None,
     progress: bool = True,
     storage_url: str | None = None,
+    retrain: bool = False,
 ) -> None:
-    """Run trials until ``config.n_trials`` are finished; see :func:`run_trials`."""
+    """Run trials until ``config.n_trials`` are finished; see :func:`run_trials`.
+
+    ``retrain``: state the evaluator keeps in the artifact store (a supernet) that is lost or
+    damaged is trained again instead of refused.
+    """
     record = StudyRecord(study)
     record.set_model(problem.describe())  # what export needs to rebuild a network
     if record.get(TRIVIAL_KEY) is None:
@@ -42,7 +47,7 @@ def run_search(
                 f"evaluator {config.evaluator!r} keeps its state in the artifact store, and "
                 "this storage has none: give --artifacts DIR"
             )
-        prepare(problem, space, StudySupernet(study, store, storage_url), progress)
+        prepare(problem, space, StudySupernet(study, store, storage_url, retrain), progress)
         trained = getattr(evaluator, "trained_epochs", None)
         if trained is not None:
             total = getattr(evaluator, "epochs", "?")

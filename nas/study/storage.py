@@ -19,6 +19,7 @@ from optuna.artifacts import FileSystemArtifactStore
 from optuna.storages import RDBStorage
 
 from nas.errors import UserError
+from nas.study.record import is_internal
 from nas.study.stale import requeue
 from nas.study.weights import AtomicFileStore
 
@@ -192,6 +193,7 @@ def load_study(storage: optuna.storages.BaseStorage, name: str) -> optuna.Study:
     """Load a study by name, or raise StorageError listing the stored names."""
     names = [s.study_name for s in optuna.get_all_study_summaries(storage)]
     if name not in names:
+        names = [n for n in names if not is_internal(n)]  # not choices of their own
         hint = f"stored studies: {names}" if names else "this storage holds no study"
         raise StorageError(f"no study named {name!r}; {hint}")
     return optuna.load_study(study_name=name, storage=storage)

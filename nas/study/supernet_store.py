@@ -11,6 +11,7 @@ connection closing), and the next worker resumes from the saved epoch.
 from __future__ import annotations
 
 import contextlib
+import shlex
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,22 +22,32 @@ import optuna
 import torch
 from optuna.artifacts import FileSystemArtifactStore, upload_artifact
 
+from nas.errors import UserError
 from nas.study.gate import TrialGate
 from nas.study.record import StudyRecord
-from nas.study.weights import _sha256, load_weights
+from nas.study.weights import CorruptWeights, _sha256, load_weights
 
-__all__ = ["SUPERNET_KEY", "StudySupernet"]
+__all__ = ["SUPERNET_KEY", "StudySupernet", "SupernetLost"]
 
 SUPERNET_KEY = "mtlnas_supernet"  # {"artifact", "sha256", "epoch", "epochs"} of the last checkpoint
+
+
+class SupernetLost(UserError, RuntimeError):
+    """The study's supernet checkpoint is missing or damaged."""
 
 
 class StudySupernet:
     """The :class:`~nas.evaluators.supernet.SupernetKeeper` of one study."""
 
     def __init__(
-        self, study: optuna.Study, store: FileSystemArtifactStore, storage_url: str | None
+        self,
+        study: optuna.Study,
+        store: FileSystemArtifactStore,
+        storage_url: str | None,
+        retrain: bool = False,
     ) -> None:
         self.study, self.store, self.url = study, store, storage_url
+        self.retrain = retrain  # a lost checkpoint is trained again from scratch
         self.record = StudyRecord(study)
 
     @contextmanager
@@ -50,7 +61,7 @@ class StudySupernet:
         try:
             yield
         finally:
-            gate.release()
+            gate.close()  # released and its file or server connection freed now
 
     def entry(self) -> dict[str, Any] | None:
         """What the study says about its last checkpoint (no weights)."""
@@ -60,14 +71,28 @@ class StudySupernet:
     def latest(self) -> dict[str, Any] | None:
         """The last saved checkpoint, checked against its SHA-256; None before the first epoch.
 
+        With ``retrain``, a missing or damaged checkpoint is forgotten (None: train anew).
+
         Raises:
-            CorruptWeights: the file is damaged or not the one saved.
-            FileNotFoundError: the artifact folder lost it.
+            SupernetLost: the file is missing, damaged or not the one saved.
         """
         entry = self.entry()
         if entry is None:
             return None
-        return load_weights(self.store, entry["artifact"], entry["sha256"])
+        try:
+            return load_weights(self.store, entry["artifact"], entry["sha256"])
+        except (FileNotFoundError, CorruptWeights) as err:
+            name = shlex.quote(self.study.study_name)
+            what = f"the supernet checkpoint of study {name} (epoch {entry['epoch']})"
+            if not self.retrain:
+                raise SupernetLost(
+                    f"{what} cannot be loaded ({err}); restore the artifact folder (or pass "
+                    f"--artifacts DIR), or train the supernet again: mtlnas resume {name} "
+                    "--retrain"
+                ) from None
+            print(f"{what} cannot be loaded; training the supernet again from scratch")
+            self.record.set(SUPERNET_KEY, None)
+            return None
 
     def save(self, checkpoint: dict[str, Any]) -> None:
         """Store ``checkpoint`` and name it the latest; then drop the one it replaces."""

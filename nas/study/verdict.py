@@ -12,6 +12,7 @@ from nas.metrics import delta_mtl
 from nas.problem import Problem
 from nas.study.config import SearchConfig
 from nas.study.confirm import (
+    CONFIRM_SUFFIX,
     ConfirmError,
     ConfirmPlan,
     RunObjective,
@@ -19,18 +20,20 @@ from nas.study.confirm import (
     confirm_name,
     missing_runs,
     plan,
+    replaced,
 )
 from nas.study.create import study_exists
 from nas.study.record import (
     CONFIRM_OF_KEY,
     CONFIRMED_KEY,
     PLAN_KEY,
+    REPLACED_KEY,
     StudyRecord,
     TrialRecord,
 )
 from nas.study.runner import run_trials
 from nas.study.stats import summarize
-from nas.study.weights import load_weights
+from nas.study.weights import CorruptWeights, load_weights
 from nas.train import evaluate
 
 __all__ = [
@@ -102,6 +105,25 @@ def open_confirm(
     return study, stored
 
 
+def _queue_lost_weights(study: optuna.Study, store: FileSystemArtifactStore) -> list[int]:
+    """Mark the complete runs whose weights cannot be loaded as replaced; return their numbers.
+
+    Their (finalist, seed) pairs are then missing, so the caller queues them again.
+    """
+    lost = []
+    for t in complete_runs(study).values():
+        r = TrialRecord.of(t)
+        try:
+            load_weights(store, str(r.weights), r.weights_sha256)
+        except (FileNotFoundError, CorruptWeights):
+            lost.append(t.number)
+    if lost:
+        record = StudyRecord(study)
+        record.set(REPLACED_KEY, sorted(replaced(study) | set(lost)))
+        record.set(CONFIRMED_KEY, None)  # computed again from the retrained runs
+    return lost
+
+
 def _requeue_failed(study: optuna.Study, confirm: ConfirmPlan) -> None:
     # A run that raised (not one that was killed: heartbeats re-queue those) is queued again
     # by the next process that confirms.
@@ -119,15 +141,31 @@ def run_confirm(
     seeds: int | None = None,
     storage_url: str | None = None,
     progress: bool = True,
+    retrain: bool = False,
 ) -> dict[str, Any]:
-    """Train every missing confirm run, then compute (once) and return the confirmed table."""
+    """Train every missing confirm run, then compute (once) and return the confirmed table.
+
+    With ``retrain``, complete runs whose weights are missing or corrupt are trained again
+    (the same seeds) and the table is computed anew from them; nothing else is retrained.
+    """
     study, confirm = open_confirm(storage, search, config, problem, top, seeds)
-    done = StudyRecord(study).get(CONFIRMED_KEY)
-    if done is not None:
+    record = StudyRecord(study)
+    lost = _queue_lost_weights(study, store) if retrain else []
+    if retrain:
+        print(
+            f"retraining {len(lost)} confirm runs whose weights are missing or corrupt: "
+            + ", ".join(f"run {n}" for n in lost)
+            if lost
+            else "every confirm run's weights are in place: nothing to retrain"
+        )
+    done = record.get(CONFIRMED_KEY)
+    if done is not None and not lost:
         return dict(done)
     _requeue_failed(study, confirm)
     objective = RunObjective(study, confirm, config, problem, store, StudyRecord(search).baseline())
-    run_trials(study, objective, len(confirm.runs()), storage_url, progress)
+    # Replaced runs are finished trials that no longer count: one more run for each.
+    target = len(confirm.runs()) + len(replaced(study))
+    run_trials(study, objective, target, storage_url, progress)
     table = decide(study, confirm, problem, store)
     StudyRecord(study).set(CONFIRMED_KEY, table)
     return table
@@ -197,7 +235,15 @@ def decide(
         for s in confirm.seeds:
             net = problem.build(confirm.finalists[i].layout)
             run = TrialRecord.of(runs[(i, s)])
-            net.load_state_dict(load_weights(store, str(run.weights), run.weights_sha256))
+            try:
+                state = load_weights(store, str(run.weights), run.weights_sha256)
+            except (FileNotFoundError, CorruptWeights) as err:
+                search_name = study.study_name.removesuffix(CONFIRM_SUFFIX)
+                raise ConfirmError(
+                    f"confirm run {runs[(i, s)].number}: {err}; retrain it with: "
+                    f"mtlnas confirm {search_name} --retrain"
+                ) from None
+            net.load_state_dict(state)
             metrics = evaluate(net.to(problem.device), test_split, problem.tasks)
             test[i].append(problem.primary(metrics))
     test_delta = {

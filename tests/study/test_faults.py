@@ -325,6 +325,7 @@ def test_a_corrupt_weights_file_is_refused_at_export(tmp_path: Path, damage: str
     assert out.returncode == 2
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1
-    assert lines[0].startswith(f"mtlnas export: error: trial {best.number}: weights file ")
+    prefix = f"mtlnas export: error: search trial {best.number}: weights file "
+    assert lines[0].startswith(prefix)
     assert "is not the file that was saved" in lines[0]
     assert not (tmp_path / "m.onnx").exists()
