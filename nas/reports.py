@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import re
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -201,6 +202,9 @@ def dashboard(args: argparse.Namespace, given: dict[str, Any]) -> int:
     store = artifact_store(args.storage, args.artifacts)
     where = f"http://{args.host}:{args.port}"
     print(f"serving {args.storage} on {where} (Ctrl-C stops)", file=sys.stderr)
+    # A server that only reads: SIGTERM ends it at once, as by default (its request threads
+    # would keep an unwinding interpreter waiting).
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     try:
         optuna_dashboard.run_server(storage, host=args.host, port=args.port, artifact_store=store)
     except OSError as e:  # the port is taken, or the host cannot be bound
