@@ -17,7 +17,7 @@ CONFIG_OPTIONS: dict[str, dict[str, Any]] = {
     "benchmark": {"help": "built-in benchmark (digits, scenes, nyuv2) or package.module:function"},
     "size": {"help": "benchmark size: tiny, small or default"},
     "data": {"help": "folder of a benchmark read from disk (nyuv2)"},
-    "space": {"help": "search space: branched or adashare"},
+    "space": {"help": "search space: branched, adashare, or package.module:Class"},
     "space_option": {
         "action": "append",
         "metavar": "KEY=INT",
@@ -51,9 +51,15 @@ CONFIG_OPTIONS: dict[str, dict[str, Any]] = {
         "help": "how a layout is scored: train (default: from scratch), supernet (weights "
         "inherited from one supernet per study), or package.module:function"
     },
+    "evaluator_option": {
+        "action": "append",
+        "metavar": "KEY=JSON",
+        "help": "evaluator option as a JSON value, e.g. epochs=12 for the supernet (repeatable)",
+    },
     "supernet_epochs": {
         "type": int,
-        "help": "training epochs of the supernet evaluator's supernet (default 2 x --epochs)",
+        "help": "short for --evaluator-option epochs=N: the supernet's training epochs "
+        "(default 2 x --epochs)",
     },
     "objectives": {"help": "delta (default), or delta,params / delta,flops for a Pareto front"},
     "n_trials": {"type": int, "help": "target count of finished trials (default 20)"},
@@ -61,7 +67,16 @@ CONFIG_OPTIONS: dict[str, dict[str, Any]] = {
     "batch_size": {"type": int, "help": "training batch size (default 64)"},
     "lr": {"type": float, "help": "AdamW learning rate (default 3e-3)"},
     "loss_weighting": {"help": "equal (default), uncertainty, or search"},
-    "sampler": {"help": "tpe (default), random, or nsga2 (multi-objective)"},
+    "strategy": {
+        "help": "where candidates come from: tpe (default), random, nsga2 (multi-objective), gp, "
+        "grid (every layout of the space), or package.module:function"
+    },
+    "strategy_option": {
+        "action": "append",
+        "metavar": "KEY=JSON",
+        "help": "strategy option as a JSON value, e.g. n_startup_trials=5 (repeatable)",
+    },
+    "sampler": {"help": "the same as --strategy (its name before strategies)"},
     "pruner": {"help": "percentile (default: stop the bottom quarter), median, or none"},
     "seed": {"type": int, "help": "seed of data, weights and sampler (default 0)"},
     "labels": {
@@ -252,20 +267,39 @@ def _given(args: argparse.Namespace) -> dict[str, Any]:
             if not sep or not key.strip():
                 raise ConfigError(f"--labels {item!r}: expected TASK=SHARE, e.g. count=0.1")
         given["labels"] = shares
+    if "sampler" in given:  # the option's name before strategies
+        if "strategy" in given:
+            raise ConfigError("--sampler and --strategy name the same thing; give one")
+        given["strategy"] = given.pop("sampler")
+    if "strategy_option" in given:
+        given["strategy_options"] = _json_options("--strategy-option", given.pop("strategy_option"))
+    if "evaluator_option" in given or "supernet_epochs" in given:
+        evaluator = _json_options("--evaluator-option", given.pop("evaluator_option", []))
+        if "supernet_epochs" in given:
+            evaluator["epochs"] = given.pop("supernet_epochs")
+        given["evaluator_options"] = evaluator
     if "pretrained" in given:  # stored absolute: resume and workers may start elsewhere
         given["pretrained"] = os.path.abspath(given["pretrained"])
     if "backbone_option" in given:
-        backbone: dict[str, Any] = {}
-        for item in given.pop("backbone_option"):
-            key, sep, value = item.partition("=")
-            if not sep or not key:
-                raise ConfigError(f"--backbone-option {item!r}: expected KEY=VALUE, e.g. width=64")
-            try:
-                backbone[key] = json.loads(value)
-            except json.JSONDecodeError:
-                backbone[key] = value  # a plain word, e.g. norm=batch
-        given["backbone_options"] = backbone
+        given["backbone_options"] = _json_options("--backbone-option", given.pop("backbone_option"))
     return given
+
+
+def _json_options(flag: str, items: list[str]) -> dict[str, Any]:
+    from nas.study.config import ConfigError
+
+    options: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"{flag} {item!r}: expected KEY=VALUE, e.g. width=64")
+        if key in options:
+            raise ConfigError(f"{flag} gives {key!r} twice; give each option once")
+        try:
+            options[key] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key] = value  # a plain word, e.g. norm=batch
+    return options
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -14,6 +14,7 @@ from nas.errors import UserError
 from nas.evaluators import make_evaluator
 from nas.faults import quiet_trial_tracebacks
 from nas.problem import Problem
+from nas.strategies import make_strategy
 from nas.study.config import SearchConfig
 from nas.study.create import (
     check_same_tasks,
@@ -57,7 +58,10 @@ def _start(args: argparse.Namespace, given: dict[str, Any], create: bool) -> int
     config = SearchConfig(**given) if create else None
     parts = prepare(config, device) if config is not None else None
     if config is not None:
-        make_evaluator(config)  # an unknown evaluator is refused before the database is touched
+        # An unknown evaluator or strategy, or bad options, are refused before the database is
+        # touched.
+        make_evaluator(config)
+        make_strategy(config.strategy, config.strategy_options)
     storage = open_storage(args.storage, args.heartbeat, create=create)
     name = args.name
     if config is not None:

@@ -121,17 +121,33 @@ def space_names() -> list[str]:
 def make_space(
     name: str, tasks: Sequence[str], depth: int, options: Mapping[str, Any] | None = None
 ) -> SearchSpace:
-    """Build the registered search space ``name`` for these tasks and backbone depth.
+    """Build the search space ``name`` (registered, or ``package.module:Class``) for a problem.
+
+    A space of your own is called as ``Class(tasks, depth, **options)``.
 
     Raises:
         SpaceError: unknown name or bad options; the message lists what is accepted.
     """
-    if name not in _REGISTRY:
-        raise SpaceError(f"unknown search space {name!r}; choose one of {space_names()}")
+    if name in _REGISTRY:
+        factory = _REGISTRY[name]
+    elif ":" in name:  # a space of your own, as backbones and evaluators are named
+        from nas.plugins import Registry
+
+        factory = Registry("search space", {}, SpaceError).resolve(name)
+    else:
+        raise SpaceError(
+            f"unknown search space {name!r}; choose one of {space_names()} or name your own "
+            "as package.module:Class"
+        )
     try:
-        return _REGISTRY[name](tuple(tasks), depth, **dict(options or {}))
+        space = factory(tuple(tasks), depth, **dict(options or {}))
     except (TypeError, ValueError) as err:
         raise SpaceError(f"bad options for search space {name!r}: {err}") from None
+    if not isinstance(space, SearchSpace):
+        raise SpaceError(
+            f"search space {name!r} made a {type(space).__name__}, not a search_spaces.SearchSpace"
+        )
+    return space
 
 
 def check_layout(space: SearchSpace, layout: Layout) -> None:

@@ -1,16 +1,20 @@
-"""A backbone and evaluators defined outside nas/, named by import path in the tests."""
+"""A backbone, evaluators and a strategy defined outside nas/, named by import path in tests."""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
+import optuna
 import torch
 from torch import nn
 
 from nas.evaluators import Candidate, Evaluation
+from nas.layout import Layout
 from nas.problem import Problem
+from nas.strategies import Strategy
 from nas.study.config import SearchConfig
 from nas.train import evaluate
+from search_spaces import SearchSpace
 
 
 class TinyBlock(nn.Module):
@@ -70,3 +74,52 @@ class BrokenEvaluator:
 
 def broken(config: SearchConfig) -> BrokenEvaluator:
     return BrokenEvaluator()
+
+
+class FixedLayouts(Strategy):
+    """Queues the layouts that share the first ``shared`` blocks and then split per task."""
+
+    def __init__(self, shared: list[int]) -> None:
+        self.shared = shared
+
+    def layouts(self, space: SearchSpace, config: SearchConfig) -> list[Layout]:
+        out = []
+        for k in self.shared:
+            rows = [[0] * len(space.tasks)] * k
+            rows += [list(range(len(space.tasks)))] * (space.depth - k)
+            out.append(Layout(space.tasks, tuple(tuple(r) for r in rows)))
+        return out
+
+
+def fixed_layouts(shared: list[int] | None = None) -> FixedLayouts:
+    """Strategy factory ``tests.plugins:fixed_layouts``; option ``shared`` (JSON list)."""
+    return FixedLayouts(shared if shared is not None else [1, 2])
+
+
+class SplitOnce(SearchSpace):
+    """All tasks share the first ``split`` blocks, then each runs its own: one parameter."""
+
+    name = "split-once"
+
+    def __init__(self, tasks: tuple[str, ...], depth: int) -> None:
+        self.tasks, self.depth = tasks, depth
+
+    def _layout(self, split: int) -> Layout:
+        shared = [[0] * len(self.tasks)] * split
+        own = [list(range(len(self.tasks)))] * (self.depth - split)
+        return Layout(self.tasks, tuple(tuple(r) for r in shared + own))
+
+    def suggest(self, trial: optuna.trial.BaseTrial) -> Layout:
+        return self._layout(trial.suggest_int("split", 0, self.depth))
+
+    def params(self, layout: Layout) -> dict[str, Any]:
+        for split in range(self.depth + 1):
+            if self._layout(split) == layout:
+                return {"split": split}
+        raise ValueError(f"{layout.summary()} does not split once")
+
+    def options(self) -> dict[str, Any]:
+        return {}
+
+    def distributions(self) -> dict[str, optuna.distributions.BaseDistribution]:
+        return {"split": optuna.distributions.IntDistribution(0, self.depth)}

@@ -1,6 +1,7 @@
 """Evaluators: how a candidate layout is scored. Chosen by name or ``package.module:function``.
 
-An evaluator factory takes the study's :class:`~nas.study.config.SearchConfig` and returns an
+An evaluator factory takes the study's :class:`~nas.study.config.SearchConfig` and the study's
+evaluator options (``--evaluator-option KEY=JSON``) as keywords, and returns an
 :class:`Evaluator`; ``train`` (full training, the default) and ``supernet`` (weights inherited
 from one weight-sharing supernet per study) are built in. An evaluator may also have
 ``prepare(problem, space, keeper, progress)``, which a search calls once before its trials.
@@ -67,16 +68,29 @@ def full_training(config: SearchConfig) -> FullTraining:
     )
 
 
-def supernet_evaluator(config: SearchConfig) -> Any:
+def supernet_evaluator(
+    config: SearchConfig, epochs: int | None = None, recalibration_images: int = 1024
+) -> Any:
     """Evaluator factory ``supernet``: one weight-sharing supernet per study (nas.supernet).
 
-    Trained for ``supernet_epochs`` (default twice the study's epochs) with the study's batch
-    size, learning rate and backbone options; seeded by the study's seed.
+    Options: ``epochs``, the supernet's training epochs (default twice the study's epochs;
+    ``--supernet-epochs N`` is short for ``--evaluator-option epochs=N``), and
+    ``recalibration_images``, the training images that re-estimate a candidate's batch norm.
+    Trained with the study's batch size, learning rate and backbone options; seeded by the
+    study's seed.
     """
     from nas.evaluators.supernet import SupernetEvaluator
 
+    for key, value in (("epochs", epochs), ("recalibration_images", recalibration_images)):
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 1
+        ):
+            raise EvaluatorError(
+                f"evaluator 'supernet': option {key!r} must be a positive integer, got {value!r}"
+            )
     return SupernetEvaluator(
-        epochs=config.supernet_epochs or 2 * config.epochs,
+        recalibration_images=recalibration_images,
+        epochs=epochs or 2 * config.epochs,
         batch_size=config.batch_size,
         lr=float(config.lr),
         backbone_lr_mult=float(config.backbone_lr_mult),
@@ -93,7 +107,8 @@ def make_evaluator(config: SearchConfig) -> Evaluator:
     """
     name = config.evaluator
     fn = _REGISTRY.resolve(name)
-    made = call_with_options(f"evaluator {name!r}", fn, {}, EvaluatorError, config=config)
+    options = config.evaluator_options
+    made = call_with_options(f"evaluator {name!r}", fn, options, EvaluatorError, config=config)
     if not isinstance(made, Evaluator):
         raise EvaluatorError(f"evaluator {name!r} returned {type(made).__name__}, no evaluate()")
     return made

@@ -1,7 +1,7 @@
 """The search configuration: everything that defines a study, stored inside the study itself.
 
 A resume needs only the study's name: the configuration is read back from the database. Keys
-that change what a trial means (benchmark, space, budget, seeds, objectives, sampler, pruner)
+that change what a trial means (benchmark, space, budget, seeds, objectives, strategy, pruner)
 cannot be changed on resume; ``n_trials`` (the target) can be raised.
 """
 
@@ -16,10 +16,9 @@ from typing import Any
 
 from nas.errors import UserError
 
-__all__ = ["OBJECTIVES", "PRUNERS", "SAMPLERS", "ConfigError", "SearchConfig", "conflicts"]
+__all__ = ["OBJECTIVES", "PRUNERS", "ConfigError", "SearchConfig", "conflicts"]
 
 OBJECTIVES = ("delta", "delta,params", "delta,flops")
-SAMPLERS = ("tpe", "random", "nsga2")
 PRUNERS = ("percentile", "median", "none")
 WEIGHTINGS = ("equal", "uncertainty", "search")
 BN_MODES = ("train", "frozen")
@@ -42,14 +41,15 @@ class SearchConfig:
     backbone: str | None = None  # built-in name or package.module:function; None: the benchmark's
     backbone_options: Mapping[str, Any] = field(default_factory=dict)  # e.g. {"widths": [8, 16]}
     evaluator: str = "train"  # how a layout is scored: train, supernet, or module:function
-    supernet_epochs: int | None = None  # supernet evaluator's training epochs; None: 2 x epochs
+    evaluator_options: Mapping[str, Any] = field(default_factory=dict)  # e.g. {"epochs": 12}
     objectives: str = "delta"  # delta, or delta plus params/flops for a Pareto front
     n_trials: int = 20  # finished trials to reach; with the confirm stage, 15 min on 2 cores
     epochs: int = 6  # training epochs per trial
     batch_size: int = 64
     lr: float = 3e-3
     loss_weighting: str = "equal"  # equal, uncertainty, or search (part of the search space)
-    sampler: str = "tpe"  # tpe (single- or multi-objective), random, nsga2
+    strategy: str = "tpe"  # where candidates come from: tpe, random, nsga2, gp, grid, module:fn
+    strategy_options: Mapping[str, Any] = field(default_factory=dict)  # e.g. {"seed": 3}
     pruner: str = "percentile"  # percentile (bottom 25%), median (bottom 50%), none
     seed: int = 0  # data, initial weights and sampler
     labels: Mapping[str, float] = field(default_factory=dict)  # task -> share of train labels kept
@@ -61,6 +61,8 @@ class SearchConfig:
         object.__setattr__(self, "space_options", dict(self.space_options))
         object.__setattr__(self, "backbone_options", dict(self.backbone_options))
         object.__setattr__(self, "labels", dict(self.labels))
+        object.__setattr__(self, "strategy_options", dict(self.strategy_options))
+        object.__setattr__(self, "evaluator_options", dict(self.evaluator_options))
         for task, share in self.labels.items():
             if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share <= 1:
                 raise ConfigError(
@@ -69,7 +71,6 @@ class SearchConfig:
                 )
         checks = {
             "objectives": (self.objectives, OBJECTIVES),
-            "sampler": (self.sampler, SAMPLERS),
             "pruner": (self.pruner, PRUNERS),
             "loss_weighting": (self.loss_weighting, WEIGHTINGS),
         }
@@ -100,17 +101,14 @@ class SearchConfig:
             raise ConfigError(f"option 'pretrained' must be a file path, got {self.pretrained!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ConfigError(f"option 'seed' must be a non-negative integer, got {self.seed!r}")
-        se = self.supernet_epochs
-        if se is not None and (isinstance(se, bool) or not isinstance(se, int) or se < 1):
-            raise ConfigError(f"option 'supernet_epochs' must be a positive integer, got {se!r}")
         if self.evaluator == "supernet" and self.loss_weighting == "search":
             raise ConfigError(
                 "the supernet evaluator trains one set of weights for every layout; "
                 "--loss-weighting search needs --evaluator train"
             )
-        if self.sampler == "nsga2" and self.objectives == "delta":
+        if self.strategy == "nsga2" and self.objectives == "delta":
             raise ConfigError(
-                "sampler 'nsga2' needs several objectives, e.g. --objectives delta,params"
+                "strategy 'nsga2' needs several objectives, e.g. --objectives delta,params"
             )
 
     @property
@@ -135,6 +133,8 @@ class SearchConfig:
             "space_options": dict(self.space_options),
             "backbone_options": dict(self.backbone_options),
             "labels": dict(self.labels),
+            "strategy_options": dict(self.strategy_options),
+            "evaluator_options": dict(self.evaluator_options),
         }
 
     def to_json(self) -> str:
@@ -145,6 +145,14 @@ class SearchConfig:
     def from_dict(cls, data: Mapping[str, Any]) -> SearchConfig:
         """Read :meth:`to_dict` output; unknown keys are an error naming them."""
         known = {f.name for f in dataclasses.fields(cls)}
+        if "sampler" in data:  # written before strategies: its sampler is now its strategy
+            data = {k: v for k, v in data.items() if k != "sampler"} | {"strategy": data["sampler"]}
+        if "supernet_epochs" in data:  # written before evaluator options
+            epochs = data["supernet_epochs"]
+            data = {k: v for k, v in data.items() if k != "supernet_epochs"}
+            if epochs is not None:
+                options = {**data.get("evaluator_options", {}), "epochs": epochs}
+                data = {**data, "evaluator_options": options}
         unknown = sorted(set(data) - known)
         if unknown:
             raise ConfigError(f"unknown configuration keys {unknown}; known keys: {sorted(known)}")

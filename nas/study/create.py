@@ -20,6 +20,7 @@ from nas.backbones.registry import BackboneSpec
 from nas.benchmark import load_benchmark
 from nas.errors import UserError
 from nas.problem import Problem
+from nas.strategies import make_strategy
 from nas.study.baseline import enqueue_baselines
 from nas.study.config import SearchConfig, conflicts
 from nas.study.gate import TrialGate
@@ -56,20 +57,13 @@ def finished(study: optuna.Study) -> int:
 
 
 def make_sampler(config: SearchConfig, draw: int = 0) -> optuna.samplers.BaseSampler:
-    """The configured sampler, seeded with the study's seed plus ``draw``.
+    """The configured strategy's sampler, seeded with the study's seed plus ``draw``.
 
     The runner builds one per trial with ``draw`` = the trial count at that moment: a resumed
     study does not replay the random start-up draws it already made, and workers that start
     together (each under the study's gate, so each sees a different count) draw differently.
     """
-    seed = config.seed + draw
-    if config.sampler == "random":
-        return optuna.samplers.RandomSampler(seed=seed)
-    if config.sampler == "nsga2":
-        return optuna.samplers.NSGAIISampler(seed=seed, population_size=8)
-    # Ten start-up trials (the two enqueued baselines among them) before TPE models anything:
-    # per-trial Δ_MTL is noisy, and a model fitted to fewer points mostly follows the noise.
-    return optuna.samplers.TPESampler(seed=seed, n_startup_trials=10, multivariate=True)
+    return make_strategy(config.strategy, config.strategy_options).sampler(config.seed + draw)
 
 
 def make_pruner(config: SearchConfig) -> optuna.pruners.BasePruner:

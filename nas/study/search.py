@@ -7,6 +7,7 @@ from optuna.artifacts import FileSystemArtifactStore
 
 from nas.evaluators import make_evaluator
 from nas.problem import Problem
+from nas.strategies import make_strategy
 from nas.study.baseline import enqueue_baselines
 from nas.study.config import SearchConfig
 from nas.study.create import make_sampler
@@ -17,7 +18,30 @@ from nas.study.storage import StorageError
 from nas.study.supernet_store import StudySupernet
 from search_spaces import SearchSpace
 
-__all__ = ["run_search"]
+__all__ = ["queue_layouts", "run_search"]
+
+
+def queue_layouts(study: optuna.Study, space: SearchSpace, config: SearchConfig) -> int:
+    """Queue the layouts the study's strategy computes; returns how many were new.
+
+    A layout queued or tried before is skipped (Optuna compares the parameters), so every
+    process that starts the search may call this; callers that race hold the study's gate.
+    """
+    layouts = make_strategy(config.strategy, config.strategy_options).layouts(space, config)
+    before = len(study.get_trials(deepcopy=False))
+    for layout in layouts:
+        params = space.params(layout)
+        if config.loss_weighting == "search":
+            params["loss_weighting"] = "equal"
+        study.enqueue_trial(params, skip_if_exists=True)
+    total = len(study.get_trials(deepcopy=False))
+    if total > before and config.n_trials < total:
+        print(
+            f"note: with the layouts strategy {config.strategy!r} queued, the study holds "
+            f"{total} trials; its target of {config.n_trials} runs only part of them: raise it "
+            f"with --n-trials {total}"
+        )
+    return total - before
 
 
 def run_search(
@@ -67,6 +91,9 @@ def run_search(
         lost = enqueue_baselines(study, space, config, lost_only=True)
         if lost:
             print(f"queued again the baseline trials that were lost: {', '.join(lost)}")
+        queued = queue_layouts(study, space, config)
+        if queued:
+            print(f"strategy {config.strategy!r} queued {queued} layouts")
 
     run_trials(
         study, objective, config.n_trials, storage_url, progress, postfix=best,

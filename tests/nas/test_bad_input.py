@@ -53,7 +53,7 @@ def study_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         (["--objectives", "speed"], "option 'objectives' is 'speed'; choose one of"),
         (["--space-option", "instances"], "--space-option 'instances': expected KEY=INT"),
         (["--space", "adashare", "--space-option", "width=2"], "bad options for search space"),
-        (["--sampler", "nsga2"], "sampler 'nsga2' needs several objectives"),
+        (["--sampler", "nsga2"], "strategy 'nsga2' needs several objectives"),
         (["--benchmark", "nyuv2"], "needs the path of its folder: --data PATH"),
         (
             ["--device", "cuda:3"]

@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import optuna
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from nas.cli import main
 from nas.layout import Layout
-from search_spaces import AdaShareSpace, BranchedSpace, make_space, space_names
+from search_spaces import AdaShareSpace, BranchedSpace, SpaceError, make_space, space_names
 
 TASKS = ("seg", "depth", "normal")
 
@@ -96,3 +99,19 @@ def test_parameter_names_and_choices_are_stable(name: str) -> None:
             assert seen.setdefault(key, dist) == dist
         assert len(trial.distributions) == len(seen)
         study.tell(trial, 0.0)
+
+
+def test_a_space_of_your_own_by_import_path_runs_a_grid_study(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    args = ["search", "--name", "o", "--space", "tests.plugins:SplitOnce", "--strategy", "grid"]
+    args += ["--n-trials", "5", "--epochs", "1", "--benchmark", "digits", "--size", "tiny"]
+    assert main([*args, "--device", "cpu", "--quiet", "--no-confirm"]) == 0
+    study = optuna.load_study(study_name="o", storage=f"sqlite:///{tmp_path / 'studies.db'}")
+    # digits has 4 blocks: splits 0..4, of which 0 and 4 are the two baselines
+    assert sorted(t.params["split"] for t in study.trials) == [0, 1, 2, 3, 4]
+    with pytest.raises(SpaceError, match=r"made a slice, not a search_spaces\.SearchSpace"):
+        make_space("builtins:slice", ("a",), 2)
+    with pytest.raises(SpaceError, match=r"or name your own as package\.module:Class"):
+        make_space("nope", ("a",), 2)

@@ -1,0 +1,58 @@
+"""The strategy seam: where a study's candidates come from.
+
+A strategy gives the sampler each trial draws from and may compute layouts itself and queue
+them into the study before the trials (an exhaustive grid, a learned policy, a task-affinity
+tree). Queued layouts are ordinary trials, so the confirm stage, export, resume and workers treat
+them like any other. Only search spaces call ``trial.suggest_*``; a strategy proposes through a
+sampler or through layouts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import optuna
+
+from nas.layout import Layout
+
+if TYPE_CHECKING:
+    from nas.study.config import SearchConfig
+    from search_spaces import SearchSpace
+
+__all__ = ["Strategy"]
+
+
+class Strategy:
+    """Where candidates come from. Override :meth:`sampler`, :meth:`layouts`, or both.
+
+    The defaults draw uniformly at random and queue nothing, so a strategy that only computes
+    layouts needs just :meth:`layouts`: its layouts run first, then random draws fill the
+    study's target if it is larger.
+
+    Example:
+        >>> from nas.layout import Layout
+        >>> class Fixed(Strategy):
+        ...     def layouts(self, space, config):
+        ...         return [Layout.hard_sharing(space.tasks, space.depth)]
+        >>> Fixed().sampler(0).__class__.__name__
+        'RandomSampler'
+    """
+
+    def sampler(self, seed: int) -> optuna.samplers.BaseSampler:
+        """The sampler for the next trial.
+
+        Built once per trial with ``seed`` = the study's seed plus the trial count read under
+        the study's lock: workers starting together draw differently, one process stays
+        reproducible, and a resumed study does not replay its earlier random draws.
+        """
+        return optuna.samplers.RandomSampler(seed=seed)
+
+    def layouts(self, space: SearchSpace, config: SearchConfig) -> Sequence[Layout]:
+        """Layouts to queue into the study before its trials (none by default).
+
+        Called under the study's lock by every process that searches; a layout already queued
+        or tried is not queued twice.
+        """
+        del space, config
+        return ()
