@@ -8,6 +8,7 @@ every study are the independent and the hard-sharing layouts: it carries its own
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from collections.abc import Mapping
@@ -159,14 +160,8 @@ def create_or_resume(
         StorageError: resuming a study that does not exist.
         RecordError: a half-created study on resume, or a study not made by mtl-nas.
     """
-    gate = TrialGate(storage_url, name) if storage_url else None
-    try:
-        if gate is not None:
-            gate.acquire()
-        study, stored = _open(storage, name, config, space, waited=gate is not None)
-    finally:
-        if gate is not None:
-            gate.close()
+    with TrialGate(storage_url, name) if storage_url else contextlib.nullcontext():
+        study, stored = _open(storage, name, config, space, waited=storage_url is not None)
     _check_given(study, stored, given)
     if "n_trials" in given and given["n_trials"] != stored.n_trials:
         stored = stored.replace(n_trials=given["n_trials"])

@@ -23,7 +23,14 @@ __all__ = ["TrialGate"]
 
 
 class TrialGate:
-    """Cross-process mutex for one study on one storage; ``release`` is idempotent."""
+    """Cross-process mutex for one study on one storage; ``release`` is idempotent.
+
+    As a context manager it is held inside the block and closed (file or connection freed) at
+    its end, however the block ends::
+
+        with TrialGate(url, "my-study"):
+            ...  # no other worker of the study is here
+    """
 
     def __init__(self, url: str, study_name: str, purpose: str = "") -> None:
         parsed = sqlalchemy.engine.make_url(url)
@@ -44,6 +51,13 @@ class TrialGate:
         elif self._backend in ("postgresql", "mysql", "mariadb"):
             engine = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool)
             self._conn = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+
+    def __enter__(self) -> TrialGate:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def acquire(self) -> None:
         """Block until this process holds the study's lock."""

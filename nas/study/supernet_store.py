@@ -56,12 +56,8 @@ class StudySupernet:
         if self.url is None:
             yield
             return
-        gate = TrialGate(self.url, self.study.study_name, purpose="supernet")
-        gate.acquire()
-        try:
-            yield
-        finally:
-            gate.close()  # released and its file or server connection freed now
+        with TrialGate(self.url, self.study.study_name, purpose="supernet"):
+            yield  # released, and its file or server connection freed, however this ends
 
     def entry(self) -> dict[str, Any] | None:
         """What the study says about its last checkpoint (no weights)."""

@@ -71,3 +71,13 @@ def test_release_and_close_are_idempotent(url: str) -> None:
     assert got.wait(30), "the lock stayed held after close"
     for g in (first, second):
         g.close()
+
+
+def test_the_gate_as_a_context_manager_is_closed_however_the_block_ends(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'g.db'}"
+    with pytest.raises(RuntimeError), TrialGate(url, "s") as gate:
+        assert gate._held
+        raise RuntimeError("inside")
+    assert not gate._held and gate._file is not None and gate._file.closed
+    with TrialGate(url, "s"):  # free again
+        pass
