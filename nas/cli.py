@@ -61,7 +61,16 @@ CONFIG_OPTIONS: dict[str, dict[str, Any]] = {
         "help": "short for --evaluator-option epochs=N: the supernet's training epochs "
         "(default 2 x --epochs)",
     },
-    "objectives": {"help": "delta (default), or delta,params / delta,flops for a Pareto front"},
+    "objectives": {
+        "help": "delta (default), delta,params / delta,flops for a Pareto front, or "
+        "package.module:function"
+    },
+    "objective_option": {
+        "action": "append",
+        "metavar": "KEY=JSON",
+        "help": "objectives option as a JSON value, e.g. max_flops=2e6 (a budget: layouts over "
+        "it are never the answer) (repeatable)",
+    },
     "n_trials": {"type": int, "help": "target count of finished trials (default 20)"},
     "epochs": {"type": int, "help": "training epochs per trial (default 6)"},
     "batch_size": {"type": int, "help": "training batch size (default 64)"},
@@ -273,6 +282,10 @@ def _given(args: argparse.Namespace) -> dict[str, Any]:
         given["strategy"] = given.pop("sampler")
     if "strategy_option" in given:
         given["strategy_options"] = _json_options("--strategy-option", given.pop("strategy_option"))
+    if "objective_option" in given:
+        given["objective_options"] = _json_options(
+            "--objective-option", given.pop("objective_option")
+        )
     if "evaluator_option" in given or "supernet_epochs" in given:
         evaluator = _json_options("--evaluator-option", given.pop("evaluator_option", []))
         if "supernet_epochs" in given:

@@ -1,4 +1,7 @@
-"""A backbone, evaluators and a strategy defined outside nas/, named by import path in tests."""
+"""Plug-ins defined outside nas/ and named by import path in the tests.
+
+A backbone, evaluators, a strategy, a search space and objectives with a budget.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from torch import nn
 
 from nas.evaluators import Candidate, Evaluation
 from nas.layout import Layout
+from nas.objectives import Objectives
 from nas.problem import Problem
 from nas.strategies import Strategy
 from nas.study.config import SearchConfig
@@ -123,3 +127,8 @@ class SplitOnce(SearchSpace):
 
     def distributions(self) -> dict[str, optuna.distributions.BaseDistribution]:
         return {"split": optuna.distributions.IntDistribution(0, self.depth)}
+
+
+def within_params(max_params: float) -> Objectives:
+    """Objectives ``tests.plugins:within_params``: Δ_MTL of layouts within a parameter budget."""
+    return Objectives(max_cost={"params": max_params})

@@ -12,13 +12,15 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nas.errors import UserError
 
-__all__ = ["OBJECTIVES", "PRUNERS", "ConfigError", "SearchConfig", "conflicts"]
+if TYPE_CHECKING:
+    from nas.objectives import Objectives
 
-OBJECTIVES = ("delta", "delta,params", "delta,flops")
+__all__ = ["PRUNERS", "ConfigError", "SearchConfig", "conflicts"]
+
 PRUNERS = ("percentile", "median", "none")
 WEIGHTINGS = ("equal", "uncertainty", "search")
 BN_MODES = ("train", "frozen")
@@ -42,7 +44,8 @@ class SearchConfig:
     backbone_options: Mapping[str, Any] = field(default_factory=dict)  # e.g. {"widths": [8, 16]}
     evaluator: str = "train"  # how a layout is scored: train, supernet, or module:function
     evaluator_options: Mapping[str, Any] = field(default_factory=dict)  # e.g. {"epochs": 12}
-    objectives: str = "delta"  # delta, or delta plus params/flops for a Pareto front
+    objectives: str = "delta"  # delta, delta,params / delta,flops (a Pareto front), module:fn
+    objective_options: Mapping[str, Any] = field(default_factory=dict)  # e.g. {"max_flops": 1e6}
     n_trials: int = 20  # finished trials to reach; with the confirm stage, 15 min on 2 cores
     epochs: int = 6  # training epochs per trial
     batch_size: int = 64
@@ -63,6 +66,7 @@ class SearchConfig:
         object.__setattr__(self, "labels", dict(self.labels))
         object.__setattr__(self, "strategy_options", dict(self.strategy_options))
         object.__setattr__(self, "evaluator_options", dict(self.evaluator_options))
+        object.__setattr__(self, "objective_options", dict(self.objective_options))
         for task, share in self.labels.items():
             if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share <= 1:
                 raise ConfigError(
@@ -70,7 +74,6 @@ class SearchConfig:
                     "in (0, 1], e.g. --labels count=0.1"
                 )
         checks = {
-            "objectives": (self.objectives, OBJECTIVES),
             "pruner": (self.pruner, PRUNERS),
             "loss_weighting": (self.loss_weighting, WEIGHTINGS),
         }
@@ -106,25 +109,37 @@ class SearchConfig:
                 "the supernet evaluator trains one set of weights for every layout; "
                 "--loss-weighting search needs --evaluator train"
             )
-        if self.strategy == "nsga2" and self.objectives == "delta":
+        from nas.objectives import ObjectivesError
+
+        try:
+            self.judged_on()
+        except ObjectivesError as err:
+            raise ConfigError(str(err)) from None
+        if self.strategy == "nsga2" and not self.multi_objective:
             raise ConfigError(
                 "strategy 'nsga2' needs several objectives, e.g. --objectives delta,params"
             )
 
+    def judged_on(self) -> Objectives:
+        """The study's :class:`~nas.objectives.Objectives` (values, directions, budgets)."""
+        from nas.objectives import make_objectives
+
+        return make_objectives(self.objectives, self.objective_options)
+
     @property
     def multi_objective(self) -> bool:
         """True when the study optimises Δ_MTL and a cost together."""
-        return "," in self.objectives
+        return self.judged_on().multi
 
     @property
     def directions(self) -> list[str]:
-        """Optuna directions: maximise Δ_MTL, minimise the cost."""
-        return ["maximize", "minimize"] if self.multi_objective else ["maximize"]
+        """Optuna directions: maximise Δ_MTL, minimise the costs."""
+        return self.judged_on().directions
 
     @property
     def metric_names(self) -> list[str]:
         """Objective names for Optuna and the dashboard."""
-        return ["delta_mtl", *self.objectives.split(",")[1:]]
+        return self.judged_on().names
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -135,6 +150,7 @@ class SearchConfig:
             "labels": dict(self.labels),
             "strategy_options": dict(self.strategy_options),
             "evaluator_options": dict(self.evaluator_options),
+            "objective_options": dict(self.objective_options),
         }
 
     def to_json(self) -> str:

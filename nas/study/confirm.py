@@ -29,6 +29,7 @@ from nas.evaluators import Candidate, Evaluation, FullTraining
 from nas.faults import interrupt_reason
 from nas.layout import Layout
 from nas.metrics import delta_mtl
+from nas.objectives import feasible
 from nas.problem import Problem
 from nas.study import record
 from nas.study.config import SearchConfig
@@ -160,8 +161,8 @@ def plan(study: optuna.Study, config: SearchConfig, top: int, seeds: int) -> Con
     candidates: list[Finalist] = []
     ranked = sorted(records, key=lambda tr: (-(tr[1].delta_mtl or -1e9), tr[0].number))
     for t, r in ranked:
-        if r.layout is None or r.delta_mtl is None:
-            continue
+        if r.layout is None or r.delta_mtl is None or not feasible(t):
+            continue  # a layout over the study's budget is never a finalist
         key = (Layout.from_dict(r.layout), r.loss_weighting or "equal")
         if key in seen:
             continue

@@ -23,6 +23,7 @@ from nas.evaluators.base import Candidate, Evaluation, Evaluator
 from nas.faults import interrupt_reason
 from nas.layout import Layout
 from nas.metrics import delta_mtl
+from nas.objectives import feasible
 from nas.problem import Problem
 from nas.study import record
 from nas.study.baseline import await_baseline, enqueue_baselines
@@ -75,6 +76,7 @@ class Objective:
     ) -> None:
         self.record = StudyRecord(study)
         self.config, self.problem, self.space = config, problem, space
+        self.objectives = config.judged_on()
         self.evaluator, self.store, self.progress = evaluator, store, progress
         self.poll = poll  # seconds between looks at the storage while waiting on another trial
         self._outer: set[int] = set()  # trials of this process waiting on the one run here
@@ -134,6 +136,12 @@ class Objective:
             worker=f"{socket.gethostname()}:{os.getpid()}",
             loss_weighting=candidate.loss_weighting,
         )
+        # Feasibility is known from the layout alone: stored first, so samplers learn the
+        # feasible region from every trial, finished or not.
+        constraints = self.objectives.constraints(c)
+        for key, value in constraints.items():
+            trial.set_constraint(key, value)
+        within = all(v <= 0 for v in constraints.values())
         earlier = self._same_as_earlier(trial, candidate)
         if earlier is not None:
             return self._repeat(trial, earlier)
@@ -155,13 +163,11 @@ class Objective:
         )
         if is_baseline:
             self._warn_unlearned(primary, beaten)
-        values: list[float] = [delta]
-        if self.config.multi_objective:
-            values.append(float(c.params if self.config.objectives.endswith("params") else c.flops))
+        values = self.objectives.values(delta, c)
         if not all(math.isfinite(v) for v in values):
             record.write(trial, pruned_reason="non-finite validation metrics")
             raise optuna.TrialPruned("non-finite validation metrics")
-        if evaluation.network is not None and self._worth_keeping(values):
+        if evaluation.network is not None and self._worth_keeping(values, within):
             self._keep(trial, evaluation.network)
         return values[0] if len(values) == 1 else (values[0], values[1])
 
@@ -217,7 +223,7 @@ class Objective:
             primary = self.problem.primary(evaluation.metrics)
             delta = delta_mtl(primary, baseline, self.problem.higher_is_better)
             bar.set_postfix(delta=f"{100 * delta:+.2f}%")
-            if self.config.multi_objective:
+            if self.objectives.multi:
                 return  # Optuna's report/should_prune are single-objective only
             trial.report(delta, epoch)
             # Stopping after the last epoch would save nothing and throw the result away.
@@ -275,10 +281,12 @@ class Objective:
         values = list(earlier.values)
         return values[0] if len(values) == 1 else (values[0], values[1])
 
-    def _worth_keeping(self, values: list[float]) -> bool:
+    def _worth_keeping(self, values: list[float], within: bool) -> bool:
+        if not within:
+            return False  # over its budget: never the answer, so never exported
         study = self.record.study
         done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-        others = [list(t.values) for t in done if t.values is not None]
+        others = [list(t.values) for t in done if t.values is not None and feasible(t)]
         directions = [d.name.lower() for d in study.directions]
         return is_front(values, others, directions)
 

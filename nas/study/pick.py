@@ -6,6 +6,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from nas.errors import UserError
+from nas.objectives import feasible
 
 __all__ = ["NoTrial", "best_trial", "trial_by_number"]
 
@@ -15,7 +16,7 @@ class NoTrial(UserError, LookupError):
 
 
 def best_trial(study: optuna.Study) -> FrozenTrial:
-    """The complete trial with the highest validation Δ_MTL; on a Pareto front, the front's.
+    """The complete trial within budget with the best validation Δ_MTL; on a front, the front's.
 
     A multi-objective study's front holds trials that trade Δ_MTL for cost; the one with the
     highest Δ_MTL is the answer to "the best layout", and ``--trial`` picks another member.
@@ -29,7 +30,13 @@ def best_trial(study: optuna.Study) -> FrozenTrial:
             f"study {study.study_name!r} has no complete trial yet; "
             f"run: mtlnas resume {study.study_name}"
         )
-    pool = study.best_trials if len(study.directions) > 1 else complete
+    within = [t for t in complete if feasible(t)]  # a layout over its budget is never the answer
+    if not within:
+        raise NoTrial(
+            f"study {study.study_name!r}: none of its {len(complete)} complete trials is within "
+            f"its budget; see mtlnas show {study.study_name}, or raise the budget in a new study"
+        )
+    pool = study.best_trials if len(study.directions) > 1 else within
     # Ties go to the earlier trial, as Optuna's own best_trial does.
     return max(pool, key=lambda t: (t.values[0], -t.number))
 
