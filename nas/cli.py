@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import sys
@@ -11,89 +10,9 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-__all__ = ["main"]
+from nas.options import add_config_args, given_options
 
-CONFIG_OPTIONS: dict[str, dict[str, Any]] = {
-    "benchmark": {"help": "built-in benchmark (digits, scenes, nyuv2) or package.module:function"},
-    "size": {"help": "benchmark size: tiny, small or default"},
-    "data": {"help": "folder of a benchmark read from disk (nyuv2)"},
-    "space": {"help": "search space: branched, adashare, or package.module:Class"},
-    "space_option": {
-        "action": "append",
-        "metavar": "KEY=INT",
-        "help": "search-space option, e.g. instances=2 or always_run=1 (repeatable)",
-    },
-    "backbone": {
-        "help": "backbone: conv, mlp, resnet18, resnet34, resnet50, or package.module:function "
-        "(default: the benchmark's)"
-    },
-    "backbone_option": {
-        "action": "append",
-        "metavar": "KEY=VALUE",
-        "help": "backbone option as a JSON value, e.g. widths=[16,32,32]; without --backbone "
-        "it adjusts the benchmark's own (repeatable)",
-    },
-    "pretrained": {
-        "metavar": "PATH",
-        "help": "ResNet state dict file with torchvision's names (e.g. ImageNet weights); every "
-        "block instance starts from it",
-    },
-    "backbone_lr_mult": {
-        "type": float,
-        "help": "backbone learning rate = lr x this, heads get lr (default 1; 0.1 suits "
-        "pretrained weights)",
-    },
-    "bn_mode": {
-        "help": "backbone batch norm: train (default: batch statistics) or frozen (stored "
-        "statistics, scale and shift kept)"
-    },
-    "evaluator": {
-        "help": "how a layout is scored: train (default: from scratch), supernet (weights "
-        "inherited from one supernet per study), or package.module:function"
-    },
-    "evaluator_option": {
-        "action": "append",
-        "metavar": "KEY=JSON",
-        "help": "evaluator option as a JSON value, e.g. epochs=12 for the supernet (repeatable)",
-    },
-    "supernet_epochs": {
-        "type": int,
-        "help": "short for --evaluator-option epochs=N: the supernet's training epochs "
-        "(default 2 x --epochs)",
-    },
-    "objectives": {
-        "help": "delta (default), delta,params / delta,flops for a Pareto front, or "
-        "package.module:function"
-    },
-    "objective_option": {
-        "action": "append",
-        "metavar": "KEY=JSON",
-        "help": "objectives option as a JSON value, e.g. max_flops=2e6 (a budget: layouts over "
-        "it are never the answer) (repeatable)",
-    },
-    "n_trials": {"type": int, "help": "target count of finished trials (default 20)"},
-    "epochs": {"type": int, "help": "training epochs per trial (default 6)"},
-    "batch_size": {"type": int, "help": "training batch size (default 64)"},
-    "lr": {"type": float, "help": "AdamW learning rate (default 3e-3)"},
-    "loss_weighting": {"help": "equal (default), uncertainty, or search"},
-    "strategy": {
-        "help": "where candidates come from: tpe (default), random, nsga2 (multi-objective), gp, "
-        "grid (every layout of the space), or package.module:function"
-    },
-    "strategy_option": {
-        "action": "append",
-        "metavar": "KEY=JSON",
-        "help": "strategy option as a JSON value, e.g. n_startup_trials=5 (repeatable)",
-    },
-    "sampler": {"help": "the same as --strategy (its name before strategies)"},
-    "pruner": {"help": "percentile (default: stop the bottom quarter), median, or none"},
-    "seed": {"type": int, "help": "seed of data, weights and sampler (default 0)"},
-    "labels": {
-        "metavar": "TASK=SHARE,...",
-        "help": "keep only this share of a task's training labels, e.g. count=0.1,normals=0.25 "
-        "(the few-labels regime; validation and test keep every label)",
-    },
-}
+__all__ = ["main"]
 
 
 def _storage_args(p: argparse.ArgumentParser) -> None:
@@ -159,13 +78,7 @@ def _search_args(p: argparse.ArgumentParser) -> None:
         help="stop after the search; do not retrain the finalists and score the test split",
     )
     _confirm_args(p, "confirm-")
-    _config_args(p)
-
-
-def _config_args(p: argparse.ArgumentParser) -> None:
-    group = p.add_argument_group("study configuration (stored with the study)")
-    for key, kwargs in CONFIG_OPTIONS.items():
-        group.add_argument("--" + key.replace("_", "-"), dest=key, default=None, **kwargs)
+    add_config_args(p)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -249,72 +162,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _given(args: argparse.Namespace) -> dict[str, Any]:
-    from nas.study.config import ConfigError
-
-    given = {k: getattr(args, k) for k in CONFIG_OPTIONS if getattr(args, k, None) is not None}
-    if "space_option" in given:
-        options: dict[str, Any] = {}
-        for item in given.pop("space_option"):
-            key, sep, value = item.partition("=")
-            if not sep or not value.lstrip("-").isdigit():
-                raise ConfigError(f"--space-option {item!r}: expected KEY=INT, e.g. instances=2")
-            options[key] = int(value)
-        given["space_options"] = options
-    if "labels" in given:
-        shares: dict[str, float] = {}
-        for item in given.pop("labels").split(","):
-            key, sep, value = item.partition("=")
-            if key.strip() in shares:
-                raise ConfigError(
-                    f"--labels names task {key.strip()!r} twice; give each task one share"
-                )
-            try:
-                shares[key.strip()] = float(value)
-            except ValueError:
-                sep = ""
-            if not sep or not key.strip():
-                raise ConfigError(f"--labels {item!r}: expected TASK=SHARE, e.g. count=0.1")
-        given["labels"] = shares
-    if "sampler" in given:  # the option's name before strategies
-        if "strategy" in given:
-            raise ConfigError("--sampler and --strategy name the same thing; give one")
-        given["strategy"] = given.pop("sampler")
-    if "strategy_option" in given:
-        given["strategy_options"] = _json_options("--strategy-option", given.pop("strategy_option"))
-    if "objective_option" in given:
-        given["objective_options"] = _json_options(
-            "--objective-option", given.pop("objective_option")
-        )
-    if "evaluator_option" in given or "supernet_epochs" in given:
-        evaluator = _json_options("--evaluator-option", given.pop("evaluator_option", []))
-        if "supernet_epochs" in given:
-            evaluator["epochs"] = given.pop("supernet_epochs")
-        given["evaluator_options"] = evaluator
-    if "pretrained" in given:  # stored absolute: resume and workers may start elsewhere
-        given["pretrained"] = os.path.abspath(given["pretrained"])
-    if "backbone_option" in given:
-        given["backbone_options"] = _json_options("--backbone-option", given.pop("backbone_option"))
-    return given
-
-
-def _json_options(flag: str, items: list[str]) -> dict[str, Any]:
-    from nas.study.config import ConfigError
-
-    options: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"{flag} {item!r}: expected KEY=VALUE, e.g. width=64")
-        if key in options:
-            raise ConfigError(f"{flag} gives {key!r} twice; give each option once")
-        try:
-            options[key] = json.loads(value)
-        except json.JSONDecodeError:
-            options[key] = value  # a plain word, e.g. norm=batch
-    return options
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``mtlnas`` console script; returns the exit status."""
     parser = build_parser()
@@ -359,7 +206,7 @@ def _run(args: argparse.Namespace) -> int:
 
     threading.excepthook = thread_hook
     try:
-        given = _given(args)
+        given = given_options(args)
         status = handlers[args.command](args, given)
         sys.stdout.flush()  # a closed pipe shows here, not at exit
         return status
