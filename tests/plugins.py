@@ -92,7 +92,7 @@ class FixedLayouts(Strategy):
             rows = [[0] * len(space.tasks)] * k
             rows += [list(range(len(space.tasks)))] * (space.depth - k)
             out.append(Layout(space.tasks, tuple(tuple(r) for r in rows)))
-        return out
+        return [layout for layout in out if space.reaches(layout)]  # e.g. not in adashare
 
 
 def fixed_layouts(shared: list[int] | None = None) -> FixedLayouts:

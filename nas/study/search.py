@@ -7,7 +7,7 @@ from optuna.artifacts import FileSystemArtifactStore
 
 from nas.evaluators import make_evaluator
 from nas.problem import Problem
-from nas.strategies import make_strategy
+from nas.strategies import StrategyError, make_strategy
 from nas.study.baseline import enqueue_baselines
 from nas.study.config import SearchConfig
 from nas.study.create import make_sampler
@@ -30,7 +30,13 @@ def queue_layouts(study: optuna.Study, space: SearchSpace, config: SearchConfig)
     layouts = make_strategy(config.strategy, config.strategy_options).layouts(space, config)
     before = len(study.get_trials(deepcopy=False))
     for layout in layouts:
-        params = space.params(layout)
+        try:
+            params = space.params(layout)
+        except ValueError as err:
+            raise StrategyError(
+                f"strategy {config.strategy!r} gave a layout the space {space.name!r} cannot "
+                f"reach ({err}): {layout.summary()}"
+            ) from None
         if config.loss_weighting == "search":
             params["loss_weighting"] = "equal"
         study.enqueue_trial(params, skip_if_exists=True)
