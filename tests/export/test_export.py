@@ -23,7 +23,7 @@ from nas.study.pick import NoTrial
 from nas.study.storage import artifact_store
 from tests import QUICK
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+README = Path(__file__).resolve().parents[2] / "docs" / "export.md"
 TINY = [
     "--size",
     "tiny",

@@ -14,7 +14,7 @@ from nas.benchmark import Benchmark, BenchmarkError, Split, benchmark_names, loa
 from nas.metrics import TaskMeter, delta_mtl
 from nas.tasks import Task
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+README = Path(__file__).resolve().parents[2] / "docs" / "guide.md"
 
 
 def test_builtins_are_registered() -> None:
