@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import optuna
 import pytest
 import torch
 from torch import nn
@@ -172,3 +173,18 @@ def test_trivial_scores_are_the_constant_predictors() -> None:
     assert beats(Task("s", "segmentation", 2), 0.5, 0.375) and not beats(
         Task("s", "segmentation", 2), 0.378, 0.375
     )
+
+
+def test_the_warning_counts_layouts_trained_not_trials() -> None:
+    from nas.views import health_warnings
+
+    study = optuna.create_study()
+    for beat, duplicate in ((False, None), (False, None), (True, None), (False, 0), (False, 0)):
+        trial = study.ask()
+        if duplicate is None:  # a repeat reuses its twin's result and stores no verdict
+            trial.set_user_attr("beat_trivial", {"noise": beat})
+        else:
+            trial.set_user_attr("duplicate_of", duplicate)
+        study.tell(trial, 0.0)
+    (line,) = health_warnings(study, {"noise": 0.5})
+    assert "in 2 of the 3 layouts trained" in line  # five trials, three of them trained
