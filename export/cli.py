@@ -55,8 +55,7 @@ def add_export_commands(sub: Any, storage_args: Callable[[argparse.ArgumentParse
 def export(args: argparse.Namespace, given: dict[str, Any]) -> int:
     """``mtlnas export NAME``."""
     from export.onnx import export_trial, pick_export
-    from nas.study.create import study_config
-    from nas.study.storage import artifact_store, load_study, open_storage
+    from nas.study import artifact_store, load_study, open_storage, study_config
 
     storage = open_storage(args.storage)
     study = load_study(storage, args.name)
@@ -117,7 +116,7 @@ def bench(args: argparse.Namespace, given: dict[str, Any]) -> int:
 
     from export.onnx import load_trial_network
     from export.runtime import ModelError, OnnxModel
-    from nas.study.storage import artifact_store, load_study, open_storage
+    from nas.study import artifact_store, load_study, open_storage
 
     model = OnnxModel(args.file, "cpu")
     meta = model.metadata

@@ -29,9 +29,15 @@ from nas.errors import UserError
 from nas.layout import Layout
 from nas.network import MultiTaskNetwork
 from nas.problem import network_from_description
-from nas.study.create import study_config
-from nas.study.pick import best_trial, trial_by_number
-from nas.study.record import CONFIRM_SUFFIX, CONFIRMED_KEY, StudyRecord, TrialRecord, is_internal
+from nas.study import (
+    StudyRecord,
+    TrialRecord,
+    best_trial,
+    is_internal,
+    study_config,
+    trial_by_number,
+)
+from nas.study.record import CONFIRM_SUFFIX, CONFIRMED_KEY
 from nas.study.weights import CorruptWeights, load_weights
 from nas.tasks import Task
 
@@ -79,8 +85,8 @@ def pick_export(
     Trial ``number`` of the search when given; else the confirmed winner's run with the first
     confirm seed; else (no confirm stage yet) the search's best trial on validation.
     """
+    from nas.study import confirmed
     from nas.study.confirm import confirm_name
-    from nas.study.verdict import confirmed
 
     table = confirmed(storage, study.study_name) if number is None else None
     if table is None:

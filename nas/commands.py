@@ -15,18 +15,23 @@ from nas.evaluators import make_evaluator
 from nas.faults import quiet_trial_tracebacks
 from nas.problem import Problem
 from nas.strategies import make_strategy
-from nas.study.config import SearchConfig
-from nas.study.create import (
-    check_same_tasks,
+from nas.study import (
+    SearchConfig,
+    StudyRecord,
+    TrialRecord,
+    artifact_store,
+    best_trial,
     create_or_resume,
     finished,
+    is_internal,
+    load_study,
+    open_storage,
     prepare,
+    run_search,
     study_config,
 )
-from nas.study.pick import best_trial
-from nas.study.record import TRIVIAL_KEY, StudyRecord, TrialRecord, is_internal
-from nas.study.search import run_search
-from nas.study.storage import artifact_store, load_study, open_storage
+from nas.study.create import check_same_tasks
+from nas.study.record import TRIVIAL_KEY
 from nas.train import pick_device
 from nas.views import confirmed_table, health_warnings
 
@@ -107,7 +112,7 @@ def _confirm(
     config: SearchConfig,
     problem: Problem,
 ) -> int:
-    from nas.study.verdict import run_confirm
+    from nas.study import run_confirm
 
     top, seeds = getattr(args, "confirm_top", None), getattr(args, "confirm_seeds", None)
     print(f"confirming on fresh seeds, then the test split: study {study.study_name!r}")

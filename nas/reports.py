@@ -15,10 +15,20 @@ from optuna.trial import TrialState
 
 from nas.errors import UserError
 from nas.layout import Layout
-from nas.study.create import finished, study_config
-from nas.study.pick import best_trial, trial_by_number
-from nas.study.record import TRIVIAL_KEY, StudyRecord, TrialRecord, is_internal
-from nas.study.storage import StorageError, artifact_store, load_study, open_storage
+from nas.study import (
+    StorageError,
+    StudyRecord,
+    TrialRecord,
+    artifact_store,
+    best_trial,
+    finished,
+    is_internal,
+    load_study,
+    open_storage,
+    study_config,
+    trial_by_number,
+)
+from nas.study.record import TRIVIAL_KEY
 from nas.views import columns, confirmed_table, health_warnings, trial_summary
 
 __all__ = ["dashboard", "file_stem", "list_studies", "plot", "show"]
@@ -31,7 +41,7 @@ def list_studies(args: argparse.Namespace, given: dict[str, Any]) -> int:
     if not summaries:
         print(f"no studies in {args.storage}; start one with: mtlnas search")
         return 0
-    from nas.study.verdict import confirmed
+    from nas.study import confirmed
 
     header = ["study", "benchmark", "space", "finished", "best val Δ_MTL", "confirmed test Δ_MTL"]
     rows, others = [], []
@@ -97,7 +107,7 @@ def show(args: argparse.Namespace, given: dict[str, Any]) -> int:
     if config.labels:
         kept = ", ".join(f"{t} {100 * share:g}%" for t, share in config.labels.items())
         print(f"training labels kept: {kept} (validation and test fully labelled)")
-    from nas.study.verdict import confirm_progress, confirmed
+    from nas.study import confirm_progress, confirmed
 
     table = confirmed(storage, args.name)
     if table is not None:
@@ -140,7 +150,7 @@ def plot(args: argparse.Namespace, given: dict[str, Any]) -> int:
     and, after a confirm stage, ``NAME-confirmed.png`` (test split, every seed).
     """
     from nas import figures
-    from nas.study.verdict import confirmed
+    from nas.study import confirmed
 
     storage = open_storage(args.storage)
     study = load_study(storage, args.name)

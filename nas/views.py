@@ -8,7 +8,7 @@ from typing import Any
 
 import optuna
 
-from nas.study.record import TrialRecord
+from nas.study import TrialRecord
 
 __all__ = ["columns", "confirmed_table", "health_warnings", "trial_summary"]
 
