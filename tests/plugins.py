@@ -11,7 +11,7 @@ import optuna
 import torch
 from torch import nn
 
-from nas.evaluators import Candidate, Evaluation
+from nas.evaluators import Candidate, Evaluation, FullTraining
 from nas.layout import Layout
 from nas.objectives import Objectives
 from nas.problem import Problem
@@ -132,3 +132,8 @@ class SplitOnce(SearchSpace):
 def within_params(max_params: float) -> Objectives:
     """Objectives ``tests.plugins:within_params``: Δ_MTL of layouts within a parameter budget."""
     return Objectives(max_cost={"params": max_params})
+
+
+def short_training(config: SearchConfig, epochs: int = 1) -> FullTraining:
+    """Evaluator ``tests.plugins:short_training``: full training for its own ``epochs`` option."""
+    return FullTraining(epochs, config.batch_size, float(config.lr))

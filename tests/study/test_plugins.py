@@ -117,3 +117,24 @@ def test_bad_plugins_are_one_line_errors_that_touch_nothing(
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err, err
     assert not (in_tmp / "studies.db").exists()
+
+
+@pytest.mark.slow
+def test_an_evaluator_with_options_searches_resumes_confirms_and_exports(in_tmp: Path) -> None:
+    args = ["search", "--name", "o", "--n-trials", "3", "--epochs", "2", *FAST]
+    args += ["--evaluator", "tests.plugins:short_training", "--evaluator-option", "epochs=1"]
+    assert main(args) == 0
+    study = load(in_tmp, "o")
+    config = StudyRecord(study).config()
+    assert (config["evaluator"], config["evaluator_options"]) == (
+        "tests.plugins:short_training",
+        {"epochs": 1},
+    )
+    assert {TrialRecord.of(t).epochs for t in study.trials} == {1}  # its option, not --epochs
+    resume = ["resume", "o", "--n-trials", "4", "--device", "cpu", "--quiet"]
+    assert main([*resume, "--confirm-top", "1", "--confirm-seeds", "2"]) == 0
+    runs = load(in_tmp, "o:confirm").trials
+    assert {TrialRecord.of(t).epochs for t in runs} == {2}  # confirm trains from scratch
+    assert main(["export", "o", "-o", str(in_tmp / "o.onnx")]) == 0
+    bad = ["search", "--name", "p", *FAST, "--evaluator", "tests.plugins:short_training"]
+    assert main([*bad, "--evaluator-option", "depth=1"]) == 2
