@@ -17,6 +17,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
+from nas.cli import main
 from nas.study.record import TrialRecord
 from nas.study.supernet_store import SUPERNET_KEY
 from nas.study.weights import AtomicFileStore
@@ -119,9 +120,12 @@ def test_a_closed_pipe_ends_quietly(confirmed: Path, command: list[str]) -> None
 
 
 @pytest.mark.slow
-def test_predict_checks_the_input_type(confirmed: Path, tmp_path: Path) -> None:
+def test_predict_checks_the_input_type(
+    confirmed: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     model = tmp_path / "m.onnx"
-    assert mtlnas(confirmed, "export", "c", "-o", str(model)).returncode == 0
+    url = f"sqlite:///{confirmed / 'studies.db'}"
+    assert main(["export", "c", "-o", str(model), "--storage", url]) == 0
     shape = (2, 1, 16, 16)
     cases = {
         "str": np.full(shape, "a"),
@@ -133,13 +137,15 @@ def test_predict_checks_the_input_type(confirmed: Path, tmp_path: Path) -> None:
     for name, array in cases.items():
         path = tmp_path / f"{name}.npy"
         np.save(path, array)
-        error = _one_line_error(mtlnas(confirmed, "predict", str(model), str(path)))
+        capsys.readouterr()
+        assert main(["predict", str(model), str(path)]) == 2
+        (error,) = capsys.readouterr().err.strip().splitlines()
         assert "but the model takes float32" in error, error
     for dtype in (np.float16, np.float64):
         path = tmp_path / "ok.npy"
         np.save(path, np.zeros(shape, dtype))
-        done = mtlnas(confirmed, "predict", str(model), str(path))
-        assert done.returncode == 0 and not done.stderr, done.stderr
+        assert main(["predict", str(model), str(path)]) == 0
+        assert not capsys.readouterr().err
 
 
 def test_a_half_created_study_is_named_by_export(tmp_path: Path) -> None:
