@@ -61,9 +61,9 @@ def _retrain_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--retrain",
         action="store_true",
-        help="train again what the artifact store lost (missing or corrupt files): the "
-        "supernet's checkpoint, and confirm runs (same seeds; nothing else), whose table is "
-        "then computed again",
+        help="train again what the artifact store lost (missing or corrupt files): confirm "
+        "runs (same seeds; nothing else; the confirmed table is then computed again) and, "
+        "when searching, the supernet's checkpoint",
     )
 
 
