@@ -50,7 +50,7 @@ def study_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         (["--benchmark", "mnist"], "unknown benchmark 'mnist'; choose one of"),
         (["--space", "tree"], "unknown search space 'tree'; choose one of"),
         (["--epochs", "0"], "option 'epochs' must be a positive integer"),
-        (["--objectives", "speed"], "option 'objectives' is 'speed'; choose one of"),
+        (["--objectives", "speed"], "unknown objectives 'speed'; choose one of"),
         (["--space-option", "instances"], "--space-option 'instances': expected KEY=INT"),
         (["--space", "adashare", "--space-option", "width=2"], "bad options for search space"),
         (["--sampler", "nsga2"], "strategy 'nsga2' needs several objectives"),
