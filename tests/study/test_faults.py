@@ -24,6 +24,15 @@ from optuna.trial import TrialState
 
 from nas.study.record import TrialRecord
 
+# Runs the CLI in a process that SIGKILLs itself at the last write of creating a study.
+KILL_AT_CREATION = (
+    "import os, signal, sys\n"
+    "from nas.study.record import StudyRecord\n"
+    "StudyRecord.set_config = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)\n"
+    "from nas.cli import main\n"
+    "sys.exit(main(sys.argv[1:]))\n"
+)
+
 BASE = ["--benchmark", "digits", "--size", "tiny", "--device", "cpu", "--quiet", "--no-confirm"]
 
 
@@ -158,15 +167,8 @@ def test_workers_started_together_never_train_one_layout_twice(tmp_path: Path) -
 def test_a_kill_during_creation_is_repaired_by_the_next_search(tmp_path: Path) -> None:
     # A real SIGKILL at the worst moment: the study and its queued baselines exist, the
     # configuration (the last write of creation) does not.
-    killer = (
-        "import os, signal, sys\n"
-        "from nas.study.record import StudyRecord\n"
-        "StudyRecord.set_config = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)\n"
-        "from nas.cli import main\n"
-        "sys.exit(main(sys.argv[1:]))\n"
-    )
     proc = subprocess.run(
-        [sys.executable, "-c", killer, "search", "--name", "h", "--n-trials", "2", *BASE],
+        [sys.executable, "-c", KILL_AT_CREATION, "search", "--name", "h", "--n-trials", "2", *BASE],
         cwd=tmp_path, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert proc.returncode == -signal.SIGKILL

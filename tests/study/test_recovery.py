@@ -21,7 +21,7 @@ from nas.cli import main
 from nas.study.record import TrialRecord
 from nas.study.supernet_store import SUPERNET_KEY
 from nas.study.weights import AtomicFileStore
-from tests.study.test_faults import BASE, mtlnas
+from tests.study.test_faults import BASE, KILL_AT_CREATION, mtlnas
 
 CONFIRM = ["--confirm-top", "1", "--confirm-seeds", "2"]
 
@@ -149,15 +149,8 @@ def test_predict_checks_the_input_type(
 
 
 def test_a_half_created_study_is_named_by_export(tmp_path: Path) -> None:
-    killer = (
-        "import os, signal, sys\n"
-        "from nas.study.record import StudyRecord\n"
-        "StudyRecord.set_config = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)\n"
-        "from nas.cli import main\n"
-        "sys.exit(main(sys.argv[1:]))\n"
-    )
     subprocess.run(
-        [sys.executable, "-c", killer, "search", "--name", "h", "--n-trials", "2", *BASE],
+        [sys.executable, "-c", KILL_AT_CREATION, "search", "--name", "h", "--n-trials", "2", *BASE],
         cwd=tmp_path, capture_output=True, timeout=120,
     )  # fmt: skip
     for command in (["export", "h"], ["resume", "h", "--device", "cpu"], ["show", "h"]):
