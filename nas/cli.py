@@ -135,6 +135,24 @@ def build_parser() -> argparse.ArgumentParser:
     _storage_args(p)
     _run_args(p)
 
+    p = sub.add_parser(
+        "tabulate",
+        help="train every layout of a space with several seeds; write a table file",
+        description="Build a ground-truth table: every distinct layout of the space (e.g. "
+        "--space-option split_depths=[0,2,4,6]) trained with --seeds seeds at the study's "
+        "budget, with per-epoch validation scores, validation and test metrics, Δ_MTL against "
+        "the same-seed independent networks, cost and training time. A study like any other: "
+        "run the same command again to resume it, or beside it as more workers.",
+    )
+    p.add_argument("--name", required=True, help="tabulation study name")
+    p.add_argument("--seeds", type=int, default=None, help="training seeds per layout (default 3)")
+    p.add_argument(
+        "-o", "--out", default=None, help="table file to write (default NAME.table.json)"
+    )
+    _storage_args(p)
+    _run_args(p)
+    add_config_args(p)
+
     p = sub.add_parser("list", help="list the stored studies")
     _storage_args(p)
 
@@ -189,6 +207,7 @@ def _run(args: argparse.Namespace) -> int:
         "resume": commands.resume,
         "worker": commands.resume,
         "confirm": commands.confirm,
+        "tabulate": commands.tabulate,
         "list": reports.list_studies,
         "show": reports.show,
         "plot": reports.plot,

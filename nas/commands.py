@@ -185,3 +185,44 @@ def _print_best(study: optuna.Study, config: SearchConfig) -> None:
         f"best on validation: trial {best.number}, Δ_MTL {100 * best.values[0]:+.2f}%  "
         f"{TrialRecord.of(best).summary}"
     )
+
+
+def tabulate(args: argparse.Namespace, given: dict[str, Any]) -> int:
+    """``mtlnas tabulate``: train every layout of a space with S seeds; write the table file."""
+    from nas.study.create import study_exists
+    from nas.study.tabulate import open_table_study, run_tabulate, table_of
+
+    if not args.name.strip() or is_internal(args.name):
+        raise UserError(f"--name {args.name!r} cannot name a tabulation; choose another")
+    if args.seeds is not None and args.seeds < 1:
+        raise UserError(f"--seeds must be at least 1, got {args.seeds}")
+    out = args.out or f"{args.name}.table.json"
+    device = pick_device(args.device)
+    storage = open_storage(args.storage, args.heartbeat, create=True)
+    config = (
+        study_config(load_study(storage, args.name))
+        if study_exists(storage, args.name)
+        else SearchConfig(**given)
+    )
+    problem, space = prepare(config, device)
+    study, plan = open_table_study(storage, args.name, config, given, space, problem, args.seeds)
+    total = len(plan["layouts"]) * len(plan["seeds"])
+    print(
+        f"tabulation {args.name!r} in {args.storage}: {len(plan['layouts'])} layouts x "
+        f"{len(plan['seeds'])} seeds, {finished(study)}/{total} runs finished, training on {device}"
+    )
+    run_tabulate(study, plan, config, problem, args.storage, not args.quiet)
+    made_with = "mtlnas " + shlex.join(sys.argv[1:])
+    table = table_of(study, plan, problem, space, made_with)
+    table.save(out)
+    ranked = table.ranked()
+    base = table.independent
+    better = [e for e in ranked if e.test_delta > 0 and e is not base]
+    print(
+        f"wrote {out}: best mean test Δ_MTL {100 * ranked[0].test_delta:+.2f}% "
+        f"({ranked[0].layout.summary()}); {len(better)} of {len(ranked)} layouts beat "
+        f"independent networks on mean test Δ_MTL; hard sharing ranks "
+        f"{table.rank_of(table.hard_sharing.layout)}, independent "
+        f"{table.rank_of(base.layout)}"
+    )
+    return 0

@@ -16,7 +16,7 @@ from nas.backbones.registry import BackboneSpec
 from nas.benchmark import SPLITS, Benchmark, BenchmarkError, Split
 from nas.tasks import IGNORE_INDEX, Task, labelled
 
-__all__ = ["keep_labels", "merge_benchmarks", "merge_splits", "unlabelled"]
+__all__ = ["keep_labels", "keep_tasks", "merge_benchmarks", "merge_splits", "unlabelled"]
 
 
 def unlabelled(task: Task, n: int, input_shape: Sequence[int]) -> torch.Tensor:
@@ -95,3 +95,24 @@ def keep_labels(bench: Benchmark, shares: Mapping[str, float], seed: int) -> Ben
         y[dropped] = unlabelled(task, len(dropped), bench.input_shape)
         targets[task.name] = y
     return dataclasses.replace(bench, train=dataclasses.replace(train, targets=targets))
+
+
+def keep_tasks(bench: Benchmark, names: Sequence[str]) -> Benchmark:
+    """``bench`` with only the tasks ``names``, in the benchmark's own order.
+
+    Raises:
+        BenchmarkError: a task name the benchmark does not have.
+    """
+    have = [t.name for t in bench.tasks]
+    unknown = [n for n in names if n not in have]
+    if unknown:
+        raise BenchmarkError(f"--tasks names tasks {unknown}; benchmark {bench.name!r} has {have}")
+    tasks = tuple(t for t in bench.tasks if t.name in names)
+
+    def only(split: Split) -> Split:
+        kept = {t.name: split.targets[t.name] for t in tasks}
+        return dataclasses.replace(split, targets=kept)
+
+    return dataclasses.replace(
+        bench, tasks=tasks, train=only(bench.train), val=only(bench.val), test=only(bench.test)
+    )

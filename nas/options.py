@@ -20,8 +20,9 @@ CONFIG_OPTIONS: dict[str, dict[str, Any]] = {
     "space": {"help": "search space: branched, adashare, or package.module:Class"},
     "space_option": {
         "action": "append",
-        "metavar": "KEY=INT",
-        "help": "search-space option, e.g. instances=2 or always_run=1 (repeatable)",
+        "metavar": "KEY=JSON",
+        "help": "search-space option as a JSON value, e.g. instances=2, always_run=1 or "
+        "split_depths=[0,2,4,6] (repeatable)",
     },
     "backbone": {
         "help": "backbone: conv, mlp, resnet18, resnet34, resnet50, or package.module:function "
@@ -49,7 +50,8 @@ CONFIG_OPTIONS: dict[str, dict[str, Any]] = {
     },
     "evaluator": {
         "help": "how a layout is scored: train (default: from scratch), supernet (weights "
-        "inherited from one supernet per study), or package.module:function"
+        "inherited from one supernet per study), table:FILE (answered from a table built by "
+        "mtlnas tabulate), or package.module:function"
     },
     "evaluator_option": {
         "action": "append",
@@ -88,6 +90,10 @@ CONFIG_OPTIONS: dict[str, dict[str, Any]] = {
     "sampler": {"help": "the same as --strategy (its name before strategies)"},
     "pruner": {"help": "percentile (default: stop the bottom quarter), median, or none"},
     "seed": {"type": int, "help": "seed of data, weights and sampler (default 0)"},
+    "tasks": {
+        "metavar": "TASK,...",
+        "help": "keep only these of the benchmark's tasks, e.g. depth,normals,count (default: all)",
+    },
     "labels": {
         "metavar": "TASK=SHARE,...",
         "help": "keep only this share of a task's training labels, e.g. count=0.1,normals=0.25 "
@@ -113,13 +119,14 @@ def given_options(args: argparse.Namespace) -> dict[str, Any]:
 
     given = {k: getattr(args, k) for k in CONFIG_OPTIONS if getattr(args, k, None) is not None}
     if "space_option" in given:
-        options: dict[str, Any] = {}
-        for item in given.pop("space_option"):
-            key, sep, value = item.partition("=")
-            if not sep or not value.lstrip("-").isdigit():
-                raise ConfigError(f"--space-option {item!r}: expected KEY=INT, e.g. instances=2")
-            options[key] = int(value)
-        given["space_options"] = options
+        given["space_options"] = _json_options("--space-option", given.pop("space_option"))
+    if "tasks" in given:
+        names = [t.strip() for t in given["tasks"].split(",")]
+        if not all(names) or len(set(names)) != len(names):
+            raise ConfigError(
+                f"--tasks {given['tasks']!r}: expected distinct task names, e.g. depth,count"
+            )
+        given["tasks"] = names
     if "labels" in given:
         shares: dict[str, float] = {}
         for item in given.pop("labels").split(","):
@@ -150,6 +157,8 @@ def given_options(args: argparse.Namespace) -> dict[str, Any]:
         if "supernet_epochs" in given:
             evaluator["epochs"] = given.pop("supernet_epochs")
         given["evaluator_options"] = evaluator
+    if str(given.get("evaluator", "")).startswith("table:"):  # stored absolute, as below
+        given["evaluator"] = "table:" + os.path.abspath(given["evaluator"][len("table:") :])
     if "pretrained" in given:  # stored absolute: resume and workers may start elsewhere
         given["pretrained"] = os.path.abspath(given["pretrained"])
     if "backbone_option" in given:

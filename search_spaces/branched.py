@@ -8,7 +8,7 @@ from itertools import combinations
 from typing import Any
 
 import optuna
-from optuna.distributions import BaseDistribution, IntDistribution
+from optuna.distributions import BaseDistribution, CategoricalDistribution, IntDistribution
 
 from nas.layout import Layout
 from search_spaces.base import Rows, SearchSpace, check_basics, check_layout, register
@@ -39,6 +39,10 @@ class BranchedSpace(SearchSpace):
     Parameters are ``shared_depth:{a}:{b}`` integers in ``[0, depth]``: 0 = separate from the
     first block, ``depth`` = shared to the heads. Every sample is valid after the closure.
 
+    ``split_depths`` limits where a branch may split off (the branched-network papers split at
+    stage boundaries): a pair then shares one of those depths of blocks, which makes the space
+    small enough to enumerate. It must hold 0 and ``depth``, so both baselines stay inside.
+
     Example:
         >>> space = BranchedSpace(("a", "b", "c"), 3)
         >>> trial = optuna.trial.FixedTrial(
@@ -49,11 +53,28 @@ class BranchedSpace(SearchSpace):
 
     tasks: tuple[str, ...]
     depth: int
+    split_depths: tuple[int, ...] | None = None  # None: a split after any block
     name = "branched"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tasks", tuple(self.tasks))
         check_basics(self.tasks, self.depth)
+        if self.split_depths is not None:
+            given = self.split_depths
+            if isinstance(given, (str, bytes)) or not hasattr(given, "__iter__"):
+                raise ValueError(f"split_depths must be a list, e.g. [0, 2, 4], got {given!r}")
+            depths = tuple(sorted(set(given)))
+            if any(isinstance(d, bool) or not isinstance(d, int) for d in depths) or (
+                not depths or depths[0] != 0 or depths[-1] != self.depth
+            ):
+                raise ValueError(
+                    f"split_depths must be integers from 0 to {self.depth} that include both "
+                    f"(0: separate networks, {self.depth}: hard sharing), got {list(given)}"
+                )
+            object.__setattr__(self, "split_depths", depths)
+
+    def _depths(self) -> tuple[int, ...]:
+        return self.split_depths or tuple(range(self.depth + 1))
 
     def _key(self, i: int, j: int) -> str:
         return f"shared_depth:{self.tasks[i]}:{self.tasks[j]}"
@@ -63,7 +84,12 @@ class BranchedSpace(SearchSpace):
         n = len(self.tasks)
         share = [[self.depth] * n for _ in range(n)]
         for i, j in combinations(range(n), 2):
-            share[i][j] = share[j][i] = trial.suggest_int(self._key(i, j), 0, self.depth)
+            key = self._key(i, j)
+            if self.split_depths is None:
+                share[i][j] = trial.suggest_int(key, 0, self.depth)
+            else:
+                share[i][j] = int(trial.suggest_categorical(key, self.split_depths))
+            share[j][i] = share[i][j]
         share = _closure(share)
         rows = []
         for d in range(self.depth):
@@ -81,15 +107,23 @@ class BranchedSpace(SearchSpace):
             shared = 0
             while shared < layout.depth and layout.rows[shared][i] == layout.rows[shared][j]:
                 shared += 1
+            if shared not in self._depths():
+                raise ValueError(
+                    f"tasks {self.tasks[i]} and {self.tasks[j]} share {shared} blocks; this "
+                    f"space splits only at depths {list(self._depths())}"
+                )
             out[self._key(i, j)] = shared
         return out
 
     def distributions(self) -> dict[str, BaseDistribution]:
-        """One shared depth in ``[0, depth]`` per task pair."""
+        """One shared depth per task pair: in ``[0, depth]``, or one of ``split_depths``."""
         n = len(self.tasks)
-        return {
-            self._key(i, j): IntDistribution(0, self.depth) for i, j in combinations(range(n), 2)
-        }
+        dist: BaseDistribution = (
+            IntDistribution(0, self.depth)
+            if self.split_depths is None
+            else CategoricalDistribution(self.split_depths)
+        )
+        return {self._key(i, j): dist for i, j in combinations(range(n), 2)}
 
     def instance_rows(self, layout: Layout, params: Mapping[str, Any]) -> Rows:
         """Each group runs the copy of its first task: a task alone always runs its own copy.
@@ -103,5 +137,5 @@ class BranchedSpace(SearchSpace):
         )
 
     def options(self) -> dict[str, Any]:
-        """No options beyond tasks and depth."""
-        return {}
+        """``split_depths`` where it is limited."""
+        return {} if self.split_depths is None else {"split_depths": list(self.split_depths)}

@@ -2,8 +2,9 @@
 
 An evaluator factory takes the study's :class:`~nas.study.config.SearchConfig` and the study's
 evaluator options (``--evaluator-option KEY=JSON``) as keywords, and returns an
-:class:`Evaluator`; ``train`` (full training, the default) and ``supernet`` (weights inherited
-from one weight-sharing supernet per study) are built in. An evaluator may also have
+:class:`Evaluator`; ``train`` (full training, the default), ``supernet`` (weights inherited
+from one weight-sharing supernet per study) and ``table:FILE`` (answered from a ground-truth
+table, :mod:`nas.evaluators.table`) are built in. An evaluator may also have
 ``prepare(problem, space, keeper, progress)``, which a search calls once before its trials.
 """
 
@@ -106,8 +107,12 @@ def make_evaluator(config: SearchConfig) -> Evaluator:
         EvaluatorError: unknown name, or the factory returned no evaluator.
     """
     name = config.evaluator
-    fn = _REGISTRY.resolve(name)
     options = config.evaluator_options
+    if name.startswith("table:"):  # a file, not a module: answered from a stored table
+        from nas.evaluators.table import table_evaluator
+
+        return table_evaluator(config, name.partition(":")[2])
+    fn = _REGISTRY.resolve(name)
     made = call_with_options(f"evaluator {name!r}", fn, options, EvaluatorError, config=config)
     if not isinstance(made, Evaluator):
         raise EvaluatorError(f"evaluator {name!r} returned {type(made).__name__}, no evaluate()")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -55,6 +55,7 @@ class SearchConfig:
     strategy_options: Mapping[str, Any] = field(default_factory=dict)  # e.g. {"seed": 3}
     pruner: str = "percentile"  # percentile (bottom 25%), median (bottom 50%), none
     seed: int = 0  # data, initial weights and sampler
+    tasks: Sequence[str] = ()  # the benchmark's tasks kept; empty: all of them
     labels: Mapping[str, float] = field(default_factory=dict)  # task -> share of train labels kept
     pretrained: str | None = None  # torchvision-named ResNet state dict every block starts from
     backbone_lr_mult: float = 1.0  # backbone lr = lr x this (e.g. 0.1 for pretrained weights)
@@ -64,6 +65,11 @@ class SearchConfig:
         object.__setattr__(self, "space_options", dict(self.space_options))
         object.__setattr__(self, "backbone_options", dict(self.backbone_options))
         object.__setattr__(self, "labels", dict(self.labels))
+        object.__setattr__(self, "tasks", list(self.tasks))
+        if len(set(self.tasks)) != len(self.tasks) or not all(
+            isinstance(t, str) and t for t in self.tasks
+        ):
+            raise ConfigError(f"option 'tasks' must name distinct tasks, got {self.tasks!r}")
         object.__setattr__(self, "strategy_options", dict(self.strategy_options))
         object.__setattr__(self, "evaluator_options", dict(self.evaluator_options))
         object.__setattr__(self, "objective_options", dict(self.objective_options))

@@ -96,6 +96,10 @@ def pruning_warmup(config: SearchConfig) -> int:
 def prepare(config: SearchConfig, device: torch.device) -> tuple[Problem, SearchSpace]:
     """Load the benchmark, resolve the backbone once, and build the search space."""
     bench = load_benchmark(config.benchmark, size=config.size, seed=config.seed, root=config.data)
+    if config.tasks:  # a subset of the benchmark's tasks
+        from nas.merge import keep_tasks
+
+        bench = keep_tasks(bench, config.tasks).validate()
     if config.labels:  # the few-labels regime: hide all but a share of some tasks' labels
         from nas.merge import keep_labels
 

@@ -32,6 +32,8 @@ __all__ = [
     "MODEL_KEY",
     "RECORD_VERSION",
     "REPLACED_KEY",
+    "TABLE_KEY",
+    "TABLE_PLAN_KEY",
     "TRIVIAL_KEY",
     "VERSION_KEY",
     "RecordError",
@@ -50,6 +52,8 @@ CONFIRM_OF_KEY = "mtlnas_confirm_of"  # on a confirm study: the search study's n
 PLAN_KEY = "mtlnas_confirm_plan"  # on a confirm study: ConfirmPlan JSON
 CONFIRMED_KEY = "mtlnas_confirmed"  # on a confirm study: the confirmed table, once computed
 REPLACED_KEY = "mtlnas_replaced"  # on a confirm study: runs whose lost weights were retrained
+TABLE_KEY = "mtlnas_table"  # on a tabulation study (nas.study.tabulate): true, stored first
+TABLE_PLAN_KEY = "mtlnas_table_plan"  # on a tabulation study: its layouts and seeds
 TRIVIAL_KEY = "mtlnas_trivial"  # {task: primary metric of its trivial predictor, validation}
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)  # count towards a study's target
 # Sibling studies a search keeps beside itself in the same database (its confirm stage): not
