@@ -32,7 +32,17 @@ from nas.tables import Table, build_entries
 from nas.train import evaluate
 from search_spaces import SearchSpace
 
-__all__ = ["DEFAULT_SEEDS", "RUN_KEY", "TableStudyError", "open_table_study", "run_tabulate", "table_of"]
+__all__ = [
+    "DEFAULT_SEEDS",
+    "RUN_KEY",
+    "TableRun",
+    "TableStudyError",
+    "layouts_of",
+    "missing_runs",
+    "open_table_study",
+    "run_tabulate",
+    "table_of",
+]
 
 DEFAULT_SEEDS = 3  # the fewest that give a layout's spread
 RUN_KEY = "table_run"  # on each complete trial: its curve, metrics and training time
