@@ -72,6 +72,7 @@ def _start(args: argparse.Namespace, given: dict[str, Any], create: bool) -> int
     if config is not None:
         name = name if name is not None else f"{config.benchmark.replace(':', '.')}-{config.space}"
     space = parts[1] if parts is not None else None
+    _refuse_table(storage, name)
     study, stored = create_or_resume(storage, name, config, given, space, args.storage)
     if parts is None or config is None or not _same_except_target(stored, config):
         parts = prepare(stored, device)  # the stored configuration rules an existing study
@@ -137,6 +138,7 @@ def confirm(args: argparse.Namespace, given: dict[str, Any]) -> int:
         )
     device = pick_device(args.device)
     storage = open_storage(args.storage, args.heartbeat)
+    _refuse_table(storage, args.name)
     study = load_study(storage, args.name)
     config = study_config(study)
     done = finished(study)
@@ -148,6 +150,17 @@ def confirm(args: argparse.Namespace, given: dict[str, Any]) -> int:
     problem, _ = prepare(config, device)
     check_same_tasks(study, problem)
     return _confirm(args, storage, study, config, problem)
+
+
+def _refuse_table(storage: optuna.storages.BaseStorage, name: str) -> None:
+    from nas.study.create import study_exists
+    from nas.study.record import TABLE_KEY
+
+    if study_exists(storage, name) and TABLE_KEY in load_study(storage, name).user_attrs:
+        raise UserError(
+            f"study {name!r} is a tabulation, not a search; run the mtlnas tabulate command "
+            "that built it again to resume it"
+        )
 
 
 def _same_except_target(a: SearchConfig, b: SearchConfig) -> bool:

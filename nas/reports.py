@@ -28,7 +28,7 @@ from nas.study import (
     study_config,
     trial_by_number,
 )
-from nas.study.record import TRIVIAL_KEY
+from nas.study.record import TABLE_KEY, TABLE_PLAN_KEY, TRIVIAL_KEY
 from nas.views import columns, confirmed_table, health_warnings, trial_summary
 
 __all__ = ["dashboard", "file_stem", "list_studies", "plot", "show"]
@@ -56,6 +56,12 @@ def list_studies(args: argparse.Namespace, given: dict[str, Any]) -> int:
             others.append(f"{s.study_name}: " + ("half-created; " if half else "") + str(err))
             continue
         best = ""
+        if TABLE_KEY in study.user_attrs:  # a tabulation: runs, not a search's trials
+            plan = StudyRecord(study).get(TABLE_PLAN_KEY) or {"layouts": [], "seeds": []}
+            total = len(plan["layouts"]) * len(plan["seeds"])
+            count = f"{finished(study)}/{total} runs"
+            rows.append([s.study_name, config.benchmark, config.space, count, "(tabulation)", ""])
+            continue
         if not config.multi_objective:
             done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
             if done:
@@ -92,6 +98,16 @@ def show(args: argparse.Namespace, given: dict[str, Any]) -> int:
     storage = open_storage(args.storage)
     study = load_study(storage, args.name)
     config = study_config(study)
+    if TABLE_KEY in study.user_attrs:
+        plan = StudyRecord(study).get(TABLE_PLAN_KEY) or {"layouts": [], "seeds": []}
+        total = len(plan["layouts"]) * len(plan["seeds"])
+        print(
+            f"tabulation {args.name!r}: {config.benchmark} ({config.size or 'default size'}), "
+            f"{config.space} space, {len(plan['layouts'])} layouts x {len(plan['seeds'])} seeds, "
+            f"{finished(study)}/{total} runs finished; its table is written by the mtlnas "
+            "tabulate command that built it (run it again to finish or rewrite the file)"
+        )
+        return 0
     rows = [trial_summary(t) for t in study.get_trials(deepcopy=False)]
     rows.sort(key=lambda r: (r["delta_mtl"] is None, -(r["delta_mtl"] or 0.0)))
     if not args.all:
@@ -155,6 +171,11 @@ def plot(args: argparse.Namespace, given: dict[str, Any]) -> int:
     storage = open_storage(args.storage)
     study = load_study(storage, args.name)
     config = study_config(study)
+    if TABLE_KEY in study.user_attrs:
+        raise UserError(
+            f"study {args.name!r} is a tabulation: it has no search history to plot; "
+            "bench/strategies.py draws what strategies make of its table"
+        )
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise StorageError(f"--out {out} is a file; give a folder for the figures")
