@@ -219,3 +219,20 @@ def test_rejections_name_the_task_and_field(mutate, message: str) -> None:
     small().validate()
     with pytest.raises(BenchmarkError, match=message):
         mutate(small()).validate()
+
+
+def test_tasks_keeps_a_subset_of_the_benchmark_in_its_own_order() -> None:
+    import torch
+
+    from nas.benchmark import BenchmarkError
+    from nas.study.config import ConfigError, SearchConfig
+    from nas.study.create import prepare
+
+    config = SearchConfig(benchmark="digits", size="tiny", tasks=["sum", "left"])
+    problem, space = prepare(config, torch.device("cpu"))
+    assert [t.name for t in problem.tasks] == ["left", "sum"] == list(space.tasks)
+    assert set(problem.benchmark.test.targets) == {"left", "sum"}
+    with pytest.raises(BenchmarkError, match=r"--tasks names tasks \['middle'\]"):
+        prepare(config.replace(tasks=["middle"]), torch.device("cpu"))
+    with pytest.raises(ConfigError, match="distinct tasks"):
+        SearchConfig(tasks=["sum", "sum"])

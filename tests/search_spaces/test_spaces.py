@@ -115,3 +115,24 @@ def test_a_space_of_your_own_by_import_path_runs_a_grid_study(
         make_space("builtins:slice", ("a",), 2)
     with pytest.raises(SpaceError, match=r"or name your own as package\.module:Class"):
         make_space("nope", ("a",), 2)
+
+
+def test_split_depths_limit_where_a_branch_splits_and_keep_both_baselines() -> None:
+    from nas.strategies import Grid
+    from nas.study.config import SearchConfig
+    from search_spaces import SpaceError, make_space
+
+    tasks = ("a", "b", "c", "d")
+    space = make_space("branched", tasks, 6, {"split_depths": [6, 0, 2, 4]})
+    assert space.options() == {"split_depths": [0, 2, 4, 6]}
+    layouts = Grid().layouts(space, SearchConfig())
+    # Chains of three partitions of four tasks: 154 trees, both baselines among them.
+    assert len(layouts) == 154 == len(set(layouts))
+    assert Layout.independent(tasks, 6) in layouts and Layout.hard_sharing(tasks, 6) in layouts
+    for layout in layouts:
+        assert set(space.params(layout).values()) <= {0, 2, 4, 6}
+    off = Layout(tasks, ((0, 0, 0, 0), (0, 0, 0, 1), *[(0, 0, 2, 3)] * 4))  # d splits after 1
+    assert not space.reaches(off)
+    for bad in ([0, 2], [1, 6], [0, 3.5, 6], "0,6"):
+        with pytest.raises(SpaceError, match="split_depths"):
+            make_space("branched", tasks, 6, {"split_depths": bad})
