@@ -1,0 +1,306 @@
+"""Every search strategy against the ground truth of a table: regret at equal compute.
+
+For each table (``mtlnas tabulate``) and each strategy, runs many repetitions of a search whose
+trials are answered from the table (one stored seed drawn per query, as ``--evaluator
+table:FILE`` does, with the same samplers, pruner and search space as ``mtlnas search``), and
+scores the layout each returns against the truth: the table's mean **test** Δ_MTL over its seeds.
+
+- regret: the table's best mean test Δ_MTL minus the returned layout's (points; 0 = the best);
+- top-1 / top-5: how often the returned layout is the best / among the five best;
+- compute: full trainings spent (a pruned trial counts the share of epochs it ran; the search's
+  two queued baselines count; a layout proposed again is answered from the first, for free).
+
+Strategies: random, TPE (the default), TPE with the percentile pruner, GP, the product pipeline
+(TPE search, then the confirm stage: the two baselines and the search's best two layouts
+retrained with fresh seeds, the winner by mean validation Δ_MTL), and ``race``, a noise-aware
+strategy: TPE proposes, and every third training goes to the contender with the best mean so
+far, on a fresh seed, until it has as many seeds as the table; it returns the best mean among
+layouts scored at least twice (SMAC's intensification, simplified).
+
+    python bench/strategies.py tables/digits-branched.table.json [more tables]
+        [--reps 100] [--budgets 10,20,30,40] [--figure docs/figures/strategies.png]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import random
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import optuna
+
+from nas.layout import Layout
+from nas.metrics import delta_mtl
+from nas.strategies import make_strategy
+from nas.tables import Run, Table, load_table
+from search_spaces import SearchSpace, make_space
+
+optuna.logging.set_verbosity(optuna.logging.ERROR)
+
+CONFIRM_TOP, CONFIRM_SEEDS = 2, 5  # the confirm stage's defaults
+
+
+@dataclass
+class Replay:
+    """One repetition's view of a table: the search's one independent run and seeded draws."""
+
+    table: Table
+    rng: random.Random
+    base: Run = field(init=False)
+    spent: float = 0.0
+    log: list[tuple[float, Layout, float]] = field(default_factory=list)  # (spent, layout, Δ)
+
+    def __post_init__(self) -> None:
+        self.base = self.rng.choice(self.table.independent.runs)
+        tasks = self.table.meta["tasks"]
+        self.primary = {t["name"]: t["primary"] for t in tasks}
+        self.hib = {t["name"]: t["higher_is_better"] for t in tasks}
+
+    def delta(self, metrics: dict[str, dict[str, float]]) -> float:
+        """Validation Δ_MTL against the search's independent run, as a study scores a trial."""
+        prim = {t: metrics[t][k] for t, k in self.primary.items()}
+        return delta_mtl(prim, {t: self.base.val[t][k] for t, k in self.primary.items()}, self.hib)
+
+    def draw(self, layout: Layout) -> Run:
+        """One stored seed of ``layout``."""
+        entry = self.table.find(layout)
+        assert entry is not None, layout.summary()
+        return self.rng.choice(entry.runs)
+
+
+def space_of(table: Table) -> SearchSpace:
+    """The search space the table enumerates."""
+    tasks = tuple(t["name"] for t in table.meta["tasks"])
+    depth = table.independent.layout.depth
+    return make_space(table.meta["space"], tasks, depth, table.meta.get("space_options", {}))
+
+
+def search(
+    table: Table, seed: int, budget: float, strategy: str, prune: bool = False, race: bool = False
+) -> Replay:
+    """One search (random, tpe, gp) of ``budget`` trainings; every trial logged with its cost."""
+    rep = Replay(table, random.Random(seed))
+    space = space_of(table)
+    pruner: optuna.pruners.BasePruner = optuna.pruners.NopPruner()
+    epochs = len(table.independent.runs[0].curve)
+    if prune:  # the product's default pruner: bottom quarter, judged from mid-training
+        pruner = optuna.pruners.PercentilePruner(75.0, n_startup_trials=4,
+                                                 n_warmup_steps=epochs // 2 + 1)  # fmt: skip
+    sampler = make_strategy(strategy).sampler(seed)
+    study = optuna.create_study(direction="maximize", sampler=sampler, pruner=pruner)
+    for layout in (table.independent.layout, table.hard_sharing.layout):  # queued first
+        study.enqueue_trial(space.params(layout))
+    seen: dict[Layout, list[float]] = {}
+    trials = 0
+    while rep.spent < budget and trials < 6 * budget:
+        trials += 1
+        if (
+            race
+            and trials > 2
+            and trials % 3 == 0
+            and _race_once(rep, seen, len(table.meta["seeds"]))
+        ):
+            continue
+        trial = study.ask()
+        layout = space.suggest(trial)
+        if layout in seen:  # proposed again: the study reuses the first result, for free
+            study.tell(trial, seen[layout][0])
+            continue
+        run = rep.draw(layout)
+        pruned = False
+        for epoch, metrics in enumerate(run.curve, start=1):
+            value = rep.delta(metrics)
+            trial.report(value if math.isfinite(value) else -1e9, epoch)
+            if epoch < epochs and trial.should_prune():
+                rep.spent += epoch / epochs
+                study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+                pruned = True
+                break
+        if pruned:
+            continue
+        rep.spent += 1.0
+        value = rep.delta(run.val)
+        value = value if math.isfinite(value) else -1e9
+        seen[layout] = [value]
+        study.tell(trial, value)
+        rep.log.append((rep.spent, layout, value))
+    return rep
+
+
+def _race_once(rep: Replay, seen: dict[Layout, list[float]], seeds: int) -> bool:
+    # One more seed for the contender with the best mean, while it has fewer than the table.
+    ranked = sorted(seen, key=lambda lay: -statistics.fmean(seen[lay]))
+    for layout in ranked[:1]:
+        if len(seen[layout]) < seeds:
+            run = rep.draw(layout)
+            value = rep.delta(run.val)
+            value = value if math.isfinite(value) else -1e9
+            seen[layout].append(value)
+            rep.spent += 1.0
+            rep.log.append((rep.spent, layout, value))
+            return True
+    return False
+
+
+def answer(rep: Replay, budget: float, race: bool = False) -> Layout | None:
+    """The layout a search stopped at ``budget`` returns: its best validation Δ_MTL."""
+    scores: dict[Layout, list[float]] = {}
+    for spent, layout, value in rep.log:
+        if spent > budget + 1e-9:
+            break
+        scores.setdefault(layout, []).append(value)
+    if not scores:
+        return None
+    if race:  # the best mean among layouts scored on two seeds or more, else the best single
+        twice = {lay: statistics.fmean(v) for lay, v in scores.items() if len(v) >= 2}
+        pool = twice or {lay: v[0] for lay, v in scores.items()}
+        return max(pool, key=lambda lay: pool[lay])
+    return max(scores, key=lambda lay: scores[lay][0])
+
+
+def confirm(rep: Replay, budget: float) -> tuple[Layout | None, float]:
+    """The product pipeline: search, then retrain baselines and top 2 with fresh seeds."""
+    seeds = min(CONFIRM_SEEDS, len(rep.table.meta["seeds"]))
+    cost = (2 + CONFIRM_TOP) * seeds
+    search_budget = budget - cost
+    best: dict[Layout, float] = {}
+    for spent, layout, value in rep.log:
+        if spent <= search_budget + 1e-9:
+            best.setdefault(layout, value)
+    if search_budget < 2 or not best:
+        return None, cost
+    top = sorted(best, key=lambda lay: -best[lay])
+    finalists = [rep.table.independent.layout, rep.table.hard_sharing.layout]
+    finalists += [lay for lay in top if lay not in finalists][:CONFIRM_TOP]
+    means = {}
+    for layout in finalists:
+        entry = rep.table.find(layout)
+        assert entry is not None
+        runs = rep.rng.sample(entry.runs, seeds)  # fresh seeds, paired with independent's
+        means[layout] = statistics.fmean(r.val_delta for r in runs)
+    return max(means, key=lambda lay: means[lay]), cost
+
+
+Scorer = Callable[[Table, int, float], Layout | None]
+
+
+def strategies(max_budget: float) -> dict[str, Scorer]:
+    """Each strategy: (table, seed, budget) -> the returned layout at that budget."""
+    cache: dict[tuple[str, int, int], Replay] = {}
+
+    def cached(kind: str, table: Table, seed: int, **kw: bool) -> Replay:
+        key = (kind, id(table), seed)
+        if key not in cache:
+            cache[key] = search(table, seed, max_budget, kind.split("+")[0], **kw)
+        return cache[key]
+
+    return {
+        "random": lambda t, s, b: answer(cached("random", t, s), b),
+        "tpe": lambda t, s, b: answer(cached("tpe", t, s), b),
+        "tpe+pruner": lambda t, s, b: answer(cached("tpe+pruner", t, s, prune=True), b),
+        "gp": lambda t, s, b: answer(cached("gp", t, s), b),
+        "race": lambda t, s, b: answer(cached("tpe+race", t, s, race=True), b, race=True),
+        "tpe+confirm": lambda t, s, b: confirm(cached("tpe", t, s), b)[0],
+    }
+
+
+def interval(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and the half-width of its normal 95% interval."""
+    mean = statistics.fmean(values)
+    half = 1.96 * statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else 0.0
+    return mean, half
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("tables", nargs="+", help="table files written by mtlnas tabulate")
+    p.add_argument("--reps", type=int, default=100, help="repetitions per strategy (default 100)")
+    p.add_argument("--budgets", default="10,20,30,40", help="compute budgets, in full trainings")
+    p.add_argument("--strategies", default=None, help="comma-separated subset (default: all)")
+    p.add_argument("--figure", default=None, help="write regret against compute here (PNG)")
+    args = p.parse_args(argv)
+    budgets = [float(b) for b in args.budgets.split(",")]
+    results: dict[str, dict[str, dict[float, list[float]]]] = {}
+    for path in args.tables:
+        table = load_table(path)
+        truth = table.ranked()
+        best, top5 = truth[0].test_delta, {e.layout for e in truth[:5]}
+        print(f"\n[{Path(path).name}] {len(table.entries)} layouts x {len(table.meta['seeds'])} "
+              f"seeds; best mean test Δ_MTL {100 * best:+.2f}% ({truth[0].layout.summary()}); "
+              f"hard sharing rank {table.rank_of(table.hard_sharing.layout)}, independent "
+              f"{table.rank_of(table.independent.layout)}")  # fmt: skip
+        chosen = strategies(max(budgets))
+        if args.strategies:
+            chosen = {k: v for k, v in chosen.items() if k in args.strategies.split(",")}
+        out = results.setdefault(Path(path).name, {})
+        print(f"{'strategy':<12} {'budget':>6} {'regret (points)':>20} {'top-1':>6} {'top-5':>6}")
+        for name, scorer in chosen.items():
+            start = time.perf_counter()
+            for budget in budgets:
+                regrets, hit1, hit5 = [], 0, 0
+                for rep in range(args.reps):
+                    got = scorer(table, rep, budget)
+                    if got is None:
+                        continue
+                    entry = table.find(got)
+                    assert entry is not None
+                    regrets.append(100 * (best - entry.test_delta))
+                    hit1 += got == truth[0].layout
+                    hit5 += got in top5
+                out.setdefault(name, {})[budget] = regrets
+                if not regrets:
+                    print(f"{name:<12} {budget:>6g} {'(over budget)':>20}")
+                    continue
+                mean, half = interval(regrets)
+                n = len(regrets)
+                print(f"{name:<12} {budget:>6g} {mean:>12.2f} ± {half:<5.2f} "
+                      f"{hit1 / n:>6.2f} {hit5 / n:>6.2f}")  # fmt: skip
+            print(f"{'':<12} ({time.perf_counter() - start:.0f} s for {args.reps} repetitions)")
+        for a, b in (("tpe", "random"), ("race", "random"), ("tpe+confirm", "tpe")):
+            if a in out and b in out:
+                for budget in budgets:
+                    x, y = out[a][budget], out[b][budget]
+                    if len(x) == len(y) == args.reps:
+                        mean, half = interval([u - v for u, v in zip(x, y, strict=True)])
+                        print(f"paired regret {a} - {b} at {budget:g} trainings: "
+                              f"{mean:+.2f} ± {half:.2f} points (95%)")  # fmt: skip
+    if args.figure:
+        draw(results, args.figure)
+        print(f"wrote {args.figure}")
+
+
+def draw(results: dict[str, dict[str, dict[float, list[float]]]], path: str) -> None:
+    """Regret against compute, one panel per table, mean and 95% interval per strategy."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(results), figsize=(5.5 * len(results), 4), squeeze=False)
+    for ax, (name, by_strategy) in zip(axes[0], results.items(), strict=True):
+        for strategy, by_budget in by_strategy.items():
+            points = [(b, *interval(v)) for b, v in sorted(by_budget.items()) if v]
+            if not points:
+                continue
+            xs, means, halves = zip(*points, strict=True)
+            ax.plot(xs, means, marker="o", label=strategy)
+            lo = [m - h for m, h in zip(means, halves, strict=True)]
+            hi = [m + h for m, h in zip(means, halves, strict=True)]
+            ax.fill_between(xs, lo, hi, alpha=0.15)
+        ax.set_title(name.removesuffix(".table.json"))
+        ax.set_xlabel("compute (full trainings)")
+        ax.set_ylabel("regret: best minus returned mean test Δ_MTL (points)")
+        ax.set_ylim(bottom=0)
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+if __name__ == "__main__":
+    main()
