@@ -15,7 +15,8 @@ Strategies: random, TPE (the default), TPE with the percentile pruner, GP, the p
 retrained with fresh seeds, the winner by mean validation Δ_MTL), and ``race``, a noise-aware
 strategy: TPE proposes, and every third training goes to the contender with the best mean so
 far, on a fresh seed, until it has as many seeds as the table; it returns the best mean among
-layouts scored at least twice (SMAC's intensification, simplified).
+layouts scored at least twice (SMAC's intensification, simplified); and ``halving`` /
+``tpe+halving``, successive halving with training seeds as the resource (see :func:`halving`).
 
     python bench/strategies.py tables/digits-branched.table.json [more tables]
         [--reps 100] [--budgets 10,20,30,40] [--figure docs/figures/strategies.png]
@@ -186,6 +187,39 @@ def confirm(rep: Replay, budget: float) -> tuple[Layout | None, float]:
     return max(means, key=lambda lay: means[lay]), cost
 
 
+def halving(table: Table, seed: int, budget: float, strategy: str = "random") -> Layout | None:
+    """Successive halving with seeds as the resource: explore, then re-seed the best.
+
+    60% of the budget trains distinct layouts once (the baselines queued first, the rest drawn
+    by ``strategy``); a third of what is left gives the best third one more seed each; the rest
+    goes, one seed at a time, to the layout with the best mean that still has fewer seeds than
+    the table. Returns the best mean among the layouts with the most seeds of the last round.
+    """
+    explore = max(2, round(0.6 * budget))
+    rep = search(table, seed, explore, strategy)
+    seen: dict[Layout, list[float]] = {lay: [v] for _, lay, v in rep.log}
+    if not seen:
+        return None
+    left = budget - rep.spent
+    ranked = sorted(seen, key=lambda lay: -seen[lay][0])
+    for layout in ranked[: max(2, int(left // 3))]:
+        if left < 1:
+            break
+        seen[layout].append(rep.delta(rep.draw(layout).val))
+        left -= 1
+    most = len(table.meta["seeds"])
+    while left >= 1:
+        open_ = [lay for lay in seen if 2 <= len(seen[lay]) < most]
+        if not open_:
+            break
+        layout = max(open_, key=lambda lay: statistics.fmean(seen[lay]))
+        seen[layout].append(rep.delta(rep.draw(layout).val))
+        left -= 1
+    top = max(len(v) for v in seen.values())
+    pool = {lay: statistics.fmean(v) for lay, v in seen.items() if len(v) >= min(top, 2)}
+    return max(pool, key=lambda lay: pool[lay])
+
+
 Scorer = Callable[[Table, int, float], Layout | None]
 
 
@@ -206,6 +240,8 @@ def strategies(max_budget: float) -> dict[str, Scorer]:
         "gp": lambda t, s, b: answer(cached("gp", t, s), b),
         "race": lambda t, s, b: answer(cached("tpe+race", t, s, race=True), b, race=True),
         "tpe+confirm": lambda t, s, b: confirm(cached("tpe", t, s), b)[0],
+        "halving": lambda t, s, b: halving(t, s, b),
+        "tpe+halving": lambda t, s, b: halving(t, s, b, "tpe"),
     }
 
 
