@@ -297,7 +297,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                 print(f"{name:<12} {budget:>6g} {mean:>12.2f} ± {half:<5.2f} "
                       f"{hit1 / n:>6.2f} {hit5 / n:>6.2f}")  # fmt: skip
             print(f"{'':<12} ({time.perf_counter() - start:.0f} s for {args.reps} repetitions)")
-        for a, b in (("tpe", "random"), ("race", "random"), ("tpe+confirm", "tpe")):
+        pairs = [(s, "random") for s in out if s != "random"] + [("tpe+confirm", "tpe")]
+        for a, b in pairs:
             if a in out and b in out:
                 for budget in budgets:
                     x, y = out[a][budget], out[b][budget]

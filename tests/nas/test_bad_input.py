@@ -51,7 +51,7 @@ def study_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         (["--space", "tree"], "unknown search space 'tree'; choose one of"),
         (["--epochs", "0"], "option 'epochs' must be a positive integer"),
         (["--objectives", "speed"], "unknown objectives 'speed'; choose one of"),
-        (["--space-option", "instances"], "--space-option 'instances': expected KEY=INT"),
+        (["--space-option", "instances"], "--space-option 'instances': expected KEY=VALUE"),
         (["--space", "adashare", "--space-option", "width=2"], "bad options for search space"),
         (["--sampler", "nsga2"], "strategy 'nsga2' needs several objectives"),
         (["--benchmark", "nyuv2"], "needs the path of its folder: --data PATH"),
