@@ -15,10 +15,12 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
+from typing import Any
 
 from nas.errors import UserError
 
 __all__ = [
+    "deferred_interrupts",
     "MachineFault",
     "Terminated",
     "describe_fault",
@@ -131,6 +133,33 @@ def interrupt_reason(err: BaseException) -> str:
     return "interrupted (Ctrl-C)"
 
 
+# Interrupts held back while the main thread is inside a database call (see deferred_interrupts).
+_DEFERRED: dict[str, Any] = {"depth": 0, "pending": None}
+
+
+@contextmanager
+def deferred_interrupts() -> Iterator[None]:
+    """Hold a Ctrl-C or SIGTERM that arrives inside the block until the block has ended.
+
+    An interrupt raised half way through a database call can leave that connection's transaction
+    open, holding the SQLite write lock, so the cleanup that marks the trial failed then waits
+    on the process's own lock. Storage calls run inside this block (nas.study.storage).
+    Elsewhere than the main thread it does nothing: signals are delivered there only.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _DEFERRED["depth"] += 1
+    try:
+        yield
+    finally:
+        _DEFERRED["depth"] -= 1
+        pending = _DEFERRED["pending"]
+        if _DEFERRED["depth"] == 0 and pending is not None:
+            _DEFERRED["pending"] = None
+            raise pending
+
+
 @contextmanager
 def signals_as_interrupts() -> Iterator[None]:
     """Turn the first SIGINT or SIGTERM into an exception; ignore any that follow.
@@ -149,7 +178,11 @@ def signals_as_interrupts() -> Iterator[None]:
         if caught:
             return  # cleaning up after the first one
         caught.append(signum)
-        raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+        err = Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+        if _DEFERRED["depth"]:  # inside a database call: raised when it returns
+            _DEFERRED["pending"] = err
+            return
+        raise err
 
     previous = {}
     for sig in (signal.SIGINT, signal.SIGTERM):

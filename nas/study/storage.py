@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import os
 import time
+import types
 import warnings
 from pathlib import Path
+from typing import Any
 
 import optuna
 import sqlalchemy
@@ -19,11 +21,13 @@ from optuna.artifacts import FileSystemArtifactStore
 from optuna.storages import RDBStorage
 
 from nas.errors import UserError
+from nas.faults import deferred_interrupts
 from nas.study.record import is_internal
 from nas.study.stale import requeue
 from nas.study.weights import AtomicFileStore
 
 __all__ = [
+    "InterruptSafeStorage",
     "DEFAULT_STORAGE",
     "StorageError",
     "artifact_dir",
@@ -68,6 +72,29 @@ def _check_url(url: str) -> sqlalchemy.engine.URL:
     return parsed
 
 
+class InterruptSafeStorage(RDBStorage):
+    """Optuna's RDB storage whose calls a Ctrl-C or SIGTERM never cuts half way.
+
+    The interrupt is held until the call returns (:func:`nas.faults.deferred_interrupts`), so
+    no transaction is left open holding the database's write lock.
+    """
+
+
+def _deferring(name: str) -> Any:
+    def call(self: RDBStorage, *args: Any, **kwargs: Any) -> Any:
+        with deferred_interrupts():
+            # Looked up at each call, so a method patched on RDBStorage later is the one run.
+            return getattr(RDBStorage, name)(self, *args, **kwargs)
+
+    call.__name__ = name
+    return call
+
+
+for _name, _fn in vars(RDBStorage).items():
+    if not _name.startswith("_") and isinstance(_fn, types.FunctionType):
+        setattr(InterruptSafeStorage, _name, _deferring(_name))
+
+
 def open_storage(
     url: str = DEFAULT_STORAGE, heartbeat: int | None = None, create: bool = False
 ) -> RDBStorage:
@@ -98,7 +125,7 @@ def open_storage(
         engine_kwargs["pool_pre_ping"] = True  # survive a server restart between trials
     for attempt in range(5):
         try:
-            return RDBStorage(
+            return InterruptSafeStorage(
                 url,
                 engine_kwargs=engine_kwargs,
                 heartbeat_interval=interval,

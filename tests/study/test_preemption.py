@@ -226,3 +226,35 @@ def test_twenty_random_preemptions_end_at_exactly_the_target(tmp_path: Path) -> 
     assert optuna.load_study(
         study_name=name, storage=f"sqlite:///{tmp_path / 'studies.db'}"
     ).user_attrs["mtlnas_config"]
+
+
+def test_an_interrupt_inside_a_storage_call_is_raised_when_the_call_has_ended(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Raised half way, it could leave a transaction open holding SQLite's write lock, and the
+    # cleanup that marks the trial failed would then wait on the process's own lock.
+    import os
+
+    from optuna.storages import RDBStorage
+
+    from nas.faults import Terminated, signals_as_interrupts
+    from nas.study.storage import open_storage
+
+    storage = open_storage(f"sqlite:///{tmp_path / 's.db'}", create=True)
+    s = optuna.create_study(storage=storage, study_name="x")
+    real, written = RDBStorage.set_study_user_attr, []
+
+    def interrupted(self: RDBStorage, study_id: int, key: str, value: object) -> None:
+        os.kill(os.getpid(), signal.SIGTERM)  # arrives in the middle of the call
+        time.sleep(0.2)
+        real(self, study_id, key, value)
+        written.append(key)
+
+    monkeypatch.setattr(RDBStorage, "set_study_user_attr", interrupted)
+    with pytest.raises(Terminated), signals_as_interrupts():
+        s.set_user_attr("k", 1)
+    assert written == ["k"]
+    monkeypatch.undo()
+    again = optuna.load_study(study_name="x", storage=f"sqlite:///{tmp_path / 's.db'}")
+    assert again.user_attrs == {"k": 1}
+    again.set_user_attr("after", 2)  # nothing left holding the lock
