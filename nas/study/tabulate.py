@@ -26,7 +26,7 @@ from nas.strategies import Grid
 from nas.study import record
 from nas.study.config import SearchConfig, conflicts
 from nas.study.create import study_exists
-from nas.study.record import CONFIG_KEY, TABLE_KEY, TABLE_PLAN_KEY, StudyRecord
+from nas.study.record import CONFIG_KEY, TABLE_KEY, TABLE_PLAN_KEY, StudyRecord, study_attrs
 from nas.study.runner import run_trials
 from nas.tables import Table, build_entries
 from nas.train import evaluate
@@ -113,7 +113,7 @@ def open_table_study(
     rec = StudyRecord(study)
     deadline = time.monotonic() + 60
     while (plan := rec.get(TABLE_PLAN_KEY)) is None:
-        attrs = optuna.load_study(study_name=name, storage=storage).user_attrs
+        attrs = study_attrs(study)  # fresh: a creator may be storing them now
         if (CONFIG_KEY in attrs and TABLE_KEY not in attrs) or time.monotonic() > deadline:
             raise TableStudyError(
                 f"study {name!r} is not a tabulation (a search or a confirm stage); "
