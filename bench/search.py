@@ -58,11 +58,12 @@ def one_study(
     hard = next(t for t in trials if t.user_attrs.get("baseline") == "hard_sharing")
     train_s = sum(t.user_attrs.get("train_seconds", 0.0) for t in trials)
     table = run_confirm(storage, study, config, problem, store, top, seeds, progress=False)
-    rows = table["rows"]
+    win, hard_row = table.winner_row.test_delta, table.rows[1].test_delta
+    assert win is not None and hard_row is not None  # the winner and baselines are tested
     return {
-        "test": rows[table["winner"]]["test_delta"]["mean"],
-        "test_hard": rows[1]["test_delta"]["mean"],
-        "vs_hard": table["paired"]["hard_sharing"]["mean"],
+        "test": win.mean,
+        "test_hard": hard_row.mean,
+        "vs_hard": table.paired("hard_sharing").summary.mean,
         "best": study.best_value,
         "hard": hard.value if hard.value is not None else float("nan"),
         "per_trial": wall / len(trials),

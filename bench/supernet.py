@@ -185,9 +185,10 @@ def equal_time_search(bench: str, args: argparse.Namespace, row: dict[str, Any])
         out[f"{name}_confirm_s"] = timed("confirm", name, "--seeds", str(args.confirm_seeds), *run)
         table = confirmed(storage, name)
         assert table is not None
-        win = table["rows"][table["winner"]]
-        out[name] = {"winner": win["summary"], "test_delta": win["test_delta"]}
-        out[name]["paired"] = table["paired"]
+        win = table.winner_row
+        delta = win.test_delta
+        out[name] = {"winner": win.summary, "test_delta": delta and delta.to_dict()}
+        out[name]["paired"] = table.to_dict()["paired"]
     return out
 
 

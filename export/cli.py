@@ -54,13 +54,13 @@ def add_export_commands(sub: Any, storage_args: Callable[[argparse.ArgumentParse
 
 def export(args: argparse.Namespace, given: dict[str, Any]) -> int:
     """``mtlnas export NAME``."""
-    from export.onnx import export_trial, pick_export
-    from nas.study import artifact_store, load_study, open_storage, study_config
+    from export.onnx import export_trial
+    from nas.study import answer, artifact_store, load_study, open_storage, study_config
 
     storage = open_storage(args.storage)
     study = load_study(storage, args.name)
     study_config(study)  # names a half-created study (or one not made by mtl-nas) first
-    study, trial = pick_export(storage, study, args.trial)
+    study, trial = answer(storage, study, args.trial)
     report = export_trial(
         study,
         trial,

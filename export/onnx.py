@@ -29,14 +29,7 @@ from nas.errors import UserError
 from nas.layout import Layout
 from nas.network import MultiTaskNetwork
 from nas.problem import network_from_description
-from nas.study import (
-    StudyRecord,
-    TrialRecord,
-    best_trial,
-    is_internal,
-    study_config,
-    trial_by_number,
-)
+from nas.study import ConfirmedResult, StudyRecord, TrialRecord, is_internal, study_config
 from nas.study.record import CONFIRM_SUFFIX, CONFIRMED_KEY
 from nas.study.weights import CorruptWeights, load_weights
 from nas.tasks import Task
@@ -48,8 +41,6 @@ __all__ = [
     "FP32_TOLERANCE",
     "export_trial",
     "load_trial_network",
-    "pick_export",
-    "pick_trial",
 ]
 
 FP32_TOLERANCE = 1e-4  # max abs difference, onnxruntime vs PyTorch
@@ -70,30 +61,6 @@ class ExportReport:
     max_abs_diff: dict[int, float]  # batch size -> max over tasks
     tolerance: float
     provider: str
-
-
-def pick_trial(study: optuna.Study, number: int | None) -> FrozenTrial:
-    """Trial ``number``, or the study's best on validation (:func:`nas.study.pick.best_trial`)."""
-    return best_trial(study) if number is None else trial_by_number(study, number)
-
-
-def pick_export(
-    storage: optuna.storages.BaseStorage, study: optuna.Study, number: int | None
-) -> tuple[optuna.Study, FrozenTrial]:
-    """What ``export`` writes, as (study, trial).
-
-    Trial ``number`` of the search when given; else the confirmed winner's run with the first
-    confirm seed; else (no confirm stage yet) the search's best trial on validation.
-    """
-    from nas.study import confirmed
-    from nas.study.confirm import confirm_name
-
-    table = confirmed(storage, study.study_name) if number is None else None
-    if table is None:
-        return study, pick_trial(study, number)
-    confirm = optuna.load_study(study_name=confirm_name(study.study_name), storage=storage)
-    run = table["rows"][table["winner"]]["runs"][str(table["seeds"][0])]
-    return confirm, confirm.get_trials(deepcopy=False)[run]
 
 
 def load_trial_network(
@@ -189,22 +156,24 @@ def _input_facts(net: MultiTaskNetwork) -> dict[str, object]:
 
 def _confirmed_facts(study: optuna.Study, trial: FrozenTrial) -> dict[str, object] | None:
     # For a confirm run of the winner: its seed, its test metrics and the confirmed summary.
-    table = StudyRecord(study).get(CONFIRMED_KEY)
+    raw = StudyRecord(study).get(CONFIRMED_KEY)
     record = TrialRecord.of(trial)
-    if table is None or record.finalist is None:
+    if raw is None or record.finalist is None:
         return None
-    row = table["rows"][record.finalist]
-    seeds = table["seeds"]
-    if "test_primary_runs" not in row or record.seed not in seeds:
+    result = ConfirmedResult.from_dict(raw)
+    row, seeds = result.rows[record.finalist], result.seeds
+    if row.test_deltas is None or row.test_primary_runs is None or record.seed not in seeds:
         return {"seed": record.seed, "role": record.role, "tested": False}
     k = seeds.index(record.seed)
+    over = row.test_delta
+    assert over is not None
     return {
         "seed": record.seed,
         "role": record.role,
         "split": "test",
-        "test_primary": row["test_primary_runs"][k],
-        "test_delta_mtl": row["test_deltas"][k],
-        "test_delta_mtl_over_seeds": row["test_delta"],
+        "test_primary": row.test_primary_runs[k],
+        "test_delta_mtl": row.test_deltas[k],
+        "test_delta_mtl_over_seeds": over.to_dict(),
         "seeds": seeds,
     }
 

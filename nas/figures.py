@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import textwrap
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 
@@ -24,6 +24,9 @@ from optuna.trial import TrialState
 
 from nas.drawing import grid_geometry, tree_geometry
 from nas.layout import Layout
+
+if TYPE_CHECKING:
+    from nas.study.confirmed import ConfirmedResult
 
 __all__ = ["draw_layout", "plot_history", "plot_pareto", "save", "share_colour"]
 
@@ -152,7 +155,7 @@ def _draw_grid(ax: Axes, layout: Layout) -> None:
     _share_legend(ax, set(geo.sizes.values()), n, [skip], marker="s")
 
 
-def plot_history(study: optuna.Study, path: Path, confirmed: dict[str, Any] | None = None) -> Path:
+def plot_history(study: optuna.Study, path: Path, confirmed: ConfirmedResult | None = None) -> Path:
     """Validation Δ_MTL of every complete trial and the best so far; confirmed results marked.
 
     With ``confirmed`` (the confirm stage's table), each finalist that was scored on the test
@@ -167,20 +170,21 @@ def plot_history(study: optuna.Study, path: Path, confirmed: dict[str, Any] | No
     ax.step(xs, best, where="post", color="C0", alpha=0.5, label="best so far (validation)")
     ax.axhline(0, color="0.6", lw=0.8)
     if confirmed is not None:
-        tested = [r for r in confirmed["rows"] if "test_delta" in r and r["role"] == "candidate"]
-        for r in tested:
-            d = r["test_delta"]
+        for r in confirmed.rows:
+            d = r.test_delta
+            if d is None or r.role != "candidate" or r.source_trial is None:
+                continue
             ax.errorbar(
-                [r["source_trial"]],
-                [100 * d["mean"]],
-                yerr=[100 * d["sd"]],
+                [r.source_trial],
+                [100 * d.mean],
+                yerr=[100 * d.sd],
                 fmt="*",
                 ms=13,
                 color="C3",
                 capsize=4,
                 zorder=4,
             )
-        seeds = len(confirmed["seeds"])
+        seeds = len(confirmed.seeds)
         ax.plot(
             [],
             [],
@@ -197,7 +201,7 @@ def plot_history(study: optuna.Study, path: Path, confirmed: dict[str, Any] | No
     return save(fig, path)
 
 
-def plot_pareto(study: optuna.Study, path: Path, confirmed: dict[str, Any] | None = None) -> Path:
+def plot_pareto(study: optuna.Study, path: Path, confirmed: ConfirmedResult | None = None) -> Path:
     """Validation Δ_MTL against the cost objective, the front highlighted, finalists ringed."""
     trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     front = {t.number for t in study.best_trials}
@@ -213,7 +217,7 @@ def plot_pareto(study: optuna.Study, path: Path, confirmed: dict[str, Any] | Non
             label="Pareto front (validation)" if on_front else "trial (validation, one seed)",
         )
     if confirmed is not None:
-        chosen = {r["source_trial"] for r in confirmed["rows"] if r["role"] == "candidate"}
+        chosen = {r.source_trial for r in confirmed.rows if r.role == "candidate"}
         ring = [t for t in trials if t.number in chosen]
         ax.scatter(
             [t.values[1] for t in ring],

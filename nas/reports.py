@@ -70,8 +70,9 @@ def list_studies(args: argparse.Namespace, given: dict[str, Any]) -> int:
         table = confirmed(storage, s.study_name)
         test = ""
         if table is not None:
-            win = table["rows"][table["winner"]]["test_delta"]
-            test = f"{100 * win['mean']:+.2f}% ± {100 * win['sd']:.2f}"
+            win = table.winner_row.test_delta
+            assert win is not None  # the winner is always tested
+            test = f"{100 * win.mean:+.2f}% ± {100 * win.sd:.2f}"
         rows.append([s.study_name, config.benchmark, config.space, count, best, test])
     if rows:
         print("\n".join(columns(header, rows, right={3, 4, 5})))
@@ -190,9 +191,9 @@ def plot(args: argparse.Namespace, given: dict[str, Any]) -> int:
     if config.multi_objective:
         written.append(figures.plot_pareto(study, out / f"{stem}-pareto.png", table))
     if table is not None and args.trial is None:  # the confirmed winner, retrained
-        row = table["rows"][table["winner"]]
-        layout = Layout.from_dict(row["layout"])
-        number, what = row["source_trial"], "confirmed winner: search trial"
+        row = table.winner_row
+        layout = Layout.from_dict(row.layout)
+        number, what = row.source_trial, "confirmed winner: search trial"
     else:
         layout, number, what = Layout.from_dict(record.layout), trial.number, "trial"
     title = f"{args.name}, {what} {number}: {layout.summary()}"

@@ -14,6 +14,7 @@ import numpy as np
 from matplotlib import pyplot as plt
 
 from nas.figures import save
+from nas.study.confirmed import ConfirmedResult, ConfirmedRow
 
 __all__ = ["plot_confirmed"]
 
@@ -21,8 +22,8 @@ ROLE_NAMES = {"independent": "independent", "hard_sharing": "hard sharing"}
 COLOURS = {"independent": "0.45", "hard_sharing": "C1", "candidate": "C3"}
 
 
-def _label(row: dict[str, Any]) -> str:
-    return ROLE_NAMES.get(row["role"], f"winner\n(trial {row['source_trial']})")
+def _label(row: ConfirmedRow) -> str:
+    return ROLE_NAMES.get(row.role, f"winner\n(trial {row.source_trial})")
 
 
 def _dots(ax: Any, y: float, values: list[float], colour: str) -> None:
@@ -30,30 +31,31 @@ def _dots(ax: Any, y: float, values: list[float], colour: str) -> None:
     ax.scatter(values, y + jitter, s=14, color=colour, alpha=0.7, zorder=3)
 
 
-def plot_confirmed(table: dict[str, Any], path: Path, study_name: str) -> Path:
-    """Write the confirmed-result figure of a confirm stage's ``table`` to ``path``."""
-    rows = [r for r in table["rows"] if "test_delta" in r]
-    tasks = table["tasks"]
-    seeds = len(table["seeds"])
+def plot_confirmed(result: ConfirmedResult, path: Path, study_name: str) -> Path:
+    """Write the figure of a confirm stage's ``result`` to ``path``."""
+    rows = [r for r in result.rows if r.tested]
+    tasks = result.tasks
+    seeds = len(result.seeds)
     cols = math.ceil(len(tasks) / 2)
     fig = plt.figure(figsize=(4.6 + 3.0 * cols, 4.6))
     grid = fig.add_gridspec(2, 1 + cols, width_ratios=[1.5] + [1.0] * cols, wspace=0.45, hspace=0.6)
     ax = fig.add_subplot(grid[:, 0])
     ys = list(range(len(rows)))[::-1]
     for y, r in zip(ys, rows, strict=True):
-        d = r["test_delta"]
-        colour = COLOURS[r["role"]]
+        d = r.test_delta
+        assert d is not None and r.test_deltas is not None
+        colour = COLOURS[r.role]
         ax.errorbar(
-            [100 * d["mean"]],
+            [100 * d.mean],
             [y],
-            xerr=[100 * d["sd"]],
+            xerr=[100 * d.sd],
             fmt="o",
             color=colour,
             capsize=4,
             ms=7,
             zorder=4,
         )
-        _dots(ax, y, [100 * v for v in r["test_deltas"]], colour)
+        _dots(ax, y, [100 * v for v in r.test_deltas], colour)
     ax.axvline(0, color="0.6", lw=0.8)
     ax.set_yticks(ys, [_label(r) for r in rows])
     ax.set_ylim(-0.6, len(rows) - 0.4)
@@ -62,16 +64,17 @@ def plot_confirmed(table: dict[str, Any], path: Path, study_name: str) -> Path:
     for k, task in enumerate(tasks):
         sub = fig.add_subplot(grid[k % 2, 1 + k // 2])
         for y, r in zip(ys, rows, strict=True):
-            s = r["test_primary"][task["name"]]
-            colour = COLOURS[r["role"]]
+            s = r.test_primary(task.name)
+            assert s is not None
+            colour = COLOURS[r.role]
             sub.errorbar(
-                [s["mean"]], [y], xerr=[s["sd"]], fmt="o", color=colour, capsize=3, ms=5, zorder=4
+                [s.mean], [y], xerr=[s.sd], fmt="o", color=colour, capsize=3, ms=5, zorder=4
             )
-            runs = [run[task["name"]] for run in r.get("test_primary_runs", [])]
+            runs = [run[task.name] for run in r.test_primary_runs or []]
             if runs:
                 _dots(sub, y, runs, colour)
-        better = "right" if task["higher_is_better"] else "left"
-        sub.set_title(f"{task['name']}: {task['primary']}\n({better} is better)", fontsize=9)
+        better = "right" if task.higher_is_better else "left"
+        sub.set_title(f"{task.name}: {task.primary}\n({better} is better)", fontsize=9)
         sub.set_yticks(ys, [_label(r).split("\n")[0] for r in rows], fontsize=8)
         sub.set_ylim(-0.6, len(rows) - 0.4)
         sub.tick_params(axis="x", labelsize=8)
@@ -81,17 +84,18 @@ def plot_confirmed(table: dict[str, Any], path: Path, study_name: str) -> Path:
         fontsize=11,
         y=1.04,
     )
-    fig.text(0.01, -0.04, _verdict(table), fontsize=9, va="top")
-    return save(fig, path, _verdict(table))
+    fig.text(0.01, -0.04, _verdict(result), fontsize=9, va="top")
+    return save(fig, path, _verdict(result))
 
 
-def _verdict(table: dict[str, Any]) -> str:
+def _verdict(result: ConfirmedResult) -> str:
     lines = []
     for key, name in (("independent", "independent"), ("hard_sharing", "hard sharing")):
-        p = table["paired"][key]
-        word = "better" if p["two_se_above_zero"] else "not shown better"
+        paired = result.paired(key)
+        p = paired.summary
+        word = "better" if paired.better else "not shown better"
         lines.append(
-            f"winner minus {name}: {100 * p['mean']:+.2f} ± {100 * p['se']:.2f} (SE) points over "
-            f"{p['n']} seeds, 95% [{100 * p['low']:+.2f}, {100 * p['high']:+.2f}]: {word}"
+            f"winner minus {name}: {100 * p.mean:+.2f} ± {100 * p.se:.2f} (SE) points over "
+            f"{p.n} seeds, 95% [{100 * p.low:+.2f}, {100 * p.high:+.2f}]: {word}"
         )
     return "\n".join(lines)

@@ -9,16 +9,18 @@ from typing import Any
 import optuna
 
 from nas.study import TrialRecord
+from nas.study.confirmed import ConfirmedResult
+from nas.study.stats import Summary
 
 __all__ = ["columns", "confirmed_table", "health_warnings", "trial_summary"]
 
 _ROLE = {"independent": "independent (baseline)", "hard_sharing": "hard sharing (baseline)"}
 
 
-def _pm(s: Mapping[str, float], scale: float = 100.0, unit: str = "%", digits: int = 2) -> str:
-    if not s or s.get("n", 0) == 0:
+def _pm(s: Summary | None, scale: float = 100.0, unit: str = "%", digits: int = 2) -> str:
+    if s is None or s.n == 0:
         return ""
-    mean, sd = scale * s["mean"], scale * s["sd"]
+    mean, sd = scale * s.mean, scale * s.sd
     spread = "" if math.isnan(sd) else f" ± {sd:.{digits}f}"
     return f"{mean:+.{digits}f}{unit}{spread}" if unit == "%" else f"{mean:.{digits}f}{spread}"
 
@@ -44,54 +46,48 @@ def columns(header: list[str], rows: list[list[str]], right: set[int] | None = N
     return lines
 
 
-def confirmed_table(table: Mapping[str, Any]) -> str:
+def confirmed_table(result: ConfirmedResult) -> str:
     """The confirmed result: test Δ_MTL (mean ± sd over the confirm seeds) and paired tests.
 
     Validation figures are marked as what the search and the winner's choice were made on;
     test figures come from the held-out split, read once after the winner was chosen.
     """
-    seeds = table["seeds"]
-    winner = table["winner"]
-    tasks = table["tasks"]
+    seeds, tasks = result.seeds, result.tasks
     lines = [
         f"CONFIRMED (retrained with {len(seeds)} fresh seeds {seeds[0]}..{seeds[-1]}; "
         "mean ± sd over seeds; Δ_MTL paired with the same-seed independent networks)",
         f"{'layout':28} {'TEST Δ_MTL':>16} {'95% interval':>18} {'val Δ_MTL (chose)':>18} "
-        + " ".join(f"{(t['name'] + ' ' + t['primary'])[-23:]:>24}" for t in tasks)
+        + " ".join(f"{(t.name + ' ' + t.primary)[-23:]:>24}" for t in tasks)
         + "   (per task: test split)",
     ]
-    for row in table["rows"]:
-        i = row["finalist"]
-        if row["role"] == "candidate" and i != winner:
+    for row in result.rows:
+        if row.role == "candidate" and row.finalist != result.winner:
             continue
-        name = _ROLE.get(row["role"], f"winner (search trial {row['source_trial']})")
-        test = row.get("test_delta", {})
+        name = _ROLE.get(row.role, f"winner (search trial {row.source_trial})")
+        test = row.test_delta
         interval = (
-            f"[{100 * test['low']:+.2f}, {100 * test['high']:+.2f}]"
-            if test and not math.isnan(test["low"])
+            f"[{100 * test.low:+.2f}, {100 * test.high:+.2f}]"
+            if test is not None and not math.isnan(test.low)
             else ""
         )
-        primary = row.get("test_primary", {})
-        cells = " ".join(f"{_pm(primary.get(t['name'], {}), 1.0, '', 4):>24}" for t in tasks)
-        lines.append(
-            f"{name:28} {_pm(test):>16} {interval:>18} {_pm(row['val_delta']):>18} {cells}"
-        )
-    win = table["rows"][winner]
-    lines.append(f"winner: {win['summary']}")
+        cells = " ".join(f"{_pm(row.test_primary(t.name), 1.0, '', 4):>24}" for t in tasks)
+        lines.append(f"{name:28} {_pm(test):>16} {interval:>18} {_pm(row.val_delta):>18} {cells}")
+    lines.append(f"winner: {result.winner_row.summary}")
     for other in ("independent", "hard_sharing"):
-        p = table["paired"][other]
-        verdict = "better (>= 2 SE above zero)" if p["two_se_above_zero"] else "not shown better"
+        paired = result.paired(other)
+        p = paired.summary
+        verdict = "better (>= 2 SE above zero)" if paired.better else "not shown better"
         lines.append(
             f"paired test Δ_MTL, winner minus {other.replace('_', ' ')}: "
-            f"{100 * p['mean']:+.2f} ± {100 * p['se']:.2f} (SE) points over {p['n']} seeds, "
-            f"95% [{100 * p['low']:+.2f}, {100 * p['high']:+.2f}]: {verdict}"
+            f"{100 * p.mean:+.2f} ± {100 * p.se:.2f} (SE) points over {p.n} seeds, "
+            f"95% [{100 * p.low:+.2f}, {100 * p.high:+.2f}]: {verdict}"
         )
-    others = [r for r in table["rows"] if r["role"] == "candidate" and r["finalist"] != winner]
-    for r in others:
-        lines.append(
-            f"also retrained: {r['summary']} (search trial {r['source_trial']}), "
-            f"val Δ_MTL {_pm(r['val_delta'])}: not chosen, not tested"
-        )
+    for r in result.rows:
+        if r.role == "candidate" and r.finalist != result.winner:
+            lines.append(
+                f"also retrained: {r.summary} (search trial {r.source_trial}), "
+                f"val Δ_MTL {_pm(r.val_delta)}: not chosen, not tested"
+            )
     return "\n".join(lines)
 
 

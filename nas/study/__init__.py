@@ -1,15 +1,17 @@
 """Studies: the entry points the commands, reports and export use.
 
 Start or resume a search (:func:`create_or_resume`, :func:`run_search`), confirm it
-(:func:`run_confirm`, :func:`confirmed`), and read it back (:func:`load_study`,
-:func:`study_config`, :func:`best_trial`, :class:`StudyRecord`, :class:`TrialRecord`). The
-modules behind them (config, record, storage, create, objective, runner, confirm, ...) stay
-importable for the tests and for plug-ins that need more.
+(:func:`run_confirm`, :func:`confirmed`, :class:`ConfirmedResult`), and read it back
+(:func:`load_study`, :func:`study_config`, :func:`answer`, :func:`best_trial`,
+:class:`StudyRecord`, :class:`TrialRecord`). The modules behind them (config, record,
+storage, create, objective, runner, confirm, ...) stay importable for the tests and for
+plug-ins that need more.
 """
 
 from nas.study.config import ConfigError, SearchConfig
+from nas.study.confirmed import ConfirmedResult, ConfirmedRow
 from nas.study.create import create_or_resume, finished, prepare, study_config
-from nas.study.pick import NoTrial, best_trial, trial_by_number
+from nas.study.pick import NoTrial, answer, best_trial, trial_by_number
 from nas.study.record import RecordError, StudyRecord, TrialRecord, is_internal
 from nas.study.search import run_search
 from nas.study.storage import StorageError, artifact_store, load_study, open_storage
@@ -17,12 +19,15 @@ from nas.study.verdict import confirm_progress, confirmed, run_confirm
 
 __all__ = [
     "ConfigError",
+    "ConfirmedResult",
+    "ConfirmedRow",
     "NoTrial",
     "RecordError",
     "SearchConfig",
     "StorageError",
     "StudyRecord",
     "TrialRecord",
+    "answer",
     "artifact_store",
     "best_trial",
     "confirm_progress",

@@ -1,4 +1,4 @@
-"""The one answer to "which trial is the best?", shared by show, plot and export."""
+"""The one answer to "which trial is the answer?", shared by show, plot and export."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from optuna.trial import FrozenTrial, TrialState
 from nas.errors import UserError
 from nas.objectives import feasible
 
-__all__ = ["NoTrial", "best_trial", "trial_by_number"]
+__all__ = ["NoTrial", "answer", "best_trial", "trial_by_number"]
 
 
 class NoTrial(UserError, LookupError):
@@ -53,3 +53,27 @@ def trial_by_number(study: optuna.Study, number: int) -> FrozenTrial:
             f"study {study.study_name!r} has no trial {number} (trials 0..{len(trials) - 1})"
         )
     return trials[number]
+
+
+def answer(
+    storage: optuna.storages.BaseStorage, study: optuna.Study, number: int | None = None
+) -> tuple[optuna.Study, FrozenTrial]:
+    """The trial that answers search study ``study``, as (the study holding it, the trial).
+
+    Trial ``number`` of the search when given; else the confirmed winner's run with the first
+    confirm seed (retrained, tested); else, before a confirm stage, the search's best trial on
+    validation (:func:`best_trial`).
+
+    Raises:
+        NoTrial: no such trial, or nothing complete yet.
+    """
+    from nas.study.confirm import confirm_name
+    from nas.study.verdict import confirmed
+
+    if number is not None:
+        return study, trial_by_number(study, number)
+    result = confirmed(storage, study.study_name)
+    if result is None:
+        return study, best_trial(study)
+    confirm = optuna.load_study(study_name=confirm_name(study.study_name), storage=storage)
+    return confirm, confirm.get_trials(deepcopy=False)[result.answer_run()]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import optuna
 from optuna.artifacts import FileSystemArtifactStore
@@ -22,6 +21,7 @@ from nas.study.confirm import (
     plan,
     replaced,
 )
+from nas.study.confirmed import ConfirmedResult, ConfirmedRow, TaskInfo
 from nas.study.create import study_exists
 from nas.study.record import (
     CONFIRM_OF_KEY,
@@ -142,8 +142,8 @@ def run_confirm(
     storage_url: str | None = None,
     progress: bool = True,
     retrain: bool = False,
-) -> dict[str, Any]:
-    """Train every missing confirm run, then compute (once) and return the confirmed table.
+) -> ConfirmedResult:
+    """Train every missing confirm run, then compute (once) and return the confirmed result.
 
     With ``retrain``, complete runs whose weights are missing or corrupt are trained again
     (the same seeds) and the table is computed anew from them; nothing else is retrained.
@@ -160,15 +160,15 @@ def run_confirm(
         )
     done = record.get(CONFIRMED_KEY)
     if done is not None and not lost:
-        return dict(done)
+        return ConfirmedResult.from_dict(done)
     _requeue_failed(study, confirm)
     objective = RunObjective(study, confirm, config, problem, store, StudyRecord(search).baseline())
     # Replaced runs are finished trials that no longer count: one more run for each.
     target = len(confirm.runs()) + len(replaced(study))
     run_trials(study, objective, target, storage_url, progress)
-    table = decide(study, confirm, problem, store)
-    StudyRecord(study).set(CONFIRMED_KEY, table)
-    return table
+    result = decide(study, confirm, problem, store)
+    StudyRecord(study).set(CONFIRMED_KEY, result.to_dict())
+    return result
 
 
 def _confirm_study(storage: optuna.storages.BaseStorage, name: str) -> optuna.Study | None:
@@ -179,11 +179,11 @@ def _confirm_study(storage: optuna.storages.BaseStorage, name: str) -> optuna.St
         return None
 
 
-def confirmed(storage: optuna.storages.BaseStorage, name: str) -> dict[str, Any] | None:
-    """The confirmed table of search study ``name``, or None before its confirm stage ended."""
+def confirmed(storage: optuna.storages.BaseStorage, name: str) -> ConfirmedResult | None:
+    """The confirmed result of search study ``name``, or None before its confirm stage ended."""
     study = _confirm_study(storage, name)
     raw = None if study is None else StudyRecord(study).get(CONFIRMED_KEY)
-    return None if raw is None else dict(raw)
+    return None if raw is None else ConfirmedResult.from_dict(raw)
 
 
 def confirm_progress(storage: optuna.storages.BaseStorage, name: str) -> str | None:
@@ -202,7 +202,7 @@ def confirm_progress(storage: optuna.storages.BaseStorage, name: str) -> str | N
 
 def decide(
     study: optuna.Study, confirm: ConfirmPlan, problem: Problem, store: FileSystemArtifactStore
-) -> dict[str, Any]:
+) -> ConfirmedResult:
     """Pick the winner on mean validation Δ_MTL; only then score it and the baselines on test.
 
     Every Δ_MTL here is paired: a run at seed s against the independent run at seed s.
@@ -249,44 +249,22 @@ def decide(
     test_delta = {
         i: [delta_mtl(m, b, up) for m, b in zip(test[i], test[0], strict=True)] for i in test
     }
-    rows = []
-    for i, f in enumerate(confirm.finalists):
-        row: dict[str, Any] = {
-            "finalist": i,
-            "role": f.role,
-            "summary": f.layout.summary(),
-            "layout": f.layout.to_dict(),
-            "loss_weighting": f.loss_weighting,
-            "source_trial": f.source_trial,
-            "search_val_delta": f.val_delta,
-            "val_deltas": val[i],
-            "val_delta": summarize(val[i]).to_dict(),
-            "runs": {str(s): runs[(i, s)].number for s in confirm.seeds},
-        }
-        if i in test:
-            row["test_deltas"] = test_delta[i]
-            row["test_delta"] = summarize(test_delta[i]).to_dict()
-            row["test_primary"] = {
-                t.name: summarize([m[t.name] for m in test[i]]).to_dict() for t in problem.tasks
-            }
-            row["test_primary_runs"] = test[i]
-        rows.append(row)
-    paired = {}
-    for i, name in ((0, "independent"), (1, "hard_sharing")):
-        diffs = [w - b for w, b in zip(test_delta[winner], test_delta[i], strict=True)]
-        summary = summarize(diffs)
-        paired[name] = {
-            **summary.to_dict(),
-            "diffs": diffs,
-            "two_se_above_zero": summary.mean - 2 * summary.se > 0,
-        }
-    return {
-        "seeds": list(confirm.seeds),
-        "winner": winner,
-        "rows": rows,
-        "paired": paired,
-        "tasks": [
-            {"name": t.name, "primary": t.primary, "higher_is_better": t.higher_is_better}
-            for t in problem.tasks
-        ],
-    }
+    rows = [
+        ConfirmedRow(
+            finalist=i,
+            role=f.role,
+            summary=f.layout.summary(),
+            layout=f.layout.to_dict(),
+            loss_weighting=f.loss_weighting,
+            source_trial=f.source_trial,
+            search_val_delta=f.val_delta,
+            val_deltas=val[i],
+            val_delta=summarize(val[i]),
+            runs={s: runs[(i, s)].number for s in confirm.seeds},
+            test_deltas=test_delta.get(i),
+            test_primary_runs=test.get(i),
+        )
+        for i, f in enumerate(confirm.finalists)
+    ]
+    tasks = [TaskInfo(t.name, t.primary, t.higher_is_better) for t in problem.tasks]
+    return ConfirmedResult(list(confirm.seeds), winner, rows, tasks)

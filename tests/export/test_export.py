@@ -15,11 +15,11 @@ import pytest
 import torch
 from optuna.trial import TrialState
 
-from export.onnx import ExportError, export_trial, load_trial_network, pick_trial
+from export.onnx import ExportError, export_trial, load_trial_network
 from export.runtime import OnnxModel
 from nas.cli import main
 from nas.layout import Layout
-from nas.study.pick import NoTrial
+from nas.study.pick import NoTrial, best_trial, trial_by_number
 from nas.study.storage import artifact_store
 from tests import QUICK
 
@@ -74,7 +74,7 @@ def test_export_parity_metadata_and_initializers(
     printed = capsys.readouterr().out
     assert re.search(r"parity batch  64: max abs difference \d\.\d+e-\d+", printed)
     s = study(studies, name)
-    trial = pick_trial(s, None)
+    trial = best_trial(s)
     net, tasks = load_trial_network(s, trial, artifact_store(url(studies)))
     model = OnnxModel(out, "cpu")
     assert model.tasks == [t.name for t in tasks]
@@ -123,7 +123,7 @@ def test_plain_onnxruntime_script_from_readme(studies: Path, tmp_path: Path) -> 
         t.name
         for t in load_trial_network(
             study(studies, "adashare"),
-            pick_trial(study(studies, "adashare"), None),
+            best_trial(study(studies, "adashare")),
             artifact_store(url(studies)),
         )[1]
     ]
@@ -172,11 +172,11 @@ def test_no_finished_trial(tmp_path: Path) -> None:
     storage = url(tmp_path)
     s = optuna.create_study(study_name="empty", storage=storage)
     with pytest.raises(NoTrial, match="has no complete trial yet; run: mtlnas resume empty"):
-        pick_trial(s, None)
+        best_trial(s)
     t = s.ask()
     s.tell(t, state=TrialState.PRUNED)
     with pytest.raises(ExportError, match="no stored weights"):
-        export_trial(s, pick_trial(s, 0), artifact_store(storage), tmp_path / "m.onnx")
+        export_trial(s, trial_by_number(s, 0), artifact_store(storage), tmp_path / "m.onnx")
 
 
 @pytest.mark.slow
