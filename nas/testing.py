@@ -1,7 +1,7 @@
 """Contract checks for plug-ins: the cases every built-in passes, for yours to pass too.
 
-mtl-nas's own tests run them over every registered search space, strategy and evaluator; a
-plug-in's tests call them the same way (as Optuna ships its sampler test cases)::
+mtl-nas's own tests run them over every registered search space, strategy, evaluator and
+backbone; a plug-in's tests call them the same way (as Optuna ships its sampler test cases)::
 
     from nas.testing import check_space, check_strategy
     from my_pkg.spaces import Mine
@@ -15,17 +15,43 @@ Each check raises AssertionError naming what broke; none needs pytest.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import optuna
+import torch
 
-from nas.evaluators import Candidate, Evaluation, Evaluator
+from nas.backbones.base import Backbone, stem_of
+from nas.backbones.measure import block_cost
+from nas.evaluators import Candidate, Evaluation, Evaluator, Preparation
 from nas.layout import Layout
 from nas.problem import Problem
 from nas.strategies import Strategy
 from nas.study.config import SearchConfig
 from search_spaces import SearchSpace
 
-__all__ = ["check_evaluator", "check_space", "check_strategy"]
+__all__ = ["MemoryState", "check_backbone", "check_evaluator", "check_space", "check_strategy"]
+
+
+class MemoryState:
+    """A :class:`~nas.evaluators.StateKeeper` in memory: the state contract without a study."""
+
+    def __init__(self) -> None:
+        self.saved: list[dict[str, Any]] = []
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        """No lock: one process."""
+        yield
+
+    def latest(self) -> dict[str, Any] | None:
+        """The last saved checkpoint, or None."""
+        return self.saved[-1] if self.saved else None
+
+    def save(self, checkpoint: dict[str, Any]) -> None:
+        """Keep ``checkpoint`` as the latest."""
+        self.saved.append(checkpoint)
 
 
 def _draws(space: SearchSpace, sampler: optuna.samplers.BaseSampler, n: int) -> list[Layout]:
@@ -86,15 +112,21 @@ def check_strategy(strategy: Strategy, space: SearchSpace, draws: int = 8) -> No
         assert space.reaches(layout), f"{name}: the space cannot reach {layout.summary()}"
 
 
-def check_evaluator(evaluator: Evaluator, problem: Problem, layout: Layout | None = None) -> None:
-    """An evaluator: finite metrics for every task, progress reported, and stopped on request.
+def check_evaluator(
+    evaluator: Evaluator, problem: Problem, space: SearchSpace, layout: Layout | None = None
+) -> None:
+    """An evaluator: prepared once, finite metrics for every task, stopped on request.
 
-    Checks: ``evaluate`` returns an :class:`~nas.evaluators.Evaluation` with each task's metrics
-    (finite primary ones); every progress report is an Evaluation; an exception raised by the
-    progress callback stops the evaluation and reaches the caller (that is how pruning works).
-    An evaluator with ``prepare`` must be prepared before it is checked.
+    Checks: it is an :class:`~nas.evaluators.Evaluator` (``evaluate`` and ``prepare``);
+    ``prepare`` (with a :class:`MemoryState`) returns a line or None; ``evaluate`` returns an
+    :class:`~nas.evaluators.Evaluation` with each task's metrics (finite primary ones); every
+    progress report is an Evaluation; an exception raised by the progress callback stops the
+    evaluation and reaches the caller (that is how pruning works).
     """
     name = type(evaluator).__name__
+    assert isinstance(evaluator, Evaluator), f"{name}: needs evaluate() and prepare()"
+    line = evaluator.prepare(Preparation("contract", problem, space, MemoryState(), False))
+    assert line is None or isinstance(line, str), f"{name}: prepare() gave {line!r}"
     tasks = [t.name for t in problem.tasks]
     layout = layout or Layout.hard_sharing(tasks, problem.backbone.depth)
     reports: list[Evaluation] = []
@@ -117,3 +149,38 @@ def check_evaluator(evaluator: Evaluator, problem: Problem, layout: Layout | Non
         except Stop:
             return
         raise AssertionError(f"{name}: a raising progress callback did not stop evaluate()")
+
+
+def check_backbone(backbone: Backbone, input_shape: tuple[int, ...]) -> None:
+    """A backbone: fresh blocks that chain, skips that keep the shape, costs that measure.
+
+    Checks: ``depth`` >= 1; two calls of ``block(d)`` give two modules sharing no parameter
+    (each task's copy trains alone); a batch of ``input_shape`` runs through the stem (when
+    there is one) and every block with finite outputs; a task skipping block ``d`` gets the
+    same shape as one running it (``skip(d)``, identity when None); every block's parameters
+    and FLOPs can be measured.
+    """
+    name = type(backbone).__name__
+    assert isinstance(backbone, Backbone), f"{name}: needs depth, block() and skip()"
+    assert backbone.depth >= 1, f"{name}: depth {backbone.depth}"
+    torch.manual_seed(0)
+    x = torch.randn(2, *input_shape)
+    stem = stem_of(backbone)
+    with torch.no_grad():
+        if stem is not None:
+            x = stem.eval()(x)
+        for d in range(backbone.depth):
+            one, two = backbone.block(d), backbone.block(d)
+            shared = {id(p) for p in one.parameters()} & {id(p) for p in two.parameters()}
+            assert not shared, f"{name}: block({d}) instances share parameters"
+            skip = backbone.skip(d)
+            skipped = x if skip is None else skip(x)
+            cost = block_cost(backbone, d, tuple(x.shape[1:]))
+            assert cost.params >= 0 and cost.flops >= 0, f"{name}: block {d} cost {cost}"
+            x = one.eval()(x)
+            assert cost.out_shape == tuple(x.shape[1:]), f"{name}: block {d} measured {cost}"
+            assert torch.isfinite(x).all(), f"{name}: block {d} gave non-finite values"
+            assert skipped.shape == x.shape, (
+                f"{name}: skipping block {d} gives {tuple(skipped.shape)}, running it "
+                f"{tuple(x.shape)}"
+            )

@@ -11,7 +11,7 @@ import optuna
 import torch
 from torch import nn
 
-from nas.evaluators import Candidate, Evaluation, FullTraining
+from nas.evaluators import Candidate, Evaluation, Evaluator, FullTraining
 from nas.layout import Layout
 from nas.objectives import Objectives
 from nas.problem import Problem
@@ -53,7 +53,7 @@ def tiny_backbone(input_shape: tuple[int, ...], depth: int = 3) -> TinyBackbone:
     return TinyBackbone(input_shape[0], depth)
 
 
-class UntrainedEvaluator:
+class UntrainedEvaluator(Evaluator):
     """Scores the freshly initialised network: no training, so a study takes seconds."""
 
     calls: ClassVar[list[Candidate]] = []
@@ -71,8 +71,10 @@ def untrained(config: SearchConfig) -> UntrainedEvaluator:
     return UntrainedEvaluator()
 
 
-class BrokenEvaluator:
-    def evaluate(self, problem: Problem, candidate: Candidate, progress: object = None) -> None:
+class BrokenEvaluator(Evaluator):
+    def evaluate(
+        self, problem: Problem, candidate: Candidate, progress: object = None
+    ) -> Evaluation:
         raise RuntimeError("this evaluator always fails")
 
 

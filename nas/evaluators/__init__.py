@@ -4,8 +4,9 @@ An evaluator factory takes the study's :class:`~nas.study.config.SearchConfig` a
 evaluator options (``--evaluator-option KEY=JSON``) as keywords, and returns an
 :class:`Evaluator`; ``train`` (full training, the default), ``supernet`` (weights inherited
 from one weight-sharing supernet per study) and ``table:FILE`` (answered from a ground-truth
-table, :mod:`nas.evaluators.table`) are built in. An evaluator may also have
-``prepare(problem, space, keeper, progress)``, which a search calls once before its trials.
+table, :mod:`nas.evaluators.table`) are built in. A search calls the evaluator's
+``prepare(Preparation)`` once before its trials (a no-op unless overridden: the supernet
+trains there, keeping its checkpoints through the :class:`StateKeeper` it is given).
 """
 
 from __future__ import annotations
@@ -14,7 +15,14 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from nas.errors import UserError
-from nas.evaluators.base import Candidate, Evaluation, Evaluator, Progress
+from nas.evaluators.base import (
+    Candidate,
+    Evaluation,
+    Evaluator,
+    Preparation,
+    Progress,
+    StateKeeper,
+)
 from nas.evaluators.training import FullTraining
 from nas.plugins import Registry, call_with_options
 
@@ -27,7 +35,9 @@ __all__ = [
     "Evaluator",
     "EvaluatorError",
     "FullTraining",
+    "Preparation",
     "Progress",
+    "StateKeeper",
     "full_training",
     "make_evaluator",
     "register_evaluator",
@@ -115,5 +125,10 @@ def make_evaluator(config: SearchConfig) -> Evaluator:
     fn = _REGISTRY.resolve(name)
     made = call_with_options(f"evaluator {name!r}", fn, options, EvaluatorError, config=config)
     if not isinstance(made, Evaluator):
-        raise EvaluatorError(f"evaluator {name!r} returned {type(made).__name__}, no evaluate()")
+        missing = [m for m in ("evaluate", "prepare") if not callable(getattr(made, m, None))]
+        raise EvaluatorError(
+            f"evaluator {name!r} returned {type(made).__name__}, which has no "
+            f"{' or '.join(f'{m}()' for m in missing)}: subclass nas.evaluators.Evaluator "
+            "(it gives a no-op prepare)"
+        )
     return made

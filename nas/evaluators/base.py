@@ -2,21 +2,30 @@
 
 Full training is one evaluator; the confirm stage and cheaper scorers are others. An evaluator
 never sees an Optuna trial: it gets the prepared problem and a candidate, reports progress
-through a callback (which may raise to stop it), and returns validation metrics.
+through a callback (which may raise to stop it), and returns validation metrics. Before a
+search's first trial it is :meth:`~Evaluator.prepare`-d once with a :class:`Preparation`; an
+evaluator that learns something once per study (a supernet) keeps it through the
+:class:`StateKeeper` there, so a killed process resumes and every worker shares it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from torch import nn
 
 from nas.layout import Layout
 from nas.problem import Metrics, Problem
 
-__all__ = ["Candidate", "Evaluation", "Evaluator", "Progress"]
+if TYPE_CHECKING:
+    from search_spaces import SearchSpace
+
+__all__ = ["Candidate", "Evaluation", "Evaluator", "Preparation", "Progress", "StateKeeper"]
+
+Checkpoint = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -53,12 +62,54 @@ class Evaluation:
 Progress = Callable[[Evaluation], None]
 
 
+class StateKeeper(Protocol):
+    """Where a study keeps what its evaluator learns once: a lock and the last checkpoint.
+
+    One per study, in its artifact store: the first worker trains under the lock, the others
+    wait and load; checkpoints are written atomically with a SHA-256, so a killed training
+    resumes from the last one saved.
+    """
+
+    def hold(self) -> AbstractContextManager[None]:
+        """Hold the study's state lock (one process trains, the others wait)."""
+        ...
+
+    def latest(self) -> Checkpoint | None:
+        """The last saved checkpoint, or None before the first."""
+        ...
+
+    def save(self, checkpoint: Checkpoint) -> None:
+        """Store ``checkpoint`` as the latest, atomically."""
+        ...
+
+
+@dataclass(frozen=True)
+class Preparation:
+    """What an evaluator is prepared with, once per search process before its first trial.
+
+    Attributes:
+        study_name: the search study's name (for messages).
+        problem: the prepared problem.
+        space: the study's search space.
+        state: the study's state keeper; None when the storage has no artifact store.
+        progress: whether to show progress bars.
+    """
+
+    study_name: str
+    problem: Problem
+    space: SearchSpace
+    state: StateKeeper | None
+    progress: bool = True
+
+
 @runtime_checkable
 class Evaluator(Protocol):
     """Scores candidates of a prepared problem.
 
+    Subclass it to inherit the no-op :meth:`prepare`.
+
     Example:
-        >>> class Untrained:
+        >>> class Untrained(Evaluator):
         ...     def evaluate(self, problem, candidate, progress=None):
         ...         from nas.train import evaluate
         ...         net = problem.build(candidate.layout).to(problem.device)
@@ -72,3 +123,10 @@ class Evaluator(Protocol):
     ) -> Evaluation:
         """Score ``candidate`` on the validation split; ``progress`` may raise to stop early."""
         ...
+
+    def prepare(self, context: Preparation) -> str | None:
+        """Get ready to score (train or load what is shared); a line to print, or None.
+
+        Called once per search process before its first trial; the default does nothing.
+        """
+        return None

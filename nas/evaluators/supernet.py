@@ -1,7 +1,7 @@
 """The supernet evaluator: train one weight-sharing supernet per study, score a layout in seconds.
 
 :meth:`SupernetEvaluator.prepare` trains the study's supernet (:mod:`nas.supernet`) once, saving
-a checkpoint after every epoch through a :class:`SupernetKeeper` (the study's artifact store),
+a checkpoint after every epoch through the study's :class:`~nas.evaluators.StateKeeper`,
 so a killed training resumes from its last saved epoch and every worker of the study loads the
 same weights; a trained supernet is never trained again. :meth:`SupernetEvaluator.evaluate`
 copies a candidate's weights out of it, recalibrates batch norm, and scores it on validation.
@@ -12,14 +12,13 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Mapping
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, Protocol
 
 import torch
 from tqdm import tqdm
 
-from nas.evaluators.base import Candidate, Evaluation, Progress
+from nas.errors import UserError
+from nas.evaluators.base import Candidate, Checkpoint, Evaluation, Evaluator, Preparation, Progress
 from nas.layout import Layout
 from nas.problem import Problem
 from nas.supernet import FairSampler, Supernet, recalibrate
@@ -36,29 +35,11 @@ from nas.train import (
 )
 from search_spaces import SearchSpace
 
-__all__ = ["SupernetEvaluator", "SupernetKeeper"]
-
-Checkpoint = dict[str, Any]
-
-
-class SupernetKeeper(Protocol):
-    """Where a study keeps its supernet: a lock shared by its workers and the last checkpoint."""
-
-    def hold(self) -> AbstractContextManager[None]:
-        """Hold the study's supernet lock (one process trains, the others wait)."""
-        ...
-
-    def latest(self) -> Checkpoint | None:
-        """The last saved checkpoint (``epoch``, ``epochs``, ``model`` ...), or None."""
-        ...
-
-    def save(self, checkpoint: Checkpoint) -> None:
-        """Store ``checkpoint`` as the latest, atomically."""
-        ...
+__all__ = ["SupernetEvaluator"]
 
 
 @dataclass
-class SupernetEvaluator:
+class SupernetEvaluator(Evaluator):
     """Score candidates with weights inherited from one supernet trained for ``epochs``."""
 
     epochs: int = 12  # supernet training epochs (each step: the independent layout + one sampled)
@@ -73,11 +54,19 @@ class SupernetEvaluator:
         self.net: Supernet | None = None
         self.trained_epochs = 0  # epochs this process trained (0 when it loaded the supernet)
 
-    def prepare(
-        self, problem: Problem, space: SearchSpace, keeper: SupernetKeeper, progress: bool = True
-    ) -> None:
-        """Load the study's trained supernet, or train it (resuming a saved epoch) and save it."""
-        self.progress = progress
+    def prepare(self, context: Preparation) -> str:
+        """Load the study's trained supernet, or train it (resuming a saved epoch) and save it.
+
+        Raises:
+            UserError: the study's storage has no artifact store to keep the supernet in.
+        """
+        problem, space, keeper = context.problem, context.space, context.state
+        if keeper is None:
+            raise UserError(
+                "evaluator 'supernet' keeps its supernet in the artifact store, and this "
+                "storage has none: give --artifacts DIR"
+            )
+        self.progress = context.progress
         with torch.random.fork_rng(devices=[]):  # initial weights from the study's seed alone
             torch.manual_seed(self.seed)
             net = Supernet(
@@ -91,6 +80,12 @@ class SupernetEvaluator:
             else:
                 net.load_state_dict(start["model"])
         self.net = net.to(problem.device).eval()
+        done = (
+            "loaded"
+            if self.trained_epochs == 0
+            else f"trained {self.trained_epochs} of its {self.epochs} epochs here"
+        )
+        return f"supernet of study {context.study_name!r}: {done}; scoring layouts with it"
 
     def _train(
         self,

@@ -12,7 +12,7 @@ import random
 from collections.abc import Mapping
 from typing import Any
 
-from nas.evaluators.base import Candidate, Evaluation, Progress
+from nas.evaluators.base import Candidate, Evaluation, Evaluator, Progress
 from nas.problem import Problem
 from nas.tables import Table, TableError, load_table
 
@@ -36,7 +36,7 @@ def check_matches(table: Table, config: Mapping[str, Any], where: str) -> None:
         )
 
 
-class TableEvaluator:
+class TableEvaluator(Evaluator):
     """Answers a candidate from ``table``: one stored seed, drawn from the candidate's seed.
 
     The draw is seeded by the candidate's seed and layout, so a study is reproducible and two

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
-from nas.evaluators.base import Candidate, Evaluation, Progress
+from nas.evaluators.base import Candidate, Evaluation, Evaluator, Progress
 from nas.problem import Problem
 from nas.train import TrainConfig, TrainResult, train
 
@@ -14,7 +14,7 @@ __all__ = ["FullTraining"]
 
 
 @dataclass(frozen=True)
-class FullTraining:
+class FullTraining(Evaluator):
     """Train every candidate from scratch for ``epochs`` (AdamW, one-cycle schedule).
 
     Seeded by the candidate, so on the CPU the same candidate gives the same result.

@@ -5,17 +5,16 @@ from __future__ import annotations
 import optuna
 from optuna.artifacts import FileSystemArtifactStore
 
-from nas.evaluators import make_evaluator
+from nas.evaluators import Preparation, make_evaluator
 from nas.problem import Problem
 from nas.strategies import StrategyError, make_strategy
 from nas.study.baseline import enqueue_baselines
 from nas.study.config import SearchConfig
 from nas.study.create import make_sampler
+from nas.study.evaluator_state import StudyState
 from nas.study.objective import Objective
 from nas.study.record import TRIVIAL_KEY, StudyRecord
 from nas.study.runner import run_trials
-from nas.study.storage import StorageError
-from nas.study.supernet_store import StudySupernet
 from search_spaces import SearchSpace
 
 __all__ = ["queue_layouts", "run_search"]
@@ -70,19 +69,13 @@ def run_search(
     if record.get(TRIVIAL_KEY) is None:
         record.set(TRIVIAL_KEY, problem.trivial)  # what show compares each trial with
     evaluator = make_evaluator(config)
-    prepare = getattr(evaluator, "prepare", None)
-    if callable(prepare):  # e.g. the supernet: trained (or loaded) once, before any trial
-        if store is None:
-            raise StorageError(
-                f"evaluator {config.evaluator!r} keeps its state in the artifact store, and "
-                "this storage has none: give --artifacts DIR"
-            )
-        prepare(problem, space, StudySupernet(study, store, storage_url, retrain), progress)
-        trained = getattr(evaluator, "trained_epochs", None)
-        if trained is not None:
-            total = getattr(evaluator, "epochs", "?")
-            done = "loaded" if trained == 0 else f"trained {trained} of its {total} epochs here"
-            print(f"supernet of study {study.study_name!r}: {done}; scoring layouts with it")
+    state = (
+        None if store is None else StudyState(study, store, storage_url, retrain, config.evaluator)
+    )
+    context = Preparation(study.study_name, problem, space, state, progress)
+    line = evaluator.prepare(context)  # e.g. a supernet trained (or loaded) once, before any trial
+    if line:
+        print(line)
     objective = Objective(study, config, problem, space, evaluator, store, progress)
 
     def best(study: optuna.Study) -> str | None:

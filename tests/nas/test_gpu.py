@@ -78,17 +78,17 @@ def test_resnet_trains_channels_last_with_bf16_autocast_on_cuda() -> None:
 
 def test_the_supernet_trains_and_scores_on_cuda() -> None:
     from nas.backbones import BackboneSpec
-    from nas.evaluators import Candidate
+    from nas.evaluators import Candidate, Preparation
     from nas.evaluators.supernet import SupernetEvaluator
     from nas.problem import Problem
+    from nas.testing import MemoryState
     from search_spaces import make_space
-    from tests.nas.test_supernet import MemoryKeeper
 
     bench = load_benchmark("scenes", size="tiny")
     problem = Problem.prepare(bench, BackboneSpec("conv", {"widths": [8, 16]}), pick_device())
     space = make_space("branched", bench.task_names, 2)
     ev = SupernetEvaluator(epochs=1, batch_size=32)
-    ev.prepare(problem, space, MemoryKeeper(), progress=False)
+    ev.prepare(Preparation("gpu", problem, space, MemoryState(), progress=False))
     layout = Layout.hard_sharing(bench.task_names, 2)
     result = ev.evaluate(problem, Candidate(layout, instances=space.instance_rows(layout, {})))
     for task in bench.tasks:

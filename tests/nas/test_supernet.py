@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +13,14 @@ import torch
 
 from nas.backbones import BackboneSpec
 from nas.datasets.scenes import scenes
-from nas.evaluators import Candidate
+from nas.evaluators import Candidate, Preparation, StateKeeper
 from nas.evaluators.supernet import SupernetEvaluator
 from nas.layout import Layout
 from nas.problem import Problem
-from nas.study.supernet_store import StudySupernet
+from nas.study.evaluator_state import StudyState
 from nas.study.weights import AtomicFileStore
 from nas.supernet import FairSampler, Supernet, recalibrate
+from nas.testing import MemoryState
 from search_spaces import make_space
 
 WIDTHS = {"widths": [8, 8, 16]}
@@ -32,21 +31,8 @@ def problem() -> Problem:
     return Problem.prepare(scenes("tiny"), BackboneSpec("conv", WIDTHS), torch.device("cpu"))
 
 
-class MemoryKeeper:
-    """Keeps checkpoints in memory: the keeper contract without a database."""
-
-    def __init__(self) -> None:
-        self.saved: list[dict[str, Any]] = []
-
-    @contextmanager
-    def hold(self) -> Iterator[None]:
-        yield
-
-    def latest(self) -> dict[str, Any] | None:
-        return self.saved[-1] if self.saved else None
-
-    def save(self, checkpoint: dict[str, Any]) -> None:
-        self.saved.append(checkpoint)
+def _prep(problem: Problem, space: Any, state: StateKeeper) -> Preparation:
+    return Preparation("s", problem, space, state, progress=False)
 
 
 def _trained(
@@ -54,7 +40,7 @@ def _trained(
 ) -> tuple[SupernetEvaluator, Any]:
     space = make_space(space_name, problem.benchmark.task_names, 3, options)
     ev = SupernetEvaluator(epochs=2, batch_size=32)
-    ev.prepare(problem, space, MemoryKeeper(), progress=False)
+    ev.prepare(_prep(problem, space, MemoryState()))
     return ev, space
 
 
@@ -75,7 +61,7 @@ def test_every_copy_is_updated_at_every_step(problem: Problem) -> None:
     Supernet.__init__ = counting_init  # type: ignore[method-assign]
     try:
         ev = SupernetEvaluator(epochs=1, batch_size=32)
-        ev.prepare(problem, space, MemoryKeeper(), progress=False)
+        ev.prepare(_prep(problem, space, MemoryState()))
     finally:
         Supernet.__init__ = original_init  # type: ignore[method-assign]
     assert ev.net is not None
@@ -169,12 +155,12 @@ def test_adashare_tasks_run_the_copy_they_chose(problem: Problem) -> None:
     net.load_state_dict(state)  # fits the candidate's own network exactly
 
 
-def _study(tmp_path: Path, name: str) -> tuple[optuna.Study, StudySupernet]:
+def _study(tmp_path: Path, name: str) -> tuple[optuna.Study, StudyState]:
     url = f"sqlite:///{tmp_path / 's.db'}"
     study = optuna.create_study(study_name=name, storage=url)
     store = AtomicFileStore(str(tmp_path / "artifacts"))
     (tmp_path / "artifacts").mkdir(exist_ok=True)
-    return study, StudySupernet(study, store, url)
+    return study, StudyState(study, store, url, label="supernet")
 
 
 def test_a_killed_training_resumes_from_its_last_saved_epoch(
@@ -183,7 +169,7 @@ def test_a_killed_training_resumes_from_its_last_saved_epoch(
     space = make_space("branched", problem.benchmark.task_names, 3)
     _, whole = _study(tmp_path, "whole")
     straight = SupernetEvaluator(epochs=3, batch_size=32)
-    straight.prepare(problem, space, whole, progress=False)
+    straight.prepare(_prep(problem, space, whole))
     _, keeper = _study(tmp_path, "killed")
     real_save = keeper.save
 
@@ -194,14 +180,14 @@ def test_a_killed_training_resumes_from_its_last_saved_epoch(
 
     keeper.save = save_then_die  # type: ignore[method-assign]
     with pytest.raises(KeyboardInterrupt):
-        SupernetEvaluator(epochs=3, batch_size=32).prepare(problem, space, keeper, progress=False)
+        SupernetEvaluator(epochs=3, batch_size=32).prepare(_prep(problem, space, keeper))
     keeper.save = real_save  # type: ignore[method-assign]
     assert keeper.entry() is not None and keeper.entry()["epoch"] == 2  # type: ignore[index]
     resumed = SupernetEvaluator(epochs=3, batch_size=32)
-    resumed.prepare(problem, space, keeper, progress=False)
+    resumed.prepare(_prep(problem, space, keeper))
     assert resumed.trained_epochs == 1  # epoch 3 only
     loaded = SupernetEvaluator(epochs=3, batch_size=32)
-    loaded.prepare(problem, space, keeper, progress=False)
+    loaded.prepare(_prep(problem, space, keeper))
     assert loaded.trained_epochs == 0  # a trained supernet is never trained again
     assert straight.net is not None and resumed.net is not None and loaded.net is not None
     a, b, c = (e.net.state_dict() for e in (straight, resumed, loaded))

@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 import torch
 
+from nas.backbones.registry import BackboneSpec, backbone_names
 from nas.evaluators import make_evaluator
 from nas.layout import Layout
 from nas.strategies import make_strategy, strategy_names
 from nas.study.config import SearchConfig
 from nas.study.create import prepare
-from nas.testing import check_evaluator, check_space, check_strategy
+from nas.testing import check_backbone, check_evaluator, check_space, check_strategy
 from search_spaces import SearchSpace, make_space, space_names
-from tests.nas.test_supernet import MemoryKeeper
 
 TASKS = ("seg", "depth", "normals")
 SPACES = [*space_names(), "tests.plugins:SplitOnce"]
@@ -36,10 +36,18 @@ def test_every_evaluator_passes_the_contract(name: str) -> None:
     if name == "supernet":
         config = config.replace(evaluator_options={"epochs": 1})
     problem, space = prepare(config, torch.device("cpu"))
-    evaluator = make_evaluator(config)
-    if hasattr(evaluator, "prepare"):
-        evaluator.prepare(problem, space, MemoryKeeper(), progress=False)
-    check_evaluator(evaluator, problem)
+    check_evaluator(make_evaluator(config), problem, space)
+
+
+# One input each backbone takes: images for the convolutional ones, vectors for the MLP.
+INPUTS = {"mlp": (12,), "tests.plugins:tiny_backbone": (4, 8, 8)}
+BACKBONE_OPTIONS = {"resnet18": {"width": 0.25}, "resnet34": {"width": 0.25}}
+
+
+@pytest.mark.parametrize("name", [*backbone_names(), "tests.plugins:tiny_backbone"])
+def test_every_backbone_passes_the_contract(name: str) -> None:
+    shape = INPUTS.get(name, (3, 32, 32))
+    check_backbone(BackboneSpec(name, BACKBONE_OPTIONS.get(name, {})).create(shape), shape)
 
 
 def test_a_broken_space_fails_the_contract_naming_why() -> None:

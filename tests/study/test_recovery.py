@@ -18,8 +18,8 @@ import pytest
 from optuna.trial import TrialState
 
 from nas.cli import main
+from nas.study.evaluator_state import STATE_KEY as SUPERNET_KEY
 from nas.study.record import TrialRecord
-from nas.study.supernet_store import SUPERNET_KEY
 from nas.study.weights import AtomicFileStore
 from tests.study.test_faults import BASE, KILL_AT_CREATION, mtlnas
 

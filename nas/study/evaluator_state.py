@@ -1,4 +1,4 @@
-"""Where a study keeps its supernet: checkpoints in the artifact store, named in the study.
+"""Where a study keeps its evaluator's state (a supernet): checkpoints in the artifact store.
 
 Each epoch's checkpoint (weights, optimizer, schedule, sampler and batch-order state) is written
 through the atomic artifact store and then named, with its SHA-256, in the study's attributes;
@@ -27,17 +27,22 @@ from nas.study.gate import TrialGate
 from nas.study.record import StudyRecord
 from nas.study.weights import CorruptWeights, _sha256, load_weights
 
-__all__ = ["SUPERNET_KEY", "StudySupernet", "SupernetLost"]
+__all__ = ["STATE_KEY", "StateLost", "StudyState"]
 
-SUPERNET_KEY = "mtlnas_supernet"  # {"artifact", "sha256", "epoch", "epochs"} of the last checkpoint
-
-
-class SupernetLost(UserError, RuntimeError):
-    """The study's supernet checkpoint is missing or damaged."""
+# {"artifact", "sha256", "epoch", "epochs"} of the last checkpoint; the name is the one studies
+# stored before the state was the evaluator's in general (the supernet was the only one).
+STATE_KEY = "mtlnas_supernet"
 
 
-class StudySupernet:
-    """The :class:`~nas.evaluators.supernet.SupernetKeeper` of one study."""
+class StateLost(UserError, RuntimeError):
+    """The study's evaluator checkpoint is missing or damaged."""
+
+
+class StudyState:
+    """The :class:`~nas.evaluators.StateKeeper` of one study's evaluator.
+
+    ``label`` names the state in messages (the evaluator's name, e.g. ``supernet``).
+    """
 
     def __init__(
         self,
@@ -45,23 +50,24 @@ class StudySupernet:
         store: FileSystemArtifactStore,
         storage_url: str | None,
         retrain: bool = False,
+        label: str = "evaluator",
     ) -> None:
-        self.study, self.store, self.url = study, store, storage_url
+        self.study, self.store, self.url, self.label = study, store, storage_url, label
         self.retrain = retrain  # a lost checkpoint is trained again from scratch
         self.record = StudyRecord(study)
 
     @contextmanager
     def hold(self) -> Iterator[None]:
-        """Hold the study's supernet lock (a no-op for storages without locks)."""
+        """Hold the study's state lock (a no-op for storages without locks)."""
         if self.url is None:
             yield
             return
-        with TrialGate(self.url, self.study.study_name, purpose="supernet"):
+        with TrialGate(self.url, self.study.study_name, purpose="supernet"):  # the v1 lock name
             yield  # released, and its file or server connection freed, however this ends
 
     def entry(self) -> dict[str, Any] | None:
         """What the study says about its last checkpoint (no weights)."""
-        entry: dict[str, Any] | None = self.record.get(SUPERNET_KEY)
+        entry: dict[str, Any] | None = self.record.get(STATE_KEY)
         return entry
 
     def latest(self) -> dict[str, Any] | None:
@@ -70,7 +76,7 @@ class StudySupernet:
         With ``retrain``, a missing or damaged checkpoint is forgotten (None: train anew).
 
         Raises:
-            SupernetLost: the file is missing, damaged or not the one saved.
+            StateLost: the file is missing, damaged or not the one saved.
         """
         entry = self.entry()
         if entry is None:
@@ -79,22 +85,22 @@ class StudySupernet:
             return load_weights(self.store, entry["artifact"], entry["sha256"])
         except (FileNotFoundError, CorruptWeights) as err:
             name = shlex.quote(self.study.study_name)
-            what = f"the supernet checkpoint of study {name} (epoch {entry['epoch']})"
+            what = f"the {self.label} checkpoint of study {name} (epoch {entry['epoch']})"
             if not self.retrain:
-                raise SupernetLost(
+                raise StateLost(
                     f"{what} cannot be loaded ({err}); restore the artifact folder (or pass "
-                    f"--artifacts DIR), or train the supernet again: mtlnas resume {name} "
+                    f"--artifacts DIR), or train the {self.label} again: mtlnas resume {name} "
                     "--retrain"
                 ) from None
-            print(f"{what} cannot be loaded; training the supernet again from scratch")
-            self.record.set(SUPERNET_KEY, None)
+            print(f"{what} cannot be loaded; training the {self.label} again from scratch")
+            self.record.set(STATE_KEY, None)
             return None
 
     def save(self, checkpoint: dict[str, Any]) -> None:
         """Store ``checkpoint`` and name it the latest; then drop the one it replaces."""
         old = self.entry()
         with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / f"supernet-epoch{checkpoint['epoch']}.pt"
+            path = Path(tmp) / f"{self.label}-epoch{checkpoint['epoch']}.pt"
             torch.save(checkpoint, path)
             artifact = upload_artifact(
                 artifact_store=self.store, file_path=str(path), study_or_trial=self.study,
@@ -103,7 +109,7 @@ class StudySupernet:
             digest = _sha256(path)
         entry = {"artifact": artifact, "sha256": digest}
         entry |= {"epoch": checkpoint["epoch"], "epochs": checkpoint["epochs"]}
-        self.record.set(SUPERNET_KEY, entry)
+        self.record.set(STATE_KEY, entry)
         if old is not None:  # the new one is named: the old file is no longer needed
             with contextlib.suppress(Exception):  # a file left behind costs disk only
                 self.store.remove(old["artifact"])
