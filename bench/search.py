@@ -29,9 +29,10 @@ from optuna.trial import TrialState
 
 from nas.study.config import SearchConfig
 from nas.study.create import create_or_resume, prepare
+from nas.study.handle import StudyHandle
 from nas.study.search import run_search
+from nas.study.stage import run_confirm
 from nas.study.storage import artifact_store, open_storage
-from nas.study.verdict import run_confirm
 from nas.train import pick_device
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -48,7 +49,8 @@ def one_study(
     store = artifact_store(url)
     start = time.perf_counter()
     while True:
-        run_search(study, config.replace(n_trials=target), problem, space, store, False)
+        handle = StudyHandle(study, storage, config.replace(n_trials=target), store)
+        run_search(handle, problem, space, False)
         used = sum(t.user_attrs.get("epochs", 0) for t in study.get_trials(deepcopy=False))
         if used >= budget:
             break
@@ -57,7 +59,7 @@ def one_study(
     trials = study.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL))
     hard = next(t for t in trials if t.user_attrs.get("baseline") == "hard_sharing")
     train_s = sum(t.user_attrs.get("train_seconds", 0.0) for t in trials)
-    table = run_confirm(storage, study, config, problem, store, top, seeds, progress=False)
+    table = run_confirm(StudyHandle(study, storage, config, store), problem, top, seeds, False)
     win, hard_row = table.winner_row.test_delta, table.rows[1].test_delta
     assert win is not None and hard_row is not None  # the winner and baselines are tested
     return {

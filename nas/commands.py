@@ -17,6 +17,7 @@ from nas.problem import Problem
 from nas.strategies import make_strategy
 from nas.study import (
     SearchConfig,
+    StudyHandle,
     StudyRecord,
     TrialRecord,
     artifact_store,
@@ -90,40 +91,35 @@ def _start(args: argparse.Namespace, given: dict[str, Any], create: bool) -> int
         )
         if args.no_confirm:
             return 0
-        return _confirm(args, storage, study, config, problem)
+        handle = StudyHandle(
+            study, storage, config, artifact_store(args.storage, args.artifacts), args.storage
+        )
+        return _confirm(args, handle, problem)
     print(
         f"study {name!r} in {args.storage}: {done}/{config.n_trials} trials finished, "
         f"training on {device}"
     )
-    store = artifact_store(args.storage, args.artifacts)
-    retrain = bool(getattr(args, "retrain", False))
-    run_search(study, config, problem, space, store, not args.quiet, args.storage, retrain)
+    handle = StudyHandle(
+        study, storage, config, artifact_store(args.storage, args.artifacts), args.storage
+    )
+    run_search(handle, problem, space, not args.quiet, bool(getattr(args, "retrain", False)))
     _print_best(study, config)
     if args.no_confirm:
         q = shlex.quote(name)
         print(f"next: mtlnas confirm {q}   |   mtlnas show {q}")
         return 0
-    return _confirm(args, storage, study, config, problem)
+    return _confirm(args, handle, problem)
 
 
-def _confirm(
-    args: argparse.Namespace,
-    storage: optuna.storages.BaseStorage,
-    study: optuna.Study,
-    config: SearchConfig,
-    problem: Problem,
-) -> int:
+def _confirm(args: argparse.Namespace, handle: StudyHandle, problem: Problem) -> int:
     from nas.study import run_confirm
 
     top, seeds = getattr(args, "confirm_top", None), getattr(args, "confirm_seeds", None)
-    print(f"confirming on fresh seeds, then the test split: study {study.study_name!r}")
-    store = artifact_store(args.storage, args.artifacts)
+    print(f"confirming on fresh seeds, then the test split: study {handle.name!r}")
     retrain = bool(getattr(args, "retrain", False))
-    table = run_confirm(
-        storage, study, config, problem, store, top, seeds, args.storage, not args.quiet, retrain
-    )
-    print(confirmed_table(table))
-    q = shlex.quote(study.study_name)
+    result = run_confirm(handle, problem, top, seeds, not args.quiet, retrain)
+    print(confirmed_table(result))
+    q = shlex.quote(handle.name)
     print(f"next: mtlnas show {q}   |   mtlnas export {q} -o model.onnx")
     return 0
 
@@ -149,7 +145,8 @@ def confirm(args: argparse.Namespace, given: dict[str, Any]) -> int:
         )
     problem, _ = prepare(config, device)
     check_same_tasks(study, problem)
-    return _confirm(args, storage, study, config, problem)
+    store = artifact_store(args.storage, args.artifacts)
+    return _confirm(args, StudyHandle(study, storage, config, store, args.storage), problem)
 
 
 def _refuse_table(storage: optuna.storages.BaseStorage, name: str) -> None:

@@ -69,14 +69,7 @@ def full_training(config: SearchConfig) -> FullTraining:
     """
     from nas.study.create import pruning_warmup
 
-    return FullTraining(
-        config.epochs,
-        config.batch_size,
-        float(config.lr),
-        score_from=pruning_warmup(config),
-        backbone_lr_mult=float(config.backbone_lr_mult),
-        bn_mode=config.bn_mode,
-    )
+    return FullTraining.from_config(config, score_from=pruning_warmup(config))
 
 
 def supernet_evaluator(

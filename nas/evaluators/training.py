@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 
 from nas.evaluators.base import Candidate, Evaluation, Evaluator, Progress
 from nas.problem import Problem
 from nas.train import TrainConfig, TrainResult, train
+
+if TYPE_CHECKING:
+    from nas.study.config import SearchConfig
 
 __all__ = ["FullTraining"]
 
@@ -26,6 +30,18 @@ class FullTraining(Evaluator):
     score_from: int = 1  # first epoch reported to ``progress``; earlier ones are not scored
     backbone_lr_mult: float = 1.0  # backbone lr = lr x this
     bn_mode: str = "train"  # backbone batch norm: train, or frozen (stored statistics)
+
+    @classmethod
+    def from_config(cls, config: SearchConfig, score_from: int = 1) -> FullTraining:
+        """Full training at a study's epochs, batch size, learning rate and backbone options."""
+        return cls(
+            config.epochs,
+            config.batch_size,
+            float(config.lr),
+            score_from=score_from,
+            backbone_lr_mult=float(config.backbone_lr_mult),
+            bn_mode=config.bn_mode,
+        )
 
     def evaluate(
         self, problem: Problem, candidate: Candidate, progress: Progress | None = None

@@ -1,6 +1,7 @@
 """Studies: the entry points the commands, reports and export use.
 
-Start or resume a search (:func:`create_or_resume`, :func:`run_search`), confirm it
+Start or resume a search (:func:`create_or_resume`, a :class:`StudyHandle`, :func:`run_search`),
+confirm it
 (:func:`run_confirm`, :func:`confirmed`, :class:`ConfirmedResult`), and read it back
 (:func:`load_study`, :func:`study_config`, :func:`answer`, :func:`best_trial`,
 :class:`StudyRecord`, :class:`TrialRecord`). The modules behind them (config, record,
@@ -11,11 +12,13 @@ plug-ins that need more.
 from nas.study.config import ConfigError, SearchConfig
 from nas.study.confirmed import ConfirmedResult, ConfirmedRow
 from nas.study.create import create_or_resume, finished, prepare, study_config
+from nas.study.handle import StudyHandle
 from nas.study.pick import NoTrial, answer, best_trial, trial_by_number
 from nas.study.record import RecordError, StudyRecord, TrialRecord, is_internal
 from nas.study.search import run_search
+from nas.study.stage import run_confirm
 from nas.study.storage import StorageError, artifact_store, load_study, open_storage
-from nas.study.verdict import confirm_progress, confirmed, run_confirm
+from nas.study.verdict import confirm_progress, confirmed
 
 __all__ = [
     "ConfigError",
@@ -25,6 +28,7 @@ __all__ = [
     "RecordError",
     "SearchConfig",
     "StorageError",
+    "StudyHandle",
     "StudyRecord",
     "TrialRecord",
     "answer",

@@ -13,9 +13,6 @@ process trains only what is missing.
 
 from __future__ import annotations
 
-import os
-import socket
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -26,7 +23,6 @@ from optuna.trial import FrozenTrial, TrialState
 
 from nas.errors import UserError
 from nas.evaluators import Candidate, Evaluation, FullTraining
-from nas.faults import interrupt_reason
 from nas.layout import Layout
 from nas.metrics import delta_mtl
 from nas.objectives import feasible
@@ -34,6 +30,7 @@ from nas.problem import Problem
 from nas.study import record
 from nas.study.config import SearchConfig
 from nas.study.record import CONFIRM_SUFFIX, REPLACED_KEY, StudyRecord, TrialRecord
+from nas.study.recording import claim_missing, recording
 from nas.study.weights import save_weights
 
 __all__ = [
@@ -212,30 +209,19 @@ class RunObjective:
         self.record, self.plan = StudyRecord(study), confirm
         self.problem, self.store, self.baseline = problem, store, search_baseline
         # Confirm runs always train from scratch, whatever scored the search's candidates.
-        self.trainer = FullTraining(
-            config.epochs,
-            config.batch_size,
-            float(config.lr),
-            backbone_lr_mult=float(config.backbone_lr_mult),
-            bn_mode=config.bn_mode,
-        )
+        self.trainer = FullTraining.from_config(config)
 
     def __call__(self, trial: optuna.Trial) -> float:
         """Train the run the trial was enqueued with; failures are recorded and raised."""
-        start = time.perf_counter()
-        attrs = trial.user_attrs
-        if "role" not in attrs:  # not enqueued: take over a run that failed on the way
-            missing = missing_runs(self.record.study, self.plan, exclude=trial.number)
-            if not missing:
-                raise ConfirmError("no confirm run is missing")
-            attrs = missing[0]
-            for key, value in attrs.items():
-                trial.set_user_attr(key, value)
-        try:
+        missing = (
+            []
+            if "role" in trial.user_attrs
+            else missing_runs(self.record.study, self.plan, exclude=trial.number)
+        )
+        attrs = claim_missing(trial, "role", missing, "confirm run")
+        with recording(trial, self.problem.device):
             layout = Layout.from_dict(attrs["layout"])
             candidate = Candidate(layout, attrs["loss_weighting"], int(attrs["seed"]))
-            worker = f"{socket.gethostname()}:{os.getpid()}"
-            record.write(trial, device=str(self.problem.device), worker=worker)
             evaluation: Evaluation = self.trainer.evaluate(self.problem, candidate)
             primary = self.problem.primary(evaluation.metrics)
             assert evaluation.network is not None  # full training always has a network
@@ -249,14 +235,6 @@ class RunObjective:
                 weights=artifact,
                 weights_sha256=sha256,
             )
-        except KeyboardInterrupt as err:  # Ctrl-C or SIGTERM
-            record.write(trial, fail_reason=interrupt_reason(err))
-            raise
-        except Exception as err:
-            record.write(trial, fail_reason=f"{type(err).__name__}: {err}".splitlines()[0][:500])
-            raise
-        finally:
-            record.write(trial, wall_seconds=time.perf_counter() - start)
         if self.baseline is None:
             return 0.0
         delta = delta_mtl(primary, self.baseline, self.problem.higher_is_better)

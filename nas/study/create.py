@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import sys
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -25,7 +24,8 @@ from nas.strategies import make_strategy
 from nas.study.baseline import enqueue_baselines
 from nas.study.config import SearchConfig, conflicts
 from nas.study.gate import TrialGate
-from nas.study.record import FINISHED, StudyRecord
+from nas.study.joining import create_or_join, study_exists, wait_ready
+from nas.study.record import CONFIG_KEY, FINISHED, StudyRecord
 from nas.study.storage import load_study
 from search_spaces import SearchSpace, make_space
 
@@ -137,11 +137,6 @@ def check_same_tasks(study: optuna.Study, problem: Problem) -> None:
         )
 
 
-def study_exists(storage: optuna.storages.BaseStorage, name: str) -> bool:
-    """True when the storage holds a study called ``name``."""
-    return name in {s.study_name for s in optuna.get_all_study_summaries(storage)}
-
-
 def create_or_resume(
     storage: optuna.storages.BaseStorage,
     name: str,
@@ -188,20 +183,19 @@ def _open(
 ) -> tuple[optuna.Study, SearchConfig]:
     if config is not None and space is None:
         raise ValueError("creating a study needs its search space")
-    if not study_exists(storage, name):
-        if config is None or space is None:
-            load_study(storage, name)  # raises, listing the stored names
-            raise AssertionError("unreachable")
-        study = _create(storage, name, config, space)
-        if study is not None:
-            return study, config
-        # another worker created it a moment ago: join it below
-    study = load_study(storage, name)
+    if config is not None and space is None:
+        raise ValueError("creating a study needs its search space")
+    if config is None or space is None:
+        study = load_study(storage, name)  # resume: it must exist (raises, listing the names)
+        created = False
+    else:
+        study, created = _create(storage, name, config, space)
+    if created:
+        assert config is not None
+        return study, config
     record = StudyRecord(study)
     if not waited:  # no gate: give a creator racing us a moment to store the configuration
-        deadline = time.monotonic() + 10.0
-        while not record.has_config() and time.monotonic() < deadline:
-            time.sleep(0.2)
+        wait_ready(study, CONFIG_KEY, 10.0)
     if not record.has_config() and record.half_created() and config is not None:
         assert space is not None
         optuna.delete_study(study_name=name, storage=storage)
@@ -210,9 +204,7 @@ def _open(
             "stored); removed it and created it again",
             file=sys.stderr,
         )
-        study = _create(storage, name, config, space)
-        if study is None:  # recreated by a racing worker between the two steps: join it
-            study = load_study(storage, name)
+        study, _ = _create(storage, name, config, space)  # joined if a racer recreated it
     return study, study_config(study)
 
 
@@ -241,23 +233,25 @@ def _create(
     name: str,
     config: SearchConfig,
     space: SearchSpace,
-) -> optuna.Study | None:
-    """Create the study, or return None when another process created it first.
+) -> tuple[optuna.Study, bool]:
+    """Create the study (baselines queued, configuration stored last), or load the one there.
 
-    The database's unique study name makes creation atomic: of several workers starting at
-    the same moment exactly one creates the study, so the baselines are enqueued once.
+    Of several workers starting at the same moment exactly one creates the study
+    (:func:`~nas.study.joining.create_or_join`), so the baselines are enqueued once.
     """
-    try:
-        study = optuna.create_study(
+
+    def make() -> optuna.Study:
+        return optuna.create_study(
             storage=storage,
             study_name=name,
             directions=config.directions,  # type: ignore[arg-type]
             sampler=make_sampler(config),
             pruner=make_pruner(config),
         )
-    except optuna.exceptions.DuplicatedStudyError:
-        return None
-    study.set_metric_names(config.metric_names)
-    enqueue_baselines(study, space, config)
-    StudyRecord(study).set_config(config.to_dict(), first=True)  # last: joiners wait for it
-    return study
+
+    def fill(study: optuna.Study) -> None:
+        study.set_metric_names(config.metric_names)
+        enqueue_baselines(study, space, config)
+        StudyRecord(study).set_config(config.to_dict(), first=True)  # last: joiners wait for it
+
+    return create_or_join(storage, name, make, fill)

@@ -8,8 +8,6 @@ layout is scored lives in :mod:`nas.evaluators`; what is stored, in :mod:`nas.st
 from __future__ import annotations
 
 import math
-import os
-import socket
 import sys
 import time
 
@@ -20,7 +18,6 @@ from optuna.trial import TrialState
 from tqdm.auto import tqdm
 
 from nas.evaluators.base import Candidate, Evaluation, Evaluator
-from nas.faults import interrupt_reason
 from nas.layout import Layout
 from nas.metrics import delta_mtl
 from nas.objectives import feasible
@@ -29,6 +26,7 @@ from nas.study import record
 from nas.study.baseline import await_baseline, enqueue_baselines
 from nas.study.config import SearchConfig
 from nas.study.record import FINISHED, StudyRecord
+from nas.study.recording import recording
 from nas.study.stale import fail_stale
 from nas.study.takeover import run_claimed
 from nas.study.weights import save_weights
@@ -83,26 +81,15 @@ class Objective:
 
     def __call__(self, trial: optuna.trial.BaseTrial) -> float | tuple[float, float]:
         """Run one trial; failures are recorded in the trial's ``fail_reason``."""
-        start = time.perf_counter()
         self._last = Evaluation({})
         try:
-            return self._run(trial)
-        except optuna.TrialPruned:
-            raise
-        except KeyboardInterrupt as err:  # Ctrl-C or SIGTERM
-            record.write(trial, fail_reason=interrupt_reason(err))
-            raise
-        except Exception as err:  # recorded, then Optuna marks the trial FAILED
-            record.write(trial, fail_reason=f"{type(err).__name__}: {err}".splitlines()[0][:500])
-            if isinstance(err, torch.OutOfMemoryError):
-                torch.cuda.empty_cache()
-            raise
+            with recording(trial, self.problem.device):
+                return self._run(trial)
         finally:
             # Kept for pruned and failed trials too: where the time went, per trial.
             last = self._last
             record.write(
                 trial,
-                wall_seconds=time.perf_counter() - start,
                 train_seconds=last.train_seconds,
                 eval_seconds=last.eval_seconds,
                 epochs=last.epochs,  # 0 when a result was reused
@@ -132,8 +119,6 @@ class Objective:
             params=c.params,
             flops=c.flops,
             block_executions=c.block_executions,
-            device=str(self.problem.device),
-            worker=f"{socket.gethostname()}:{os.getpid()}",
             loss_weighting=candidate.loss_weighting,
         )
         # Feasibility is known from the layout alone: stored first, so samplers learn the

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import optuna
-from optuna.artifacts import FileSystemArtifactStore
 
 from nas.evaluators import Preparation, make_evaluator
 from nas.problem import Problem
@@ -12,6 +11,7 @@ from nas.study.baseline import enqueue_baselines
 from nas.study.config import SearchConfig
 from nas.study.create import make_sampler
 from nas.study.evaluator_state import StudyState
+from nas.study.handle import StudyHandle
 from nas.study.objective import Objective
 from nas.study.record import TRIVIAL_KEY, StudyRecord
 from nas.study.runner import run_trials
@@ -50,20 +50,18 @@ def queue_layouts(study: optuna.Study, space: SearchSpace, config: SearchConfig)
 
 
 def run_search(
-    study: optuna.Study,
-    config: SearchConfig,
+    handle: StudyHandle,
     problem: Problem,
     space: SearchSpace,
-    store: FileSystemArtifactStore | None,
     progress: bool = True,
-    storage_url: str | None = None,
     retrain: bool = False,
 ) -> None:
-    """Run trials until ``config.n_trials`` are finished; see :func:`run_trials`.
+    """Run trials until the study's target (``config.n_trials``) are finished.
 
     ``retrain``: state the evaluator keeps in the artifact store (a supernet) that is lost or
     damaged is trained again instead of refused.
     """
+    study, config, store, storage_url = handle.study, handle.config, handle.store, handle.url
     record = StudyRecord(study)
     record.set_model(problem.describe())  # what export needs to rebuild a network
     if record.get(TRIVIAL_KEY) is None:

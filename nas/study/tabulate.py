@@ -8,9 +8,6 @@ run is complete, the table is computed from the trials and written with :meth:`T
 
 from __future__ import annotations
 
-import os
-import socket
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -19,14 +16,14 @@ from optuna.trial import TrialState
 
 from nas.errors import UserError
 from nas.evaluators import Candidate, Evaluation, FullTraining
-from nas.faults import interrupt_reason
 from nas.layout import Layout
 from nas.problem import Problem
 from nas.strategies import Grid
-from nas.study import record
 from nas.study.config import SearchConfig, conflicts
 from nas.study.create import study_exists
-from nas.study.record import CONFIG_KEY, TABLE_KEY, TABLE_PLAN_KEY, StudyRecord, study_attrs
+from nas.study.joining import create_or_join, wait_ready
+from nas.study.record import CONFIG_KEY, TABLE_KEY, TABLE_PLAN_KEY, StudyRecord
+from nas.study.recording import claim_missing, recording
 from nas.study.runner import run_trials
 from nas.tables import Table, build_entries
 from nas.train import evaluate
@@ -86,40 +83,47 @@ def open_table_study(
     Raises:
         TableStudyError: ``name`` is a search, or options differ from the stored ones.
     """
-    if not study_exists(storage, name):
+    layouts: list[Layout] | None = None
+    plan: dict[str, Any] | None = None
+    if not study_exists(storage, name):  # the plan first: a space it cannot list creates nothing
         layouts = layouts_of(space, config)
         seed_list = list(range(config.seed, config.seed + (seeds or DEFAULT_SEEDS)))
-        plan: dict[str, Any] = {"layouts": [lay.to_dict() for lay in layouts], "seeds": seed_list}
-        try:
-            study = optuna.create_study(
-                storage=storage,
-                study_name=name,
-                direction="minimize",
-                sampler=optuna.samplers.RandomSampler(),  # nothing is sampled: runs are queued
-            )
-        except optuna.exceptions.DuplicatedStudyError:
-            pass  # another worker is creating it: join below
-        else:
-            rec = StudyRecord(study)
-            rec.set(TABLE_KEY, True)  # first: a joiner knows a tabulation from a search
-            rec.set_config(config.to_dict(), first=True)
-            rec.set_model(problem.describe())
-            study.set_metric_names(["train_seconds"])
-            for attrs in _runs(layouts, seed_list):
-                study.enqueue_trial({}, user_attrs=attrs)
-            rec.set(TABLE_PLAN_KEY, plan)  # last: joiners wait for it
-            return study, plan
-    study = optuna.load_study(study_name=name, storage=storage)
-    rec = StudyRecord(study)
-    deadline = time.monotonic() + 60
-    while (plan := rec.get(TABLE_PLAN_KEY)) is None:
-        attrs = study_attrs(study)  # fresh: a creator may be storing them now
-        if (CONFIG_KEY in attrs and TABLE_KEY not in attrs) or time.monotonic() > deadline:
-            raise TableStudyError(
+        plan = {"layouts": [lay.to_dict() for lay in layouts], "seeds": seed_list}
+
+    def make() -> optuna.Study:
+        return optuna.create_study(
+            storage=storage,
+            study_name=name,
+            direction="minimize",
+            sampler=optuna.samplers.RandomSampler(),  # nothing is sampled: runs are queued
+        )
+
+    def fill(study: optuna.Study) -> None:
+        assert layouts is not None and plan is not None, "the study did not exist a moment ago"
+        rec = StudyRecord(study)
+        rec.set(TABLE_KEY, True)  # first: a joiner knows a tabulation from a search
+        rec.set_config(config.to_dict(), first=True)
+        rec.set_model(problem.describe())
+        study.set_metric_names(["train_seconds"])
+        for attrs in _runs(layouts, plan["seeds"]):
+            study.enqueue_trial({}, user_attrs=attrs)
+        rec.set(TABLE_PLAN_KEY, plan)  # last: joiners wait for it
+
+    def refuse(attrs: Mapping[str, Any]) -> Exception | None:
+        if CONFIG_KEY in attrs and TABLE_KEY not in attrs:
+            return TableStudyError(
                 f"study {name!r} is not a tabulation (a search or a confirm stage); "
                 "choose another --name"
             )
-        time.sleep(0.2)
+        return None
+
+    study, created = create_or_join(storage, name, make, fill)
+    plan = wait_ready(study, TABLE_PLAN_KEY, 0 if created else 60, refuse)
+    if plan is None:
+        raise TableStudyError(f"tabulation {name!r} has no plan; delete it to start over")
+    if created:
+        return study, plan
+    rec = StudyRecord(study)
     stored = SearchConfig.from_dict(rec.config() or {})
     clash = [k for k in conflicts(stored, given) if k != "n_trials"]
     if clash or (seeds is not None and seeds != len(plan["seeds"])):
@@ -136,34 +140,23 @@ class TableRun:
     def __init__(self, study: optuna.Study, plan: Mapping[str, Any], config: SearchConfig,
                  problem: Problem) -> None:  # fmt: skip
         self.study, self.plan, self.problem = study, plan, problem
-        self.trainer = FullTraining(
-            config.epochs,
-            config.batch_size,
-            float(config.lr),
-            score_from=1,  # every epoch's validation score goes into the table
-            backbone_lr_mult=float(config.backbone_lr_mult),
-            bn_mode=config.bn_mode,
-        )
+        # Every epoch's validation score goes into the table.
+        self.trainer = FullTraining.from_config(config, score_from=1)
 
     def __call__(self, trial: optuna.Trial) -> float:
         """Train the run the trial was enqueued with (or a missing one); failures are recorded."""
-        start = time.perf_counter()
-        attrs = trial.user_attrs
-        if "entry" not in attrs:  # not enqueued: take over a run that failed on the way
-            missing = missing_runs(self.study, self.plan, exclude=trial.number)
-            if not missing:
-                raise TableStudyError("no table run is missing")
-            attrs = missing[0]
-            for key, value in attrs.items():
-                trial.set_user_attr(key, value)
+        missing = (
+            []
+            if "entry" in trial.user_attrs
+            else missing_runs(self.study, self.plan, exclude=trial.number)
+        )
+        attrs = claim_missing(trial, "entry", missing, "table run")
         curve: list[dict[str, dict[str, float]]] = []
 
         def progress(e: Evaluation) -> None:
             curve.append({t: dict(m) for t, m in e.metrics.items()})
 
-        try:
-            worker = f"{socket.gethostname()}:{os.getpid()}"
-            record.write(trial, device=str(self.problem.device), worker=worker)
+        with recording(trial, self.problem.device):
             candidate = Candidate(Layout.from_dict(attrs["layout"]), "equal", int(attrs["seed"]))
             got = self.trainer.evaluate(self.problem, candidate, progress)
             assert got.network is not None  # full training always has a network
@@ -173,14 +166,6 @@ class TableRun:
                 {"curve": curve, "val": got.metrics, "test": test,
                  "train_seconds": got.train_seconds, "epochs": got.epochs},
             )  # fmt: skip
-        except KeyboardInterrupt as err:  # Ctrl-C or SIGTERM
-            record.write(trial, fail_reason=interrupt_reason(err))
-            raise
-        except Exception as err:
-            record.write(trial, fail_reason=f"{type(err).__name__}: {err}".splitlines()[0][:500])
-            raise
-        finally:
-            record.write(trial, wall_seconds=time.perf_counter() - start)
         return float(got.train_seconds)
 
 

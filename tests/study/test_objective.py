@@ -17,6 +17,7 @@ from nas.problem import Problem
 from nas.study.baseline import BaselineFailed, baseline_trials
 from nas.study.config import SearchConfig
 from nas.study.create import create_or_resume, prepare
+from nas.study.handle import StudyHandle
 from nas.study.objective import Objective, is_front
 from nas.study.record import StudyRecord, TrialRecord
 from nas.study.search import run_search
@@ -70,7 +71,7 @@ def test_a_repeated_layout_reuses_the_stored_result(tmp_path: Path) -> None:
     problem, space = objective.problem, objective.space
     hard = space.params(Layout.hard_sharing(space.tasks, space.depth))
     study.enqueue_trial(hard)  # proposed again, after the two baselines
-    run_search(study, config, problem, space, objective.store, progress=False)
+    run_search(StudyHandle(study, study._storage, config, objective.store), problem, space, False)
     first, again = study.trials[1], study.trials[2]
     assert again.params == first.params
     assert TrialRecord.of(again).duplicate_of == 1
@@ -110,7 +111,8 @@ def test_a_search_repairs_a_lost_baseline_and_reaches_its_target(tmp_path: Path)
     study, objective = new_study(tmp_path, CONFIG.replace(n_trials=4))
     for _ in range(2):  # both baselines lost before anything finished
         study.tell(study.ask(), state=TrialState.FAIL)
-    run_search(study, objective.config, objective.problem, objective.space, None, progress=False)
+    handle = StudyHandle(study, study._storage, objective.config)
+    run_search(handle, objective.problem, objective.space, progress=False)
     done = study.get_trials(states=(TrialState.COMPLETE,))
     assert len(done) == 4
     kinds = sorted(str(t.user_attrs.get("baseline")) for t in done)
