@@ -28,8 +28,8 @@ from nas.study import (
     study_config,
     trial_by_number,
 )
-from nas.study.record import TABLE_KEY, TABLE_PLAN_KEY, TRIVIAL_KEY
-from nas.views import columns, confirmed_table, health_warnings, trial_summary
+from nas.study.record import CONFIRM_SUFFIX, TABLE_KEY, TABLE_PLAN_KEY, TRIVIAL_KEY
+from nas.views import columns, confirmed_table, health_warnings, numerics_note, trial_summary
 
 __all__ = ["dashboard", "file_stem", "list_studies", "plot", "show"]
 
@@ -129,11 +129,16 @@ def show(args: argparse.Namespace, given: dict[str, Any]) -> int:
     table = confirmed(storage, args.name)
     if table is not None:
         print(confirmed_table(table))
+        runs = load_study(storage, args.name + CONFIRM_SUFFIX).get_trials(deepcopy=False)
+        if (note := numerics_note(runs, "confirm runs")) is not None:
+            print(note)
         print("SEARCH LEADERBOARD (validation split, one seed per trial: what the search chose on)")
     elif (line := confirm_progress(storage, args.name)) is not None:
         print(line)
     for line in health_warnings(study, StudyRecord(study).get(TRIVIAL_KEY)):
         print(line)
+    if (note := numerics_note(study.get_trials(deepcopy=False), "search trials")) is not None:
+        print(note)
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     if complete:
         chosen = best_trial(study)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import optuna
@@ -12,7 +12,7 @@ from nas.study import TrialRecord
 from nas.study.confirmed import ConfirmedResult
 from nas.study.stats import Summary
 
-__all__ = ["columns", "confirmed_table", "health_warnings", "trial_summary"]
+__all__ = ["columns", "confirmed_table", "health_warnings", "numerics_note", "trial_summary"]
 
 _ROLE = {"independent": "independent (baseline)", "hard_sharing": "hard sharing (baseline)"}
 
@@ -125,3 +125,20 @@ def health_warnings(study: optuna.Study, trivial: Mapping[str, float] | None) ->
                 f"{missed} of the {len(done)} layouts trained: check its loss, weights or epochs"
             )
     return lines
+
+
+def numerics_note(trials: Iterable[optuna.trial.FrozenTrial], what: str) -> str | None:
+    """A line when complete ``trials`` ran on more than one numeric set-up; None otherwise.
+
+    One seed trains bit-identical weights only on one set-up (torch build, CPU capability and
+    threads, or GPU): figures from several set-ups move within their seed noise on a rerun.
+    """
+    done = optuna.trial.TrialState.COMPLETE
+    seen = sorted({str(r.numerics) for t in trials if t.state == done
+                   and (r := TrialRecord.of(t)).numerics})  # fmt: skip
+    if len(seen) < 2:
+        return None
+    return (
+        f"note: the {what} ran on {len(seen)} numeric set-ups ({'; '.join(seen)}); one seed "
+        "gives other bits on each, so a rerun reproduces their figures only within seed noise"
+    )

@@ -81,6 +81,9 @@ class TrialRecord:
         summary: the Layout's one-line summary.
         params, flops, block_executions: the layout's cost (per sample).
         device, worker: where it ran (``host:pid``).
+        numerics: what its floating-point results depend on besides the seed (torch build, CPU
+            kernel capability and threads, or the GPU): runs that differ here differ in their
+            last bits, and so in their figures.
         loss_weighting: how the task losses were weighted.
         metrics: every validation metric of every task.
         primary: each task's primary validation metric.
@@ -103,6 +106,7 @@ class TrialRecord:
     block_executions: int | None = None
     device: str | None = None
     worker: str | None = None
+    numerics: str | None = None
     loss_weighting: str | None = None
     metrics: dict[str, dict[str, float]] | None = None
     primary: dict[str, float] | None = None

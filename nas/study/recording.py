@@ -9,6 +9,7 @@ enqueued (a worker started after a run failed) takes over a planned run nobody h
 from __future__ import annotations
 
 import os
+import platform
 import socket
 import time
 from collections.abc import Iterator, Mapping
@@ -22,12 +23,43 @@ from nas.errors import UserError
 from nas.faults import interrupt_reason
 from nas.study import record
 
-__all__ = ["claim_missing", "recording", "worker_name"]
+__all__ = ["claim_missing", "numerics", "recording", "worker_name"]
 
 
 def worker_name() -> str:
     """``host:pid`` of this process, as stored with each trial it runs."""
     return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def numerics(device: torch.device | str) -> str:
+    """What a training's floating-point results depend on besides its seed, in one line.
+
+    The same seed trains bit-identical weights only where this is the same: the kernels torch
+    picks (and the order of their sums) depend on its build, the CPU's vector capability and
+    the thread count, or on the GPU.
+
+    Example:
+        >>> numerics("cpu").startswith("torch ")
+        True
+    """
+    device = torch.device(device)
+    if device.type == "cuda":
+        return f"torch {torch.__version__}, {torch.cuda.get_device_name(device)}"
+    return (
+        f"torch {torch.__version__}, {_cpu_model()}, "
+        f"{torch.backends.cpu.get_cpu_capability()}, {torch.get_num_threads()} threads"
+    )
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 @contextmanager
@@ -38,7 +70,7 @@ def recording(trial: optuna.trial.BaseTrial, device: torch.device | str) -> Iter
     (Ctrl-C, SIGTERM) stores its reason and is raised again, as is every other exception.
     """
     start = time.perf_counter()
-    record.write(trial, device=str(device), worker=worker_name())
+    record.write(trial, device=str(device), worker=worker_name(), numerics=numerics(device))
     try:
         yield
     except optuna.TrialPruned:
