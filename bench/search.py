@@ -28,8 +28,9 @@ import optuna
 from optuna.trial import TrialState
 
 from nas.study.config import SearchConfig
-from nas.study.create import create_or_resume, prepare
+from nas.study.create import create_or_resume
 from nas.study.handle import StudyHandle
+from nas.study.prepare import prepare
 from nas.study.search import run_search
 from nas.study.stage import run_confirm
 from nas.study.storage import artifact_store, open_storage

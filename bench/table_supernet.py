@@ -32,7 +32,7 @@ from nas.evaluators import Candidate
 from nas.evaluators.supernet import SupernetEvaluator
 from nas.metrics import delta_mtl
 from nas.study.config import SearchConfig
-from nas.study.create import prepare
+from nas.study.prepare import prepare
 from nas.tables import load_table
 
 

@@ -11,9 +11,10 @@ plug-ins that need more.
 
 from nas.study.config import ConfigError, SearchConfig
 from nas.study.confirmed import ConfirmedResult, ConfirmedRow
-from nas.study.create import create_or_resume, finished, prepare, study_config
+from nas.study.create import create_or_resume, finished, study_config
 from nas.study.handle import StudyHandle
 from nas.study.pick import NoTrial, answer, best_trial, trial_by_number
+from nas.study.prepare import prepare
 from nas.study.record import RecordError, StudyRecord, TrialRecord, is_internal
 from nas.study.search import run_search
 from nas.study.stage import run_confirm

@@ -14,10 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import optuna
-import torch
 
-from nas.backbones.registry import BackboneSpec
-from nas.benchmark import load_benchmark
 from nas.errors import UserError
 from nas.problem import Problem
 from nas.strategies import make_strategy
@@ -27,7 +24,7 @@ from nas.study.gate import TrialGate
 from nas.study.joining import create_or_join, study_exists, wait_ready
 from nas.study.record import CONFIG_KEY, FINISHED, StudyRecord
 from nas.study.storage import load_study
-from search_spaces import SearchSpace, make_space
+from search_spaces import SearchSpace
 
 __all__ = [
     "ConfigConflict",
@@ -36,7 +33,6 @@ __all__ = [
     "finished",
     "make_pruner",
     "make_sampler",
-    "prepare",
     "pruning_warmup",
     "study_config",
     "study_exists",
@@ -91,31 +87,6 @@ def pruning_warmup(config: SearchConfig) -> int:
     if config.pruner == "none" or config.multi_objective:
         return config.epochs
     return min(config.epochs, config.epochs // 2 + 1)
-
-
-def prepare(config: SearchConfig, device: torch.device) -> tuple[Problem, SearchSpace]:
-    """Load the benchmark, resolve the backbone once, and build the search space."""
-    bench = load_benchmark(config.benchmark, size=config.size, seed=config.seed, root=config.data)
-    if config.tasks:  # a subset of the benchmark's tasks
-        from nas.merge import keep_tasks
-
-        bench = keep_tasks(bench, config.tasks).validate()
-    if config.labels:  # the few-labels regime: hide all but a share of some tasks' labels
-        from nas.merge import keep_labels
-
-        bench = keep_labels(bench, config.labels, config.seed).validate()
-    spec = None  # the benchmark's own suggestion
-    if config.backbone:
-        spec = BackboneSpec(config.backbone, config.backbone_options)
-    elif config.backbone_options:  # options alone adjust the benchmark's suggestion
-        suggested = bench.backbone_spec()
-        spec = BackboneSpec(suggested.name, {**suggested.options, **config.backbone_options})
-    if config.pretrained is not None:
-        spec = spec or bench.backbone_spec()
-        spec = BackboneSpec(spec.name, {**spec.options, "pretrained": config.pretrained})
-    problem = Problem.prepare(bench, spec, device)
-    space = make_space(config.space, bench.task_names, problem.backbone.depth, config.space_options)
-    return problem, space
 
 
 def check_same_tasks(study: optuna.Study, problem: Problem) -> None:

@@ -226,7 +226,7 @@ def test_tasks_keeps_a_subset_of_the_benchmark_in_its_own_order() -> None:
 
     from nas.benchmark import BenchmarkError
     from nas.study.config import ConfigError, SearchConfig
-    from nas.study.create import prepare
+    from nas.study.prepare import prepare
 
     config = SearchConfig(benchmark="digits", size="tiny", tasks=["sum", "left"])
     problem, space = prepare(config, torch.device("cpu"))

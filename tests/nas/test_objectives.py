@@ -15,7 +15,7 @@ from nas.layout import Layout
 from nas.network import Cost
 from nas.objectives import ObjectivesError, feasible, make_objectives
 from nas.study.config import ConfigError, SearchConfig
-from nas.study.create import prepare
+from nas.study.prepare import prepare
 from nas.study.record import TrialRecord
 
 FAST = ["--benchmark", "digits", "--size", "tiny", "--device", "cpu", "--quiet"]

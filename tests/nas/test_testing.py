@@ -10,7 +10,7 @@ from nas.evaluators import make_evaluator
 from nas.layout import Layout
 from nas.strategies import make_strategy, strategy_names
 from nas.study.config import SearchConfig
-from nas.study.create import prepare
+from nas.study.prepare import prepare
 from nas.testing import check_backbone, check_evaluator, check_space, check_strategy
 from search_spaces import SearchSpace, make_space, space_names
 

@@ -16,9 +16,10 @@ from nas.layout import Layout
 from nas.problem import Problem
 from nas.study.baseline import BaselineFailed, baseline_trials
 from nas.study.config import SearchConfig
-from nas.study.create import create_or_resume, prepare
+from nas.study.create import create_or_resume
 from nas.study.handle import StudyHandle
 from nas.study.objective import Objective, is_front
+from nas.study.prepare import prepare
 from nas.study.record import StudyRecord, TrialRecord
 from nas.study.search import run_search
 from nas.study.storage import artifact_store, open_storage
