@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import optuna
@@ -213,11 +214,7 @@ class RunObjective:
 
     def __call__(self, trial: optuna.Trial) -> float:
         """Train the run the trial was enqueued with; failures are recorded and raised."""
-        missing = (
-            []
-            if "role" in trial.user_attrs
-            else missing_runs(self.record.study, self.plan, exclude=trial.number)
-        )
+        missing = partial(missing_runs, self.record.study, self.plan, exclude=trial.number)
         attrs = claim_missing(trial, "role", missing, "confirm run")
         with recording(trial, self.problem.device):
             layout = Layout.from_dict(attrs["layout"])

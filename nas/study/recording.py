@@ -12,7 +12,7 @@ import os
 import platform
 import socket
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -90,19 +90,21 @@ def recording(trial: optuna.trial.BaseTrial, device: torch.device | str) -> Iter
 def claim_missing(
     trial: optuna.trial.BaseTrial,
     key: str,
-    missing: list[dict[str, Any]],
+    find_missing: Callable[[], list[dict[str, Any]]],
     what: str,
 ) -> Mapping[str, Any]:
     """The planned run this trial runs: its own when enqueued, else the first missing one.
 
     ``key`` is an attribute every enqueued run has; a trial without it was started by a worker
-    after a run failed on the way, and takes over ``missing[0]`` (stored on the trial).
+    after a run failed on the way, and takes over the first run ``find_missing()`` lists
+    (stored on the trial).
 
     Raises:
         UserError: the trial was not enqueued and no run is missing.
     """
     if key in trial.user_attrs:
         return trial.user_attrs
+    missing = find_missing()
     if not missing:
         raise UserError(f"no {what} is missing")
     for name, value in missing[0].items():

@@ -9,6 +9,7 @@ run is complete, the table is computed from the trials and written with :meth:`T
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import optuna
@@ -145,11 +146,7 @@ class TableRun:
 
     def __call__(self, trial: optuna.Trial) -> float:
         """Train the run the trial was enqueued with (or a missing one); failures are recorded."""
-        missing = (
-            []
-            if "entry" in trial.user_attrs
-            else missing_runs(self.study, self.plan, exclude=trial.number)
-        )
+        missing = partial(missing_runs, self.study, self.plan, exclude=trial.number)
         attrs = claim_missing(trial, "entry", missing, "table run")
         curve: list[dict[str, dict[str, float]]] = []
 
