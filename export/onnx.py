@@ -175,6 +175,9 @@ def _confirmed_facts(study: optuna.Study, trial: FrozenTrial) -> dict[str, objec
         "test_delta_mtl": row.test_deltas[k],
         "test_delta_mtl_over_seeds": over.to_dict(),
         "seeds": seeds,
+        "params": row.params,
+        "flops_per_sample": row.flops,
+        "cost_vs_independent": result.cost_words(row) or None,
     }
 
 

@@ -73,6 +73,8 @@ def list_studies(args: argparse.Namespace, given: dict[str, Any]) -> int:
             win = table.winner_row.test_delta
             assert win is not None  # the winner is always tested
             test = f"{100 * win.mean:+.2f}% ± {100 * win.sd:.2f}"
+            if words := table.cost_words(table.winner_row):
+                test += f" at {words}"
         rows.append([s.study_name, config.benchmark, config.space, count, best, test])
     if rows:
         print("\n".join(columns(header, rows, right={3, 4, 5})))

@@ -22,8 +22,10 @@ ROLE_NAMES = {"independent": "independent", "hard_sharing": "hard sharing"}
 COLOURS = {"independent": "0.45", "hard_sharing": "C1", "candidate": "C3"}
 
 
-def _label(row: ConfirmedRow) -> str:
-    return ROLE_NAMES.get(row.role, f"winner\n(trial {row.source_trial})")
+def _label(result: ConfirmedResult, row: ConfirmedRow) -> str:
+    name = ROLE_NAMES.get(row.role, f"winner (trial {row.source_trial})")
+    ratio = result.cost_ratio(row)
+    return name if ratio is None else f"{name}\n{ratio[0]:.2f}x FLOPs, {ratio[1]:.2f}x params"
 
 
 def _dots(ax: Any, y: float, values: list[float], colour: str) -> None:
@@ -57,7 +59,7 @@ def plot_confirmed(result: ConfirmedResult, path: Path, study_name: str) -> Path
         )
         _dots(ax, y, [100 * v for v in r.test_deltas], colour)
     ax.axvline(0, color="0.6", lw=0.8)
-    ax.set_yticks(ys, [_label(r) for r in rows])
+    ax.set_yticks(ys, [_label(result, r) for r in rows])
     ax.set_ylim(-0.6, len(rows) - 0.4)
     ax.set_xlabel("test Δ_MTL (%) vs independent, same seeds\n(right is better)")
     ax.set_title("all tasks together", fontsize=10)
@@ -75,7 +77,7 @@ def plot_confirmed(result: ConfirmedResult, path: Path, study_name: str) -> Path
                 _dots(sub, y, runs, colour)
         better = "right" if task.higher_is_better else "left"
         sub.set_title(f"{task.name}: {task.primary}\n({better} is better)", fontsize=9)
-        sub.set_yticks(ys, [_label(r).split("\n")[0] for r in rows], fontsize=8)
+        sub.set_yticks(ys, [_label(result, r).split("\n")[0] for r in rows], fontsize=8)
         sub.set_ylim(-0.6, len(rows) - 0.4)
         sub.tick_params(axis="x", labelsize=8)
     fig.suptitle(

@@ -57,6 +57,7 @@ def confirmed_table(result: ConfirmedResult) -> str:
         f"CONFIRMED (retrained with {len(seeds)} fresh seeds {seeds[0]}..{seeds[-1]}; "
         "mean ± sd over seeds; Δ_MTL paired with the same-seed independent networks)",
         f"{'layout':28} {'TEST Δ_MTL':>16} {'95% interval':>18} {'val Δ_MTL (chose)':>18} "
+        f"{'FLOPs / params':>15} "
         + " ".join(f"{(t.name + ' ' + t.primary)[-23:]:>24}" for t in tasks)
         + "   (per task: test split)",
     ]
@@ -71,8 +72,16 @@ def confirmed_table(result: ConfirmedResult) -> str:
             else ""
         )
         cells = " ".join(f"{_pm(row.test_primary(t.name), 1.0, '', 4):>24}" for t in tasks)
-        lines.append(f"{name:28} {_pm(test):>16} {interval:>18} {_pm(row.val_delta):>18} {cells}")
-    lines.append(f"winner: {result.winner_row.summary}")
+        ratio = result.cost_ratio(row)
+        cost = "" if ratio is None else f"{ratio[0]:.2f}x / {ratio[1]:.2f}x"
+        lines.append(
+            f"{name:28} {_pm(test):>16} {interval:>18} {_pm(row.val_delta):>18} {cost:>15} {cells}"
+        )
+    win = result.winner_row
+    words = result.cost_words(win)
+    lines.append(
+        f"winner: {win.summary}" + (f" ({words} of the independent networks)" if words else "")
+    )
     for other in ("independent", "hard_sharing"):
         paired = result.paired(other)
         p = paired.summary

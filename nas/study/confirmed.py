@@ -47,6 +47,8 @@ class ConfirmedRow:
         runs: confirm seed -> the confirm study's trial number of that run.
         test_deltas, test_primary_runs: per seed on the test split; None when it was not tested
             (a candidate that was not chosen).
+        params, flops: the layout's parameters and FLOPs per sample (the whole multi-task
+            network, heads included); None in results stored before they were recorded.
     """
 
     finalist: int
@@ -61,6 +63,8 @@ class ConfirmedRow:
     runs: dict[int, int]
     test_deltas: list[float] | None = None
     test_primary_runs: list[dict[str, float]] | None = None
+    params: int | None = None
+    flops: int | None = None
 
     @property
     def tested(self) -> bool:
@@ -97,6 +101,8 @@ class ConfirmedRow:
             out["test_delta"] = summarize(self.test_deltas).to_dict()
             out["test_primary"] = {t: summarize([r[t] for r in runs]).to_dict() for t in runs[0]}
             out["test_primary_runs"] = runs
+        if self.params is not None and self.flops is not None:
+            out["params"], out["flops"] = self.params, self.flops
         return out
 
     @classmethod
@@ -106,7 +112,7 @@ class ConfirmedRow:
             d["finalist"], d["role"], d["summary"], d["layout"], d.get("loss_weighting", "equal"),
             d.get("source_trial"), d.get("search_val_delta"), list(d["val_deltas"]),
             summarize(d["val_deltas"]), {int(s): int(n) for s, n in d["runs"].items()},
-            d.get("test_deltas"), d.get("test_primary_runs"),
+            d.get("test_deltas"), d.get("test_primary_runs"), d.get("params"), d.get("flops"),
         )  # fmt: skip
 
 
@@ -149,6 +155,19 @@ class ConfirmedResult:
         win, other = self.winner_row.test_deltas, base.test_deltas
         assert win is not None and other is not None, "the winner and baselines are tested"
         return Paired([w - b for w, b in zip(win, other, strict=True)])
+
+    def cost_ratio(self, row: ConfirmedRow) -> tuple[float, float] | None:
+        """``row``'s (FLOPs, params) as multiples of the independent networks'; None if unknown."""
+        base = next(r for r in self.rows if r.role == "independent")
+        if None in (row.flops, row.params, base.flops, base.params):
+            return None
+        assert row.flops is not None and row.params is not None  # for the type checker
+        return row.flops / float(base.flops or 1), row.params / float(base.params or 1)
+
+    def cost_words(self, row: ConfirmedRow) -> str:
+        """``row``'s cost in words, e.g. ``0.68x FLOPs, 0.92x params``; empty if unknown."""
+        ratio = self.cost_ratio(row)
+        return "" if ratio is None else f"{ratio[0]:.2f}x FLOPs, {ratio[1]:.2f}x params"
 
     def answer_run(self) -> int:
         """The confirm study's trial number of the winner's run with the first seed."""

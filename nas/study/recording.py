@@ -31,6 +31,14 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+_KERNEL_LIMITS = (
+    "ONEDNN_MAX_CPU_ISA",
+    "ATEN_CPU_CAPABILITY",
+    "MKL_CBWR",
+    "MKL_ENABLE_INSTRUCTIONS",
+)
+
+
 def numerics(device: torch.device | str) -> str:
     """What a training's floating-point results depend on besides its seed, in one line.
 
@@ -45,9 +53,11 @@ def numerics(device: torch.device | str) -> str:
     device = torch.device(device)
     if device.type == "cuda":
         return f"torch {torch.__version__}, {torch.cuda.get_device_name(device)}"
+    # Kernel limits set in the environment change the kernels as another CPU would.
+    limits = "".join(f", {k}={os.environ[k]}" for k in _KERNEL_LIMITS if k in os.environ)
     return (
         f"torch {torch.__version__}, {_cpu_model()}, "
-        f"{torch.backends.cpu.get_cpu_capability()}, {torch.get_num_threads()} threads"
+        f"{torch.backends.cpu.get_cpu_capability()}, {torch.get_num_threads()} threads{limits}"
     )
 
 

@@ -129,6 +129,8 @@ def decide(
             runs={s: runs[(i, s)].number for s in confirm.seeds},
             test_deltas=test_delta.get(i),
             test_primary_runs=test.get(i),
+            params=(cost := problem.cost(f.layout)).params,
+            flops=cost.flops,
         )
         for i, f in enumerate(confirm.finalists)
     ]

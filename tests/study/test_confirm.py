@@ -20,8 +20,11 @@ import nas.train
 from export.runtime import OnnxModel
 from nas.benchmark import load_benchmark
 from nas.cli import main
+from nas.layout import Layout
 from nas.problem import Problem
+from nas.study import confirmed, open_storage, study_config
 from nas.study.confirm import confirm_name
+from nas.study.prepare import prepare
 
 TINY = ["--benchmark", "digits", "--size", "tiny", "--device", "cpu", "--quiet", "--epochs", "1"]
 
@@ -154,11 +157,31 @@ def test_confirmed_winner_is_shown_exported_and_kept(
     assert main(["show", "w"]) == 0
     shown = capsys.readouterr().out
     assert shown.index("CONFIRMED") < shown.index("SEARCH LEADERBOARD")
+    # Every confirmed layout's cost is the cost model's, and said as multiples of independent's.
+    result = confirmed(open_storage("sqlite:///studies.db"), "w")
+    assert result is not None
+    problem, _ = prepare(study_config(load("w")), torch.device("cpu"))
+    for row in result.rows:
+        cost = problem.cost(Layout.from_dict(row.layout))
+        assert (row.params, row.flops) == (cost.params, cost.flops)
+    independent, hard = result.rows[0], result.rows[1]
+    assert result.cost_ratio(independent) == (1.0, 1.0)
+    ratio = result.cost_ratio(hard)
+    assert ratio is not None and ratio[0] < 1 and ratio[1] < 1
+    assert f"{ratio[0]:.2f}x / {ratio[1]:.2f}x" in shown  # the hard-sharing row's cost column
+    assert main(["list"]) == 0
+    assert "x FLOPs" in capsys.readouterr().out
     assert main(["export", "w", "-o", "m.onnx"]) == 0
     assert "confirmed winner, w:confirm run" in capsys.readouterr().out
     meta = OnnxModel("m.onnx", "cpu").metadata
     assert meta["confirmed"]["seed"] == 1000 and meta["confirmed"]["split"] == "test"
     assert set(meta["confirmed"]["test_primary"]) == {"left", "right", "sum"}
+    win = result.winner_row
+    assert (meta["confirmed"]["params"], meta["confirmed"]["flops_per_sample"]) == (
+        win.params,
+        win.flops,
+    )
+    assert meta["confirmed"]["cost_vs_independent"] == result.cost_words(win)
     # a second confirm with other options is refused; the same one is a no-op
     assert main(["confirm", "w", "--seeds", "3"]) == 2
     assert "was confirmed with --top 1 --seeds 2" in capsys.readouterr().err
