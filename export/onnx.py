@@ -41,6 +41,7 @@ __all__ = [
     "FP32_TOLERANCE",
     "export_trial",
     "load_trial_network",
+    "to_onnx",
 ]
 
 FP32_TOLERANCE = 1e-4  # max abs difference, onnxruntime vs PyTorch
@@ -178,10 +179,13 @@ def _confirmed_facts(study: optuna.Study, trial: FrozenTrial) -> dict[str, objec
         "params": row.params,
         "flops_per_sample": row.flops,
         "cost_vs_independent": result.cost_words(row) or None,
+        "latency_ms": row.latency_ms,
+        "latency_device": result.latency_device,
     }
 
 
-def _to_onnx(net: MultiTaskNetwork) -> onnx.ModelProto:
+def to_onnx(net: MultiTaskNetwork) -> onnx.ModelProto:
+    """``net`` as an ONNX graph with a dynamic batch axis, one output per task (no metadata)."""
     # The dynamo exporter, deliberately: the legacy one is deprecated. A dict output is
     # flattened in task order, and output_names gives each its task's name.
     x = torch.randn(2, *net.input_shape)
@@ -247,7 +251,7 @@ def export_trial(
     if not os.access(out.parent, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
         raise ExportError(f"cannot write {out}: permission denied")
     net, tasks = load_trial_network(study, trial, store)
-    model = _to_onnx(net)
+    model = to_onnx(net)
     if fp16:
         from onnxruntime.transformers.float16 import convert_float_to_float16
         from onnxruntime.transformers.onnx_model import OnnxModel as _Graph

@@ -24,8 +24,14 @@ COLOURS = {"independent": "0.45", "hard_sharing": "C1", "candidate": "C3"}
 
 def _label(result: ConfirmedResult, row: ConfirmedRow) -> str:
     name = ROLE_NAMES.get(row.role, f"winner (trial {row.source_trial})")
-    ratio = result.cost_ratio(row)
-    return name if ratio is None else f"{name}\n{ratio[0]:.2f}x FLOPs, {ratio[1]:.2f}x params"
+    ratio, latency = result.cost_ratio(row), result.latency_ratio(row)
+    if ratio is not None:
+        name += f"\n{ratio[0]:.2f}x FLOPs, {ratio[1]:.2f}x params"
+    if latency:
+        batches = sorted(latency)
+        each = "/".join(f"{latency[b]:.2f}x" for b in batches)
+        name += f"\n{each} latency (batch {'/'.join(map(str, batches))})"
+    return name
 
 
 def _dots(ax: Any, y: float, values: list[float], colour: str) -> None:

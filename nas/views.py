@@ -57,7 +57,7 @@ def confirmed_table(result: ConfirmedResult) -> str:
         f"CONFIRMED (retrained with {len(seeds)} fresh seeds {seeds[0]}..{seeds[-1]}; "
         "mean ± sd over seeds; Δ_MTL paired with the same-seed independent networks)",
         f"{'layout':28} {'TEST Δ_MTL':>16} {'95% interval':>18} {'val Δ_MTL (chose)':>18} "
-        f"{'FLOPs / params':>15} "
+        f"{'FLOPs / params':>15} {'latency b1 / b64':>16} "
         + " ".join(f"{(t.name + ' ' + t.primary)[-23:]:>24}" for t in tasks)
         + "   (per task: test split)",
     ]
@@ -74,14 +74,22 @@ def confirmed_table(result: ConfirmedResult) -> str:
         cells = " ".join(f"{_pm(row.test_primary(t.name), 1.0, '', 4):>24}" for t in tasks)
         ratio = result.cost_ratio(row)
         cost = "" if ratio is None else f"{ratio[0]:.2f}x / {ratio[1]:.2f}x"
+        latency = result.latency_ratio(row) or {}
+        fast = " / ".join(f"{latency[b]:.2f}x" for b in sorted(latency))
         lines.append(
-            f"{name:28} {_pm(test):>16} {interval:>18} {_pm(row.val_delta):>18} {cost:>15} {cells}"
+            f"{name:28} {_pm(test):>16} {interval:>18} {_pm(row.val_delta):>18} {cost:>15} "
+            f"{fast:>16} {cells}"
         )
     win = result.winner_row
     words = result.cost_words(win)
-    lines.append(
-        f"winner: {win.summary}" + (f" ({words} of the independent networks)" if words else "")
-    )
+    of = f" ({words} of the independent networks)" if words else ""
+    lines.append(f"winner: {win.summary}{of}")
+    if result.latency_device and (base := result.independent.latency_ms):
+        each = ", ".join(f"{ms:.2f} ms at batch {b}" for b, ms in sorted(base.items()))
+        lines.append(
+            f"latency: exported graphs under {result.latency_device}, median per batch, "
+            f"side by side (machine-specific); independent networks {each}"
+        )
     for other in ("independent", "hard_sharing"):
         paired = result.paired(other)
         p = paired.summary

@@ -49,6 +49,9 @@ class ConfirmedRow:
             (a candidate that was not chosen).
         params, flops: the layout's parameters and FLOPs per sample (the whole multi-task
             network, heads included); None in results stored before they were recorded.
+        latency_ms: batch size -> median milliseconds per batch of its exported graph under
+            onnxruntime (first confirm seed's weights), measured beside the other tested
+            layouts on the machine that confirmed; None when not tested or not measured.
     """
 
     finalist: int
@@ -65,6 +68,7 @@ class ConfirmedRow:
     test_primary_runs: list[dict[str, float]] | None = None
     params: int | None = None
     flops: int | None = None
+    latency_ms: dict[int, float] | None = None
 
     @property
     def tested(self) -> bool:
@@ -103,6 +107,8 @@ class ConfirmedRow:
             out["test_primary_runs"] = runs
         if self.params is not None and self.flops is not None:
             out["params"], out["flops"] = self.params, self.flops
+        if self.latency_ms is not None:
+            out["latency_ms"] = {str(b): ms for b, ms in self.latency_ms.items()}
         return out
 
     @classmethod
@@ -113,6 +119,7 @@ class ConfirmedRow:
             d.get("source_trial"), d.get("search_val_delta"), list(d["val_deltas"]),
             summarize(d["val_deltas"]), {int(s): int(n) for s, n in d["runs"].items()},
             d.get("test_deltas"), d.get("test_primary_runs"), d.get("params"), d.get("flops"),
+            None if (ms := d.get("latency_ms")) is None else {int(b): v for b, v in ms.items()},
         )  # fmt: skip
 
 
@@ -143,6 +150,7 @@ class ConfirmedResult:
     rows: list[ConfirmedRow]
     tasks: list[TaskInfo]
     version: int = field(default=CONFIRMED_VERSION)
+    latency_device: str | None = None  # where latency_ms was measured (machine-specific)
 
     @property
     def winner_row(self) -> ConfirmedRow:
@@ -158,16 +166,37 @@ class ConfirmedResult:
 
     def cost_ratio(self, row: ConfirmedRow) -> tuple[float, float] | None:
         """``row``'s (FLOPs, params) as multiples of the independent networks'; None if unknown."""
-        base = next(r for r in self.rows if r.role == "independent")
+        base = self.independent
         if None in (row.flops, row.params, base.flops, base.params):
             return None
         assert row.flops is not None and row.params is not None  # for the type checker
         return row.flops / float(base.flops or 1), row.params / float(base.params or 1)
 
+    def latency_ratio(self, row: ConfirmedRow) -> dict[int, float] | None:
+        """``row``'s latency per batch size as multiples of the independent networks'."""
+        mine, base = row.latency_ms, self.independent.latency_ms
+        if mine is None or base is None:
+            return None
+        return {b: ms / base[b] for b, ms in mine.items() if base.get(b)}
+
     def cost_words(self, row: ConfirmedRow) -> str:
-        """``row``'s cost in words, e.g. ``0.68x FLOPs, 0.92x params``; empty if unknown."""
-        ratio = self.cost_ratio(row)
-        return "" if ratio is None else f"{ratio[0]:.2f}x FLOPs, {ratio[1]:.2f}x params"
+        """``row``'s cost in words, e.g. ``0.68x FLOPs, 0.92x params, 0.80x latency at batch 1``.
+
+        Empty when nothing is known.
+        """
+        words = []
+        if (ratio := self.cost_ratio(row)) is not None:
+            words.append(f"{ratio[0]:.2f}x FLOPs, {ratio[1]:.2f}x params")
+        if latency := self.latency_ratio(row):
+            batches = sorted(latency)
+            each = " / ".join(f"{latency[b]:.2f}x" for b in batches)
+            words.append(f"{each} latency at batch {' / '.join(map(str, batches))}")
+        return ", ".join(words)
+
+    @property
+    def independent(self) -> ConfirmedRow:
+        """The independent networks' row: what every ratio is relative to."""
+        return next(r for r in self.rows if r.role == "independent")
 
     def answer_run(self) -> int:
         """The confirm study's trial number of the winner's run with the first seed."""
@@ -179,7 +208,7 @@ class ConfirmedResult:
         for role in ("independent", "hard_sharing"):
             p = self.paired(role)
             paired[role] = {**p.summary.to_dict(), "diffs": p.diffs, "two_se_above_zero": p.better}
-        return {
+        out: dict[str, Any] = {
             "version": self.version,
             "seeds": self.seeds,
             "winner": self.winner,
@@ -190,6 +219,9 @@ class ConfirmedResult:
                 for t in self.tasks
             ],
         }
+        if self.latency_device is not None:
+            out["latency_device"] = self.latency_device
+        return out
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ConfirmedResult:
@@ -210,4 +242,5 @@ class ConfirmedResult:
             [ConfirmedRow.from_dict(r) for r in d["rows"]],
             [TaskInfo(t["name"], t["primary"], bool(t["higher_is_better"])) for t in d["tasks"]],
             version,
+            d.get("latency_device"),
         )

@@ -23,7 +23,7 @@ from nas.errors import UserError
 from nas.faults import interrupt_reason
 from nas.study import record
 
-__all__ = ["claim_missing", "numerics", "recording", "worker_name"]
+__all__ = ["claim_missing", "cpu_model", "numerics", "recording", "worker_name"]
 
 
 def worker_name() -> str:
@@ -56,12 +56,13 @@ def numerics(device: torch.device | str) -> str:
     # Kernel limits set in the environment change the kernels as another CPU would.
     limits = "".join(f", {k}={os.environ[k]}" for k in _KERNEL_LIMITS if k in os.environ)
     return (
-        f"torch {torch.__version__}, {_cpu_model()}, "
+        f"torch {torch.__version__}, {cpu_model()}, "
         f"{torch.backends.cpu.get_cpu_capability()}, {torch.get_num_threads()} threads{limits}"
     )
 
 
-def _cpu_model() -> str:
+def cpu_model() -> str:
+    """The CPU's model name (from /proc/cpuinfo where there is one)."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as info:
             for line in info:

@@ -8,9 +8,13 @@ test split once.
 
 from __future__ import annotations
 
+import sys
+from dataclasses import replace
+
 import optuna
 from optuna.artifacts import FileSystemArtifactStore
 
+from nas.layout import Layout
 from nas.problem import Problem
 from nas.study.confirm import (
     ConfirmError,
@@ -38,7 +42,7 @@ from nas.study.storage import StorageError
 from nas.study.verdict import DEFAULT_SEEDS, DEFAULT_TOP, decide
 from nas.study.weights import CorruptWeights, load_weights
 
-__all__ = ["open_confirm", "run_confirm"]
+__all__ = ["open_confirm", "run_confirm", "with_latency"]
 
 
 def open_confirm(
@@ -160,6 +164,38 @@ def run_confirm(
     # Replaced runs are finished trials that no longer count: one more run for each.
     target = len(confirm.runs()) + len(replaced(study))
     run_trials(study, objective, target, handle.url, progress)
-    result = decide(study, confirm, problem, store)
+    result = with_latency(decide(study, confirm, problem, store), study, problem, store)
     StudyRecord(study).set(CONFIRMED_KEY, result.to_dict())
     return result
+
+
+def with_latency(
+    result: ConfirmedResult,
+    study: optuna.Study,
+    problem: Problem,
+    store: FileSystemArtifactStore,
+) -> ConfirmedResult:
+    """``result`` with each tested layout's latency, measured here side by side.
+
+    Each tested layout's first-seed network is exported and timed under onnxruntime
+    (:mod:`export.latency`: the graph ``mtlnas export`` writes, on the device it would serve
+    on). A network the exporter cannot take costs the latency figures, never the answer.
+    """
+    from export.latency import measure_latency  # the serving graph is export's business
+
+    runs = study.get_trials(deepcopy=False)
+    nets = {}
+    for row in result.rows:
+        if row.tested:
+            r = TrialRecord.of(runs[row.runs[result.seeds[0]]])
+            net = problem.build(Layout.from_dict(row.layout))
+            net.load_state_dict(load_weights(store, str(r.weights), r.weights_sha256))
+            nets[str(row.finalist)] = net.eval()
+    try:
+        latency = measure_latency(nets)
+    except Exception as err:
+        line = f"{type(err).__name__}: {err}".splitlines()[0][:300]
+        print(f"latency not measured ({line}); the confirmed result stands", file=sys.stderr)
+        return result
+    rows = [replace(r, latency_ms=latency.median_ms.get(str(r.finalist))) for r in result.rows]
+    return replace(result, rows=rows, latency_device=latency.device)

@@ -169,6 +169,10 @@ def test_confirmed_winner_is_shown_exported_and_kept(
     ratio = result.cost_ratio(hard)
     assert ratio is not None and ratio[0] < 1 and ratio[1] < 1
     assert f"{ratio[0]:.2f}x / {ratio[1]:.2f}x" in shown  # the hard-sharing row's cost column
+    # Each tested layout's exported graph was timed under onnxruntime, side by side.
+    assert result.latency_device is not None and "onnxruntime" in result.latency_device
+    assert all((row.latency_ms is not None) == row.tested for row in result.rows)
+    assert "latency: exported graphs under onnxruntime" in shown
     assert main(["list"]) == 0
     assert "x FLOPs" in capsys.readouterr().out
     assert main(["export", "w", "-o", "m.onnx"]) == 0
@@ -182,6 +186,8 @@ def test_confirmed_winner_is_shown_exported_and_kept(
         win.flops,
     )
     assert meta["confirmed"]["cost_vs_independent"] == result.cost_words(win)
+    assert win.latency_ms is not None
+    assert meta["confirmed"]["latency_ms"] == {str(b): ms for b, ms in win.latency_ms.items()}
     # a second confirm with other options is refused; the same one is a no-op
     assert main(["confirm", "w", "--seeds", "3"]) == 2
     assert "was confirmed with --top 1 --seeds 2" in capsys.readouterr().err
