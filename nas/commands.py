@@ -35,6 +35,7 @@ from nas.study.create import check_same_tasks
 from nas.study.record import TRIVIAL_KEY
 from nas.train import pick_device
 from nas.views import confirmed_table, health_warnings
+from search_spaces import SearchSpace
 
 __all__ = ["USER_ERRORS", "confirm", "resume", "search"]
 
@@ -63,6 +64,8 @@ def _start(args: argparse.Namespace, given: dict[str, Any], create: bool) -> int
     device = pick_device(args.device)
     config = SearchConfig(**given) if create else None
     parts = prepare(config, device) if config is not None else None
+    if config is not None and parts is not None and config.max_cost:
+        config = _with_budgets(config, *parts)
     if config is not None:
         # An unknown evaluator or strategy, or bad options, are refused before the database is
         # touched.
@@ -147,6 +150,22 @@ def confirm(args: argparse.Namespace, given: dict[str, Any]) -> int:
     check_same_tasks(study, problem)
     store = artifact_store(args.storage, args.artifacts)
     return _confirm(args, StudyHandle(study, storage, config, store, args.storage), problem)
+
+
+def _with_budgets(config: SearchConfig, problem: Problem, space: SearchSpace) -> SearchConfig:
+    # Relative budgets become absolute once, against this problem's independent networks, so
+    # every process of the study (and a resume) judges layouts by the same numbers.
+    from nas.budgets import resolve
+    from nas.layout import Layout
+
+    independent = problem.cost(Layout.independent(space.tasks, space.depth))
+    cheapest = problem.cost(space.cheapest())
+    budgets = resolve(
+        config.max_cost,
+        {"params": independent.params, "flops": independent.flops},
+        {"params": cheapest.params, "flops": cheapest.flops},
+    )
+    return config.replace(objective_options={**config.objective_options, **budgets})
 
 
 def _refuse_table(storage: optuna.storages.BaseStorage, name: str) -> None:

@@ -73,6 +73,12 @@ CONFIG_OPTIONS: dict[str, dict[str, Any]] = {
         "help": "objectives option as a JSON value, e.g. max_flops=2e6 (a budget: layouts over "
         "it are never the answer) (repeatable)",
     },
+    "max_cost": {
+        "metavar": "COST=BUDGET",
+        "help": "budgets, e.g. flops=0.5 (half the independent networks' FLOPs per sample) or "
+        "params=800k (absolute; units k, M, G); comma-separated: layouts over a budget are "
+        "never the answer, and a budget below the space's cheapest layout is refused",
+    },
     "n_trials": {"type": int, "help": "target count of finished trials (default 20)"},
     "epochs": {"type": int, "help": "training epochs per trial (default 6)"},
     "batch_size": {"type": int, "help": "training batch size (default 64)"},
@@ -152,6 +158,10 @@ def given_options(args: argparse.Namespace) -> dict[str, Any]:
         given["objective_options"] = _json_options(
             "--objective-option", given.pop("objective_option")
         )
+    if "max_cost" in given:
+        from nas.budgets import parse_max_cost
+
+        given["max_cost"] = parse_max_cost(given["max_cost"])
     if "evaluator_option" in given or "supernet_epochs" in given:
         evaluator = _json_options("--evaluator-option", given.pop("evaluator_option", []))
         if "supernet_epochs" in given:

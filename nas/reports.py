@@ -121,6 +121,12 @@ def show(args: argparse.Namespace, given: dict[str, Any]) -> int:
         f"{config.space} space, "
         f"{finished(study)}/{config.n_trials} finished, objectives {config.objectives}"
     )
+    budgets = {k: v for k, v in config.objective_options.items() if k.startswith("max_")}
+    if budgets:
+        typed = ",".join(f"{k}={v}" for k, v in config.max_cost.items())
+        said = f" (--max-cost {typed})" if typed else ""
+        each = ", ".join(f"{k.removeprefix('max_')} <= {v:,.0f}" for k, v in budgets.items())
+        print(f"budget per sample: {each}{said}; layouts over it are marked and never the answer")
     if config.backbone or config.pretrained:
         print(f"backbone: {_backbone_line(config)}")
     if config.labels:
@@ -156,6 +162,7 @@ def show(args: argparse.Namespace, given: dict[str, Any]) -> int:
         mflops = "" if r["flops"] is None else f"{r['flops'] / 1e6:.1f}"
         metrics = [f"{r['primary'][t]:.4f}" if t in r["primary"] else "" for t in tasks]
         note = f"  [{r['baseline']}]" if r["baseline"] else ""
+        note += "" if r["feasible"] else "  [over budget]"
         reason = f"  ({r['reason']})" if r["reason"] else ""
         lines.append(
             [str(r["number"]), r["state"], delta, params, mflops, *metrics,

@@ -69,8 +69,9 @@ def check_space(space: SearchSpace, draws: int = 20) -> None:
 
     Checks: every drawn layout has the space's tasks and depth; ``params(layout)`` given back
     to ``suggest`` (a fixed trial) returns the same layout; its parameter names and choices do
-    not depend on the draw (a resumed study keeps its space); ``options()`` is JSON-like; when
-    the space lists ``distributions()``, every drawn parameter is among them.
+    not depend on the draw (a resumed study keeps its space); ``options()`` is JSON-like; it
+    reaches its own ``cheapest()`` layout; when the space lists ``distributions()``, every drawn
+    parameter is among them.
     """
     name = type(space).__name__
     assert space.tasks and space.depth >= 1, f"{name}: needs tasks and a depth"
@@ -84,6 +85,8 @@ def check_space(space: SearchSpace, draws: int = 20) -> None:
         for key, value in params.items():
             seen.setdefault(key, type(value))
     assert isinstance(space.options(), dict), f"{name}: options() must return a dict"
+    cheapest = space.cheapest()  # what a budget is checked against
+    assert space.reaches(cheapest), f"{name}: cannot reach its cheapest() {cheapest.summary()}"
     try:
         dists = space.distributions()
     except Exception:  # optional: only the supernet evaluator needs it

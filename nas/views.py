@@ -8,6 +8,7 @@ from typing import Any
 
 import optuna
 
+from nas.objectives import feasible
 from nas.study import TrialRecord
 from nas.study.confirmed import ConfirmedResult
 from nas.study.stats import Summary
@@ -121,6 +122,7 @@ def trial_summary(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
         "flops": r.flops,
         "reason": r.reason,
         "baseline": r.baseline or "",
+        "feasible": feasible(trial),
     }
 
 

@@ -68,6 +68,12 @@ class AdaShareSpace(SearchSpace):
             rows.append(tuple(row))
         return Layout(self.tasks, tuple(rows))
 
+    def cheapest(self) -> Layout:
+        """Every task runs the first copy of the unskippable depths and skips all the rest."""
+        shared, skipped = (0,) * len(self.tasks), (None,) * len(self.tasks)
+        rows = tuple(shared if d < self.always_run else skipped for d in range(self.depth))
+        return Layout(self.tasks, rows)
+
     def params(self, layout: Layout) -> dict[str, Any]:
         """The choices of ``layout`` (canonical instance numbers)."""
         check_layout(self, layout)

@@ -79,6 +79,13 @@ class SearchSpace(abc.ABC):
         del params
         return layout.rows
 
+    def cheapest(self) -> Layout:
+        """The layout of the space that runs the fewest blocks: hard sharing unless it skips.
+
+        No budget below its cost can be met (``--max-cost`` is refused below it).
+        """
+        return Layout.hard_sharing(self.tasks, self.depth)
+
     def reaches(self, layout: Layout) -> bool:
         """True when :meth:`suggest` can return ``layout``."""
         try:

@@ -46,6 +46,9 @@ class SearchConfig:
     evaluator_options: Mapping[str, Any] = field(default_factory=dict)  # e.g. {"epochs": 12}
     objectives: str = "delta"  # delta, delta,params / delta,flops (a Pareto front), module:fn
     objective_options: Mapping[str, Any] = field(default_factory=dict)  # e.g. {"max_flops": 1e6}
+    # Budgets as given (nas.budgets): {"flops": "0.5"} is half the independent networks' FLOPs;
+    # resolved into absolute objective_options when the study is created.
+    max_cost: Mapping[str, str] = field(default_factory=dict)
     n_trials: int = 20  # finished trials to reach; with the confirm stage, 15 min on 2 cores
     epochs: int = 6  # training epochs per trial
     batch_size: int = 64
@@ -73,6 +76,19 @@ class SearchConfig:
         object.__setattr__(self, "strategy_options", dict(self.strategy_options))
         object.__setattr__(self, "evaluator_options", dict(self.evaluator_options))
         object.__setattr__(self, "objective_options", dict(self.objective_options))
+        object.__setattr__(self, "max_cost", dict(self.max_cost))
+        if self.max_cost:
+            from nas.budgets import BudgetError, parse_max_cost
+
+            try:
+                parse_max_cost(",".join(f"{k}={v}" for k, v in self.max_cost.items()))
+            except BudgetError as err:
+                raise ConfigError(str(err)) from None
+            if ":" in self.objectives:
+                raise ConfigError(
+                    f"--max-cost sets budgets of the built-in objectives; objectives "
+                    f"{self.objectives!r} take theirs as --objective-option"
+                )
         for task, share in self.labels.items():
             if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share <= 1:
                 raise ConfigError(

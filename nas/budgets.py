@@ -1,0 +1,97 @@
+"""Budgets as users say them: ``flops=0.5`` (of the independent networks) or ``params=800k``.
+
+``--max-cost`` takes a cost name and a budget: a bare number is a multiple of the independent
+networks' cost (``flops=0.5``: half their FLOPs per sample), a number with a unit is absolute
+(``params=800k``, ``flops=1.2G``; units k, M, G). They are resolved once, when the study is
+created, into absolute budgets of the study's objectives (``max_params`` / ``max_flops``, which
+Optuna's constraint mechanism then enforces); a budget below the cheapest layout of the space
+is refused before anything trains.
+
+Example:
+    >>> resolve({"flops": "0.5", "params": "2k"}, {"flops": 1000, "params": 5000},
+    ...         {"flops": 200, "params": 1000})
+    {'max_flops': 500.0, 'max_params': 2000.0}
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from nas.errors import UserError
+
+__all__ = ["BudgetError", "parse_max_cost", "resolve"]
+
+COSTS = ("params", "flops")
+UNITS = {"": 1.0, "k": 1e3, "M": 1e6, "G": 1e9}
+MAX_MULTIPLE = 10.0  # a bare number above this is surely a count without its unit
+_VALUE = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*([kMG]?)\s*$")
+
+
+class BudgetError(UserError, ValueError):
+    """A budget that cannot be read, or that no layout of the space can meet."""
+
+
+def _budget(text: str) -> tuple[float, bool]:
+    """(number, relative): a bare number is a multiple of the independent networks' cost."""
+    match = _VALUE.match(text)
+    if match is None or float(match.group(1)) <= 0:
+        raise BudgetError(
+            f"budget {text!r} is not a positive multiple of the independent networks' cost "
+            "(e.g. 0.5) or a count with a unit (e.g. 800k, 1.2G)"
+        )
+    number, unit = float(match.group(1)), match.group(2)
+    if not unit and number > MAX_MULTIPLE:
+        raise BudgetError(
+            f"budget {text!r} is read as {number:g}x the independent networks' cost; for a "
+            f"count give a unit (k, M, G), e.g. {number / 1e3:g}k"
+        )
+    return number * UNITS[unit], not unit
+
+
+def parse_max_cost(text: str) -> dict[str, str]:
+    """``--max-cost`` text (``flops=0.5,params=800k``) as {cost: budget}, each checked.
+
+    Raises:
+        BudgetError: an unknown cost, a cost named twice, or a budget that is not a number.
+    """
+    out: dict[str, str] = {}
+    for item in text.split(","):
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or key not in COSTS:
+            raise BudgetError(
+                f"--max-cost {item.strip()!r}: expected COST=BUDGET with COST one of "
+                f"{list(COSTS)}, e.g. flops=0.5 or params=800k"
+            )
+        if key in out:
+            raise BudgetError(f"--max-cost names {key!r} twice; give each cost once")
+        _budget(value)
+        out[key] = value.strip()
+    return out
+
+
+def resolve(
+    max_cost: Mapping[str, str], independent: Mapping[str, float], cheapest: Mapping[str, float]
+) -> dict[str, float]:
+    """Absolute budgets (``max_flops`` ...) from ``max_cost``, given the layouts' costs.
+
+    ``independent``: the independent networks' cost per name (what bare numbers multiply);
+    ``cheapest``: the cheapest layout of the space (what no budget may be below).
+
+    Raises:
+        BudgetError: a budget below the cheapest layout, naming its cost.
+    """
+    out = {}
+    for key, text in max_cost.items():
+        number, relative = _budget(text)
+        budget = number * independent[key] if relative else number
+        if budget < cheapest[key]:
+            raise BudgetError(
+                f"--max-cost {key}={text} allows {budget:,.0f} {key} per sample; the cheapest "
+                f"layout of this space needs {cheapest[key]:,.0f} "
+                f"({cheapest[key] / independent[key]:.2f}x the independent networks'): "
+                "raise the budget"
+            )
+        out[f"max_{key}"] = float(budget)
+    return out
