@@ -8,6 +8,7 @@ enqueued (a worker started after a run failed) takes over a planned run nobody h
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import socket
@@ -61,6 +62,7 @@ def numerics(device: torch.device | str) -> str:
     )
 
 
+@functools.cache
 def cpu_model() -> str:
     """The CPU's model name (from /proc/cpuinfo where there is one)."""
     try:
@@ -81,8 +83,9 @@ def recording(trial: optuna.trial.BaseTrial, device: torch.device | str) -> Iter
     (Ctrl-C, SIGTERM) stores its reason and is raised again, as is every other exception.
     """
     start = time.perf_counter()
-    record.write(trial, device=str(device), worker=worker_name(), numerics=numerics(device))
     try:
+        # Inside the try: an interrupt arriving during these writes still stores its reason.
+        record.write(trial, device=str(device), worker=worker_name(), numerics=numerics(device))
         yield
     except optuna.TrialPruned:
         raise

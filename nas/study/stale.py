@@ -31,7 +31,7 @@ OUTCOME_KEYS = frozenset(
     {
         "metrics", "primary", "beat_trivial", "delta_mtl", "weights", "weights_sha256",
         "duplicate_of", "pruned_reason", "fail_reason", "wall_seconds", "train_seconds",
-        "eval_seconds", "epochs", "worker", "device", "table_run",
+        "eval_seconds", "epochs", "worker", "device", "numerics", "table_run",
     }
 )  # fmt: skip
 
