@@ -11,15 +11,25 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import optuna
 
 from nas.study.record import study_attrs
 
-__all__ = ["create_or_join", "study_exists", "wait_ready"]
+__all__ = ["create_or_join", "queued_study", "study_exists", "wait_ready"]
 
 POLL_SECONDS = 0.2
+
+
+def queued_study(
+    storage: optuna.storages.BaseStorage, name: str, direction: Literal["minimize", "maximize"]
+) -> Callable[[], optuna.Study]:
+    """A ``make`` for :func:`create_or_join`: a study whose runs are all queued, none sampled."""
+    return lambda: optuna.create_study(
+        storage=storage, study_name=name, direction=direction,
+        sampler=optuna.samplers.RandomSampler(),  # never asked: every run is enqueued
+    )  # fmt: skip
 
 
 def study_exists(storage: optuna.storages.BaseStorage, name: str) -> bool:

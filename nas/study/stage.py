@@ -28,7 +28,7 @@ from nas.study.confirm import (
 )
 from nas.study.confirmed import ConfirmedResult
 from nas.study.handle import StudyHandle
-from nas.study.joining import create_or_join, study_exists, wait_ready
+from nas.study.joining import create_or_join, queued_study, study_exists, wait_ready
 from nas.study.record import (
     CONFIRM_OF_KEY,
     CONFIRMED_KEY,
@@ -62,14 +62,6 @@ def open_confirm(
     if not study_exists(storage, name):
         wanted = plan(search, config, top or DEFAULT_TOP, seeds or DEFAULT_SEEDS)
 
-    def make() -> optuna.Study:
-        return optuna.create_study(
-            storage=storage,
-            study_name=name,
-            direction="maximize",
-            sampler=optuna.samplers.RandomSampler(),  # nothing is sampled: runs are queued
-        )
-
     def fill(study: optuna.Study) -> None:
         assert wanted is not None, "the study did not exist a moment ago"
         record = StudyRecord(study)
@@ -81,7 +73,7 @@ def open_confirm(
             study.enqueue_trial({}, user_attrs=attrs)
         record.set(PLAN_KEY, wanted.to_dict())  # last: joiners wait for it
 
-    study, created = create_or_join(storage, name, make, fill)
+    study, created = create_or_join(storage, name, queued_study(storage, name, "maximize"), fill)
     raw = wait_ready(study, PLAN_KEY, 0 if created else 60)
     if raw is None:
         raise ConfirmError(f"confirm study {name!r} has no plan; delete it to start over")

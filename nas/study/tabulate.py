@@ -22,7 +22,7 @@ from nas.problem import Problem
 from nas.strategies import Grid
 from nas.study.config import SearchConfig, conflicts
 from nas.study.create import study_exists
-from nas.study.joining import create_or_join, wait_ready
+from nas.study.joining import create_or_join, queued_study, wait_ready
 from nas.study.record import CONFIG_KEY, TABLE_KEY, TABLE_PLAN_KEY, StudyRecord
 from nas.study.recording import claim_missing, recording
 from nas.study.runner import run_trials
@@ -91,14 +91,6 @@ def open_table_study(
         seed_list = list(range(config.seed, config.seed + (seeds or DEFAULT_SEEDS)))
         plan = {"layouts": [lay.to_dict() for lay in layouts], "seeds": seed_list}
 
-    def make() -> optuna.Study:
-        return optuna.create_study(
-            storage=storage,
-            study_name=name,
-            direction="minimize",
-            sampler=optuna.samplers.RandomSampler(),  # nothing is sampled: runs are queued
-        )
-
     def fill(study: optuna.Study) -> None:
         assert layouts is not None and plan is not None, "the study did not exist a moment ago"
         rec = StudyRecord(study)
@@ -118,7 +110,7 @@ def open_table_study(
             )
         return None
 
-    study, created = create_or_join(storage, name, make, fill)
+    study, created = create_or_join(storage, name, queued_study(storage, name, "minimize"), fill)
     plan = wait_ready(study, TABLE_PLAN_KEY, 0 if created else 60, refuse)
     if plan is None:
         raise TableStudyError(f"tabulation {name!r} has no plan; delete it to start over")
