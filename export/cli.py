@@ -24,12 +24,20 @@ def add_export_commands(sub: Any, storage_args: Callable[[argparse.ArgumentParse
         "onnx.checker and compare onnxruntime with PyTorch before writing it.",
     )
     p.add_argument("name", help="study name")
-    p.add_argument(
+    which = p.add_mutually_exclusive_group()
+    which.add_argument(
         "--trial",
         type=int,
         default=None,
         help="search trial number (default: the confirmed winner, or before confirm the best "
         "on validation; for a Pareto front, its best Δ_MTL)",
+    )
+    which.add_argument(
+        "--front-point",
+        type=int,
+        default=None,
+        metavar="K",
+        help="point #K of a confirmed front (as mtlnas show numbers them): its first-seed run",
     )
     p.add_argument("-o", "--output", default="model.onnx", help="output file (default model.onnx)")
     p.add_argument("--fp16", action="store_true", help="float16 weights, float32 inputs/outputs")
@@ -60,7 +68,7 @@ def export(args: argparse.Namespace, given: dict[str, Any]) -> int:
     storage = open_storage(args.storage)
     study = load_study(storage, args.name)
     study_config(study)  # names a half-created study (or one not made by mtl-nas) first
-    study, trial = answer(storage, study, args.trial)
+    study, trial = answer(storage, study, args.trial, args.front_point)
     report = export_trial(
         study,
         trial,
@@ -75,7 +83,9 @@ def export(args: argparse.Namespace, given: dict[str, Any]) -> int:
         )
     what = f"trial {report.trial}"
     if study.study_name != args.name:
-        what = f"confirmed winner, {study.study_name} run {report.trial}"
+        k = args.front_point
+        point = "confirmed winner" if k is None else f"front point #{k}"
+        what = f"{point}, {study.study_name} run {report.trial}"
     print(f"wrote {report.path} ({what}, checked with onnxruntime {report.provider})")
     return 0
 

@@ -46,7 +46,8 @@ def _confirm_args(p: argparse.ArgumentParser, prefix: str = "") -> None:
         type=int,
         default=None,
         help="finalists to retrain besides the two baselines: the search's best distinct "
-        "layouts (default 2)",
+        "layouts (default 2); with a cost objective, layouts spread along its validation "
+        "front, every one tested (default 3)",
     )
     p.add_argument(
         f"--{prefix}seeds",

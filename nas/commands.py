@@ -158,13 +158,21 @@ def _with_budgets(config: SearchConfig, problem: Problem, space: SearchSpace) ->
     from nas.budgets import resolve
     from nas.layout import Layout
 
-    independent = problem.cost(Layout.independent(space.tasks, space.depth))
+    independent_layout = Layout.independent(space.tasks, space.depth)
+    independent = problem.cost(independent_layout)
     cheapest = problem.cost(space.cheapest())
-    budgets = resolve(
-        config.max_cost,
-        {"params": independent.params, "flops": independent.flops},
-        {"params": cheapest.params, "flops": cheapest.flops},
-    )
+    base = {"params": float(independent.params), "flops": float(independent.flops)}
+    least = {"params": float(cheapest.params), "flops": float(cheapest.flops)}
+    if "latency" in config.max_cost:  # measured here, side by side (nas.study.latency)
+        from nas.study.latency import measure_ratio
+
+        ratio, ms, device = measure_ratio(problem, space.cheapest(), independent_layout)
+        base["latency"], least["latency"] = ms, ratio * ms
+        print(
+            f"latency budget against {device}: independent networks {ms:.2f} ms at batch 1, "
+            f"the cheapest layout {ratio:.2f}x"
+        )
+    budgets = resolve(config.max_cost, base, least)
     return config.replace(objective_options={**config.objective_options, **budgets})
 
 

@@ -227,7 +227,8 @@ def plot_pareto(study: optuna.Study, path: Path, confirmed: ConfirmedResult | No
             edgecolors="k",
             label="retrained by the confirm stage",
         )
-    ax.set_xlabel(names[1])
+    axis = {"latency": "latency at batch 1, multiple of the independent networks'"}
+    ax.set_xlabel(axis.get(names[1], names[1]))
     ax.set_ylabel("validation Δ_MTL (%)")
     ax.set_title(f"{study.study_name}: Pareto front (validation split)")
     ax.legend(fontsize=8)

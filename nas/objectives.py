@@ -7,6 +7,7 @@ be the answer (feasible ones). Chosen by ``--objectives`` like strategies and ev
 
     mtlnas search --objectives delta                      # Δ_MTL alone (default)
     mtlnas search --objectives delta,flops                # a Pareto front against FLOPs
+    mtlnas search --objectives delta,latency              # ... against measured latency
     mtlnas search --objective-option max_params=200000    # the best layout within a budget
     mtlnas search --objectives my_pkg.objectives:small    # your own
 """
@@ -31,7 +32,9 @@ __all__ = [
     "register_objectives",
 ]
 
-COSTS = ("params", "flops")  # per sample, from the cost model; latency is measured (to come)
+# params and flops per sample, from the cost model; latency as a multiple of the independent
+# networks' at batch 1, measured once per layout and study (nas.study.latency)
+COSTS = ("params", "flops", "latency")
 _CONSTRAINTS = "constraints"  # where Optuna keeps a trial's set_constraint values
 
 
@@ -80,13 +83,30 @@ class Objectives:
         """True for a Pareto front (Optuna's pruning is single-objective only)."""
         return len(self.costs) > 0
 
-    def values(self, delta: float, cost: Cost) -> list[float]:
-        """The values a trial returns: Δ_MTL, then each cost."""
-        return [delta, *(float(getattr(cost, name)) for name in self.costs)]
+    @property
+    def uses_latency(self) -> bool:
+        """Whether a trial's latency must be known (an objective or a budget)."""
+        return "latency" in self.costs or "latency" in self.max_cost
 
-    def constraints(self, cost: Cost) -> dict[str, float]:
+    def values(self, delta: float, cost: Cost, latency: float | None = None) -> list[float]:
+        """The values a trial returns: Δ_MTL, then each cost.
+
+        ``latency``: the layout's latency ratio, needed when :attr:`uses_latency`.
+        """
+        have = _costs(cost, latency)
+        return [delta, *(have[name] for name in self.costs)]
+
+    def constraints(self, cost: Cost, latency: float | None = None) -> dict[str, float]:
         """Constraint name -> value, feasible when every value is zero or less."""
-        return {f"max_{k}": float(getattr(cost, k)) - float(v) for k, v in self.max_cost.items()}
+        have = _costs(cost, latency)
+        return {f"max_{k}": have[k] - float(v) for k, v in self.max_cost.items()}
+
+
+def _costs(cost: Cost, latency: float | None) -> dict[str, float]:
+    out = {"params": float(cost.params), "flops": float(cost.flops)}
+    if latency is not None:
+        out["latency"] = float(latency)
+    return out
 
 
 def feasible(trial: FrozenTrial) -> bool:
@@ -99,10 +119,17 @@ def feasible(trial: FrozenTrial) -> bool:
 
 
 def delta(
-    costs: Sequence[str] = (), max_params: float | None = None, max_flops: float | None = None
+    costs: Sequence[str] = (),
+    max_params: float | None = None,
+    max_flops: float | None = None,
+    max_latency: float | None = None,
 ) -> Objectives:
-    """Objectives factory of the built-in specs ``delta``, ``delta,params``, ``delta,flops``."""
-    budgets = {"params": max_params, "flops": max_flops}
+    """Objectives factory of the built-in specs ``delta`` and ``delta,COST``.
+
+    Budgets are absolute: parameters or FLOPs per sample, latency as a multiple of the
+    independent networks' (``--max-cost`` resolves relative budgets into these).
+    """
+    budgets = {"params": max_params, "flops": max_flops, "latency": max_latency}
     return Objectives(costs, {k: v for k, v in budgets.items() if v is not None})
 
 
@@ -125,8 +152,8 @@ def make_objectives(spec: str, options: Mapping[str, Any] | None = None) -> Obje
     if rest:
         if name != "delta" or rest not in COSTS:
             raise ObjectivesError(
-                f"objectives {spec!r}: use delta, delta,params, delta,flops, or "
-                "package.module:function"
+                f"objectives {spec!r}: use delta, delta,params, delta,flops, delta,latency, "
+                "or package.module:function"
             )
         options["costs"] = (rest,)
     fn = _REGISTRY.resolve(name)

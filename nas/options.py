@@ -64,7 +64,8 @@ CONFIG_OPTIONS: dict[str, dict[str, Any]] = {
         "(default 2 x --epochs)",
     },
     "objectives": {
-        "help": "delta (default), delta,params / delta,flops for a Pareto front, or "
+        "help": "delta (default), delta,params / delta,flops / delta,latency for a Pareto "
+        "front (latency: onnxruntime, batch 1, measured once per layout on this machine), or "
         "package.module:function"
     },
     "objective_option": {
@@ -76,8 +77,9 @@ CONFIG_OPTIONS: dict[str, dict[str, Any]] = {
     "max_cost": {
         "metavar": "COST=BUDGET",
         "help": "budgets, e.g. flops=0.5 (half the independent networks' FLOPs per sample) or "
-        "params=800k (absolute; units k, M, G); comma-separated: layouts over a budget are "
-        "never the answer, and a budget below the space's cheapest layout is refused",
+        "params=800k (absolute; units k, M, G), latency=0.5 or latency=2.5ms (batch 1, "
+        "measured on this machine); comma-separated: layouts over a budget are never the "
+        "answer, and a budget below the space's cheapest layout is refused",
     },
     "n_trials": {"type": int, "help": "target count of finished trials (default 20)"},
     "epochs": {"type": int, "help": "training epochs per trial (default 6)"},

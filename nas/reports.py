@@ -178,7 +178,8 @@ def plot(args: argparse.Namespace, given: dict[str, Any]) -> int:
 
     Writes PNGs into ``--out``: ``NAME-history.png`` (validation, confirmed points marked),
     ``NAME-pareto.png`` for a multi-objective study, ``NAME-trialN.png`` (the layout drawing)
-    and, after a confirm stage, ``NAME-confirmed.png`` (test split, every seed).
+    and, after a confirm stage, ``NAME-confirmed.png`` (test split, every seed), with
+    ``NAME-front.png`` (test Δ_MTL against cost) when the study confirmed a front.
     """
     from nas import figures
     from nas.study import confirmed
@@ -216,6 +217,10 @@ def plot(args: argparse.Namespace, given: dict[str, Any]) -> int:
         from nas.result_figure import plot_confirmed
 
         written.append(plot_confirmed(table, out / f"{stem}-confirmed.png", args.name))
+        if table.cost_axis is not None:
+            from nas.front_figure import plot_front
+
+            written.append(plot_front(table, out / f"{stem}-front.png", args.name))
     for path in written:
         print(path)
     return 0

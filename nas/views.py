@@ -10,7 +10,8 @@ import optuna
 
 from nas.objectives import feasible
 from nas.study import TrialRecord
-from nas.study.confirmed import ConfirmedResult
+from nas.study.confirmed import ConfirmedResult, ConfirmedRow
+from nas.study.front import dominated
 from nas.study.stats import Summary
 
 __all__ = ["columns", "confirmed_table", "health_warnings", "numerics_note", "trial_summary"]
@@ -47,6 +48,29 @@ def columns(header: list[str], rows: list[list[str]], right: set[int] | None = N
     return lines
 
 
+def row_name(result: ConfirmedResult, row: ConfirmedRow) -> str:
+    """A confirmed row's name: a baseline's role, or ``#K search trial N`` (winner marked)."""
+    if row.role in _ROLE:
+        return _ROLE[row.role]
+    if result.cost_axis is None:
+        return f"winner (search trial {row.source_trial})"
+    win = ", winner" if row.finalist == result.winner else ""
+    return f"#{row.finalist} (search trial {row.source_trial}{win})"
+
+
+def _front_lines(result: ConfirmedResult, dom: Mapping[int, int]) -> list[str]:
+    axis = {"flops": "FLOPs", "params": "parameters", "latency": "latency"}[str(result.cost_axis)]
+    lines = [
+        f"front: every finalist was tested; cost axis {axis}; * dominated: another tested "
+        "layout costs no more and is better on paired test Δ_MTL by >= 2 SE"
+    ]
+    for k, by in sorted(dom.items()):
+        rows = {r.finalist: r for r in result.rows}
+        lines.append(f"  {row_name(result, rows[k])} dominated by {row_name(result, rows[by])}")
+    lines.append("export a point of the front with: mtlnas export NAME --front-point K (#K above)")
+    return lines
+
+
 def confirmed_table(result: ConfirmedResult) -> str:
     """The confirmed result: test Δ_MTL (mean ± sd over the confirm seeds) and paired tests.
 
@@ -57,15 +81,18 @@ def confirmed_table(result: ConfirmedResult) -> str:
     lines = [
         f"CONFIRMED (retrained with {len(seeds)} fresh seeds {seeds[0]}..{seeds[-1]}; "
         "mean ± sd over seeds; Δ_MTL paired with the same-seed independent networks)",
-        f"{'layout':28} {'TEST Δ_MTL':>16} {'95% interval':>18} {'val Δ_MTL (chose)':>18} "
+        f"{'layout':32} {'TEST Δ_MTL':>16} {'95% interval':>18} {'val Δ_MTL (chose)':>18} "
         f"{'FLOPs / params':>15} {'latency b1 / b64':>16} "
         + " ".join(f"{(t.name + ' ' + t.primary)[-23:]:>24}" for t in tasks)
         + "   (per task: test split)",
     ]
+    dom = dominated(result)
     for row in result.rows:
-        if row.role == "candidate" and row.finalist != result.winner:
+        if not row.tested:
             continue
-        name = _ROLE.get(row.role, f"winner (search trial {row.source_trial})")
+        name = row_name(result, row)
+        if result.cost_axis is not None:
+            name += " *" if row.finalist in dom else ""
         test = row.test_delta
         interval = (
             f"[{100 * test.low:+.2f}, {100 * test.high:+.2f}]"
@@ -78,13 +105,15 @@ def confirmed_table(result: ConfirmedResult) -> str:
         latency = result.latency_ratio(row) or {}
         fast = " / ".join(f"{latency[b]:.2f}x" for b in sorted(latency))
         lines.append(
-            f"{name:28} {_pm(test):>16} {interval:>18} {_pm(row.val_delta):>18} {cost:>15} "
+            f"{name:32} {_pm(test):>16} {interval:>18} {_pm(row.val_delta):>18} {cost:>15} "
             f"{fast:>16} {cells}"
         )
-    win = result.winner_row
-    words = result.cost_words(win)
-    of = f" ({words} of the independent networks)" if words else ""
-    lines.append(f"winner: {win.summary}{of}")
+    for row in result.rows:
+        if row.tested and row.role == "candidate":
+            words = result.cost_words(row)
+            of = f" ({words} of the independent networks)" if words else ""
+            what = "winner" if result.cost_axis is None else row_name(result, row)
+            lines.append(f"{what}: {row.summary}{of}")
     if result.latency_device and (base := result.independent.latency_ms):
         each = ", ".join(f"{ms:.2f} ms at batch {b}" for b, ms in sorted(base.items()))
         lines.append(
@@ -100,8 +129,10 @@ def confirmed_table(result: ConfirmedResult) -> str:
             f"{100 * p.mean:+.2f} ± {100 * p.se:.2f} (SE) points over {p.n} seeds, "
             f"95% [{100 * p.low:+.2f}, {100 * p.high:+.2f}]: {verdict}"
         )
+    if result.cost_axis is not None:
+        lines += _front_lines(result, dom)
     for r in result.rows:
-        if r.role == "candidate" and r.finalist != result.winner:
+        if not r.tested:
             lines.append(
                 f"also retrained: {r.summary} (search trial {r.source_trial}), "
                 f"val Δ_MTL {_pm(r.val_delta)}: not chosen, not tested"

@@ -30,6 +30,7 @@ from nas.objectives import feasible
 from nas.problem import Problem
 from nas.study import record
 from nas.study.config import SearchConfig
+from nas.study.front import choose
 from nas.study.record import CONFIRM_SUFFIX, REPLACED_KEY, StudyRecord, TrialRecord
 from nas.study.recording import claim_missing, recording
 from nas.study.weights import save_weights
@@ -98,20 +99,24 @@ class ConfirmPlan:
     finalists: tuple[Finalist, ...]
     seeds: tuple[int, ...]
     top: int
+    cost_axis: str | None = None  # a front's cost objective: every finalist is then tested
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        return {
+        out: dict[str, Any] = {
             "finalists": [f.to_dict() for f in self.finalists],
             "seeds": list(self.seeds),
             "top": self.top,
         }
+        if self.cost_axis is not None:
+            out["cost_axis"] = self.cost_axis
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ConfirmPlan:
         """Read :meth:`to_dict` output."""
         finalists = tuple(Finalist.from_dict(f) for f in data["finalists"])
-        return cls(finalists, tuple(data["seeds"]), int(data["top"]))
+        return cls(finalists, tuple(data["seeds"]), int(data["top"]), data.get("cost_axis"))
 
     def runs(self) -> list[dict[str, Any]]:
         """One user-attribute set per (finalist, seed): seed by seed, baselines first."""
@@ -130,7 +135,10 @@ class ConfirmPlan:
 
 
 def plan(study: optuna.Study, config: SearchConfig, top: int, seeds: int) -> ConfirmPlan:
-    """The two baselines and the ``top`` distinct best complete layouts of ``study``.
+    """The two baselines and ``top`` distinct complete layouts of ``study`` within its budget.
+
+    The ``top`` best by validation Δ_MTL; for a study with a cost objective, ``top`` spread
+    across cost along its validation front (:func:`nas.study.front.choose`).
 
     Raises:
         ConfirmError: no complete trial beyond the two baselines, or bad ``top`` / ``seeds``.
@@ -156,18 +164,21 @@ def plan(study: optuna.Study, config: SearchConfig, top: int, seeds: int) -> Con
             None if source is None else TrialRecord.of(source).delta_mtl,
         )
     seen = {(layout, "equal") for layout in layouts.values()}
-    candidates: list[Finalist] = []
+    distinct: list[tuple[FrozenTrial, Finalist]] = []
     ranked = sorted(records, key=lambda tr: (-(tr[1].delta_mtl or -1e9), tr[0].number))
     for t, r in ranked:
         if r.layout is None or r.delta_mtl is None or not feasible(t):
             continue  # a layout over the study's budget is never a finalist
         key = (Layout.from_dict(r.layout), r.loss_weighting or "equal")
-        if key in seen:
-            continue
-        seen.add(key)
-        candidates.append(Finalist("candidate", key[0], key[1], t.number, r.delta_mtl))
-        if len(candidates) == top:
-            break
+        if key not in seen:  # each layout once, at its best validation score
+            seen.add(key)
+            distinct.append((t, Finalist("candidate", key[0], key[1], t.number, r.delta_mtl)))
+    costs = config.judged_on().costs
+    if costs:  # a front: finalists spread across cost along it, not the top K by Δ_MTL
+        points = [(float(t.values[0]), float(t.values[1])) for t, _ in distinct]
+        candidates = [distinct[i][1] for i in choose(points, top)]
+    else:
+        candidates = [f for _, f in distinct[:top]]
     if not candidates:
         raise ConfirmError(
             f"study {study.study_name!r} has no complete layout beyond the two baselines to "
@@ -176,7 +187,8 @@ def plan(study: optuna.Study, config: SearchConfig, top: int, seeds: int) -> Con
         )
     first = config.seed + SEED_OFFSET
     finalists = (baselines["independent"], baselines["hard_sharing"], *candidates)
-    return ConfirmPlan(finalists, tuple(range(first, first + seeds)), top)
+    seeds_used = tuple(range(first, first + seeds))
+    return ConfirmPlan(finalists, seeds_used, top, costs[0] if costs else None)
 
 
 def _baseline_layouts(study: optuna.Study) -> dict[str, Layout]:

@@ -151,6 +151,9 @@ class ConfirmedResult:
     tasks: list[TaskInfo]
     version: int = field(default=CONFIRMED_VERSION)
     latency_device: str | None = None  # where latency_ms was measured (machine-specific)
+    # The study's cost objective (flops, params, latency) when it confirmed a front: every
+    # finalist is then tested, and nas.study.front says which ones are dominated.
+    cost_axis: str | None = None
 
     @property
     def winner_row(self) -> ConfirmedRow:
@@ -221,6 +224,8 @@ class ConfirmedResult:
         }
         if self.latency_device is not None:
             out["latency_device"] = self.latency_device
+        if self.cost_axis is not None:
+            out["cost_axis"] = self.cost_axis
         return out
 
     @classmethod
@@ -243,4 +248,5 @@ class ConfirmedResult:
             [TaskInfo(t["name"], t["primary"], bool(t["higher_is_better"])) for t in d["tasks"]],
             version,
             d.get("latency_device"),
+            d.get("cost_axis"),
         )

@@ -25,6 +25,7 @@ from nas.problem import Problem
 from nas.study import record
 from nas.study.baseline import await_baseline, enqueue_baselines
 from nas.study.config import SearchConfig
+from nas.study.latency import LatencyCache
 from nas.study.record import FINISHED, StudyRecord
 from nas.study.recording import recording
 from nas.study.stale import fail_stale
@@ -75,6 +76,10 @@ class Objective:
         self.record = StudyRecord(study)
         self.config, self.problem, self.space = config, problem, space
         self.objectives = config.judged_on()
+        self.latency = None
+        if self.objectives.uses_latency:  # measured once per layout, kept on the study
+            independent = Layout.independent(space.tasks, space.depth)
+            self.latency = LatencyCache(self.record, problem, independent)
         self.evaluator, self.store, self.progress = evaluator, store, progress
         self.poll = poll  # seconds between looks at the storage while waiting on another trial
         self._outer: set[int] = set()  # trials of this process waiting on the one run here
@@ -121,9 +126,12 @@ class Objective:
             block_executions=c.block_executions,
             loss_weighting=candidate.loss_weighting,
         )
+        latency = None if self.latency is None else self.latency.get(layout).ratio
+        if latency is not None:
+            record.write(trial, latency=latency)
         # Feasibility is known from the layout alone: stored first, so samplers learn the
         # feasible region from every trial, finished or not.
-        constraints = self.objectives.constraints(c)
+        constraints = self.objectives.constraints(c, latency)
         for key, value in constraints.items():
             trial.set_constraint(key, value)
         within = all(v <= 0 for v in constraints.values())
@@ -148,7 +156,7 @@ class Objective:
         )
         if is_baseline:
             self._warn_unlearned(primary, beaten)
-        values = self.objectives.values(delta, c)
+        values = self.objectives.values(delta, c, latency)
         if not all(math.isfinite(v) for v in values):
             record.write(trial, pruned_reason="non-finite validation metrics")
             raise optuna.TrialPruned("non-finite validation metrics")

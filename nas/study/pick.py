@@ -56,16 +56,20 @@ def trial_by_number(study: optuna.Study, number: int) -> FrozenTrial:
 
 
 def answer(
-    storage: optuna.storages.BaseStorage, study: optuna.Study, number: int | None = None
+    storage: optuna.storages.BaseStorage,
+    study: optuna.Study,
+    number: int | None = None,
+    front_point: int | None = None,
 ) -> tuple[optuna.Study, FrozenTrial]:
     """The trial that answers search study ``study``, as (the study holding it, the trial).
 
-    Trial ``number`` of the search when given; else the confirmed winner's run with the first
-    confirm seed (retrained, tested); else, before a confirm stage, the search's best trial on
+    Trial ``number`` of the search when given; else finalist ``front_point`` of a confirmed
+    front (``#K`` in ``mtlnas show``), or the confirmed winner: its run with the first confirm
+    seed (retrained, tested); else, before a confirm stage, the search's best trial on
     validation (:func:`best_trial`).
 
     Raises:
-        NoTrial: no such trial, or nothing complete yet.
+        NoTrial: no such trial, a front point that is not one, or nothing complete yet.
     """
     from nas.study.confirm import confirm_name
     from nas.study.verdict import confirmed
@@ -73,7 +77,22 @@ def answer(
     if number is not None:
         return study, trial_by_number(study, number)
     result = confirmed(storage, study.study_name)
-    if result is None:
+    run = None if result is None else result.answer_run()
+    if front_point is not None:
+        if result is None or result.cost_axis is None:
+            raise NoTrial(
+                f"study {study.study_name!r} has no confirmed front (a study with a cost "
+                f"objective, confirmed); use --trial N, or run: mtlnas confirm {study.study_name}"
+            )
+        points = [r.finalist for r in result.rows if r.tested and r.role == "candidate"]
+        if front_point not in points:
+            raise NoTrial(
+                f"study {study.study_name!r}: front point #{front_point} is not one; its "
+                f"points are {', '.join(f'#{k}' for k in points)} (mtlnas show "
+                f"{study.study_name})"
+            )
+        run = result.rows[front_point].runs[result.seeds[0]]
+    if run is None:
         return study, best_trial(study)
     confirm = optuna.load_study(study_name=confirm_name(study.study_name), storage=storage)
-    return confirm, confirm.get_trials(deepcopy=False)[result.answer_run()]
+    return confirm, confirm.get_trials(deepcopy=False)[run]

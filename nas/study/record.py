@@ -80,6 +80,8 @@ class TrialRecord:
         layout: the Layout's JSON form.
         summary: the Layout's one-line summary.
         params, flops, block_executions: the layout's cost (per sample).
+        latency: the layout's batch-1 latency as a multiple of the independent networks'
+            (measured once per study, :mod:`nas.study.latency`), when the study uses it.
         device, worker: where it ran (``host:pid``).
         numerics: what its floating-point results depend on besides the seed (torch build, CPU
             kernel capability and threads, or the GPU): runs that differ here differ in their
@@ -104,6 +106,7 @@ class TrialRecord:
     params: int | None = None
     flops: int | None = None
     block_executions: int | None = None
+    latency: float | None = None
     device: str | None = None
     worker: str | None = None
     numerics: str | None = None

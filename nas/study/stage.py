@@ -27,6 +27,7 @@ from nas.study.confirm import (
     replaced,
 )
 from nas.study.confirmed import ConfirmedResult
+from nas.study.front import DEFAULT_FRONT_TOP
 from nas.study.handle import StudyHandle
 from nas.study.joining import create_or_join, queued_study, study_exists, wait_ready
 from nas.study.record import (
@@ -60,7 +61,8 @@ def open_confirm(
     # The plan is made before the study, so a search with nothing to confirm creates nothing.
     wanted = None
     if not study_exists(storage, name):
-        wanted = plan(search, config, top or DEFAULT_TOP, seeds or DEFAULT_SEEDS)
+        default = DEFAULT_FRONT_TOP if config.multi_objective else DEFAULT_TOP
+        wanted = plan(search, config, top or default, seeds or DEFAULT_SEEDS)
 
     def fill(study: optuna.Study) -> None:
         assert wanted is not None, "the study did not exist a moment ago"

@@ -71,6 +71,9 @@ def decide(
 ) -> ConfirmedResult:
     """Pick the winner on mean validation Δ_MTL; only then score it and the baselines on test.
 
+    For a front (a plan with a cost axis) every finalist is scored on test, the winner being
+    the front's most accurate point on validation.
+
     Every Δ_MTL here is paired: a run at seed s against the independent run at seed s.
     """
     runs = complete_runs(study)
@@ -96,7 +99,10 @@ def decide(
     # The test split is read here and nowhere before.
     test_split = problem.test_split()
     test: dict[int, list[dict[str, float]]] = {}
-    for i in (0, 1, winner):
+    # A front tests every finalist (what each point of cost buys); otherwise only the winner
+    # and the baselines are read on test.
+    every = range(len(confirm.finalists))
+    for i in every if confirm.cost_axis else (0, 1, winner):
         test[i] = []
         for s in confirm.seeds:
             net = problem.build(confirm.finalists[i].layout)
@@ -135,4 +141,4 @@ def decide(
         for i, f in enumerate(confirm.finalists)
     ]
     tasks = [TaskInfo(t.name, t.primary, t.higher_is_better) for t in problem.tasks]
-    return ConfirmedResult(list(confirm.seeds), winner, rows, tasks)
+    return ConfirmedResult(list(confirm.seeds), winner, rows, tasks, cost_axis=confirm.cost_axis)

@@ -26,12 +26,21 @@ def test_budgets_are_multiples_or_counts_with_a_unit() -> None:
     independent, cheapest = {"flops": 1e6, "params": 1e6}, {"flops": 1e5, "params": 2e5}
     got = resolve({"flops": "0.5", "params": "0.8M"}, independent, cheapest)
     assert got == {"max_flops": 5e5, "max_params": 8e5}
+    # Latency budgets come out as multiples of the independent networks' (a study's unit).
+    ms = {"latency": 4.0}
+    assert resolve({"latency": "2ms"}, ms, {"latency": 1.0}) == {"max_latency": 0.5}
+    assert resolve({"latency": "0.5"}, ms, {"latency": 1.0}) == {"max_latency": 0.5}
+    with pytest.raises(BudgetError, match=re.escape("needs 1.00 ms (0.25x the independent")):
+        resolve({"latency": "0.5ms"}, ms, {"latency": 1.0})
     for bad, why in [
-        ("latency=0.5", "COST one of ['params', 'flops']"),
+        ("memory=0.5", "COST one of ['params', 'flops', 'latency']"),
         ("flops", "expected COST=BUDGET"),
         ("flops=0.5,flops=0.6", "names 'flops' twice"),
         ("flops=-1", "not a positive multiple"),
-        ("params=800000", "for a count give a unit (k, M, G), e.g. 800k"),
+        ("params=800000", "for an amount give a unit (k, M, G), e.g. 800k"),
+        ("latency=25", "for an amount give a unit (ms), e.g. 25ms"),
+        ("latency=2k", "an amount with a unit (ms; e.g. 2.5ms)"),
+        ("flops=2ms", "an amount with a unit (k, M, G; e.g. 800k, 1.2G)"),
     ]:
         with pytest.raises(BudgetError, match=re.escape(why)):
             parse_max_cost(bad)

@@ -34,13 +34,17 @@ def test_the_built_in_specs() -> None:
     assert two.values(0.5, cost) == [0.5, 40.0]
     assert two.constraints(cost) == {"max_params": 2.0}
     assert SearchConfig(objectives="delta,params").directions == ["maximize", "minimize"]
+    fast = make_objectives("delta,latency", {"max_latency": 0.5})
+    assert fast.names == ["delta_mtl", "latency"] and fast.uses_latency and not two.uses_latency
+    assert fast.values(0.5, cost, latency=0.25) == [0.5, 0.25]
+    assert fast.constraints(cost, latency=0.75) == {"max_latency": 0.25}
 
 
 def test_bad_objectives_are_one_line_errors() -> None:
     with pytest.raises(ObjectivesError, match="use delta, delta,params, delta,flops"):
-        make_objectives("delta,latency")
-    with pytest.raises(ObjectivesError, match="takes no option 'max_latency'"):
-        make_objectives("delta", {"max_latency": 3})
+        make_objectives("delta,memory")
+    with pytest.raises(ObjectivesError, match="takes no option 'max_memory'"):
+        make_objectives("delta", {"max_memory": 3})
     with pytest.raises(ObjectivesError, match="budget max_flops must be a positive number"):
         make_objectives("delta", {"max_flops": -1})
     with pytest.raises(ConfigError, match="unknown objectives 'nope'"):
