@@ -85,7 +85,14 @@ CONFIG_OPTIONS: dict[str, dict[str, Any]] = {
     "epochs": {"type": int, "help": "training epochs per trial (default 6)"},
     "batch_size": {"type": int, "help": "training batch size (default 64)"},
     "lr": {"type": float, "help": "AdamW learning rate (default 3e-3)"},
-    "loss_weighting": {"help": "equal (default), uncertainty, or search"},
+    "combine": {
+        "metavar": "METHOD",
+        "help": "how the tasks train together: equal (default), uncertainty, dwa, gradnorm "
+        "(loss weightings) or upgrad, mgda, pcgrad, gradvac, cagrad, imtl_g, nash_mtl, "
+        "aligned_mtl, dualproj, graddrop, random (gradient aggregations); search (equal or "
+        "uncertainty) or search:A,B,... makes it a parameter of the search",
+    },
+    "loss_weighting": {"help": "the same as --combine (its name before aggregations)"},
     "strategy": {
         "help": "where candidates come from: tpe (default), random, nsga2 (multi-objective), gp, "
         "grid (every layout of the space), or package.module:function"
@@ -150,6 +157,10 @@ def given_options(args: argparse.Namespace) -> dict[str, Any]:
             if not sep or not key.strip():
                 raise ConfigError(f"--labels {item!r}: expected TASK=SHARE, e.g. count=0.1")
         given["labels"] = shares
+    if "combine" in given:
+        if "loss_weighting" in given:
+            raise ConfigError("--combine and --loss-weighting name the same thing; give one")
+        given["loss_weighting"] = given.pop("combine")
     if "sampler" in given:  # the option's name before strategies
         if "strategy" in given:
             raise ConfigError("--sampler and --strategy name the same thing; give one")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from nas.benchmark import Split
+from nas.combine import METHODS, make_combiner
 from nas.errors import UserError
 from nas.metrics import TaskMeter
 from nas.tasks import Task
@@ -50,7 +51,7 @@ class TrainConfig:
     batch_size: int = 64
     lr: float = 3e-3  # AdamW learning rate, cosine-decayed to zero over the run
     weight_decay: float = 1e-4
-    loss_weighting: Literal["equal", "uncertainty"] = "equal"  # uncertainty: Kendall et al. 2018
+    loss_weighting: str = "equal"  # how task losses combine: a nas.combine method
     seed: int = 0  # initial weights and batch order
     amp: bool = True  # autocast on CUDA (bf16 where supported); always off on the CPU
     score_from: int = 1  # first epoch whose validation is scored and reported (the last always is)
@@ -67,9 +68,9 @@ class TrainConfig:
             raise ValueError(f"backbone_lr_mult must be positive, got {self.backbone_lr_mult}")
         if self.bn_mode not in ("train", "frozen"):
             raise ValueError(f"bn_mode must be 'train' or 'frozen', got {self.bn_mode!r}")
-        if self.loss_weighting not in ("equal", "uncertainty"):
+        if self.loss_weighting not in METHODS:
             raise ValueError(
-                f"loss_weighting must be 'equal' or 'uncertainty', got {self.loss_weighting!r}"
+                f"loss_weighting must be one of {list(METHODS)}, got {self.loss_weighting!r}"
             )
 
 
@@ -128,25 +129,6 @@ def evaluate(
                 )
     net.train(was_training)
     return {name: m.compute() for name, m in meters.items()}
-
-
-class LossWeighting(nn.Module):
-    """Equal weights, or learned homoscedastic uncertainty (Kendall et al. 2018).
-
-    Uncertainty weighting uses the common form sum_i exp(-s_i) L_i + s_i with s_i = log sigma_i^2.
-    """
-
-    def __init__(self, tasks: Sequence[str], mode: str) -> None:
-        super().__init__()
-        self.tasks, self.mode = list(tasks), mode
-        self.log_vars = nn.Parameter(torch.zeros(len(tasks)), requires_grad=mode == "uncertainty")
-
-    def forward(self, losses: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        """The weighted sum of the task losses."""
-        stacked = torch.stack([losses[t] for t in self.tasks])
-        if self.mode == "equal":
-            return stacked.sum()
-        return (torch.exp(-self.log_vars) * stacked + self.log_vars).sum()
 
 
 def _backbone_parts(net: nn.Module) -> list[nn.Module]:
@@ -253,10 +235,12 @@ def train(
     """
     device = train_split.x.device
     gen = torch.Generator(device="cpu").manual_seed(config.seed)
-    weighting = LossWeighting([t.name for t in tasks], config.loss_weighting).to(device)
-    extra = (p for p in weighting.parameters() if p.requires_grad)
+    names = [t.name for t in tasks]
+    combiner = make_combiner(config.loss_weighting, names).to(device)
     steps_per_epoch = math.ceil(len(train_split) / config.batch_size)
-    opt, sched = optimizer_for(net, config, extra, steps_per_epoch)
+    opt, sched = optimizer_for(net, config, combiner.trained_parameters(), steps_per_epoch)
+    own = {id(p) for p in combiner.trained_parameters()}
+    params = [p for g in opt.param_groups for p in g["params"] if id(p) not in own]
     scaler, nhwc = cuda_setup(net, train_split, config)
     train_s = eval_s = 0.0
     metrics: Metrics = {}
@@ -265,19 +249,20 @@ def train(
         start = time.perf_counter()
         order = torch.randperm(len(train_split), generator=gen).to(device)
         total = torch.zeros((), device=device)
+        per_task = torch.zeros(len(names), device=device)
         for idx, x in batches(train_split, order, config.batch_size, nhwc):
             with autocast_for(device, config.amp):
                 out = net(x)
             losses = {
                 t.name: t.compute_loss(out[t.name], train_split.targets[t.name][idx]) for t in tasks
             }
-            loss = weighting(losses)
             opt.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
+            loss = combiner.backward(losses, params, scaler)
             scaler.step(opt)
             scaler.update()
             sched.step()
-            total += loss.detach()
+            total += loss
+            per_task += torch.stack([losses[n] for n in names]).detach().float()
         # One host sync per epoch: checking every step would stall the GPU pipeline.
         mean_loss = float(total) / steps_per_epoch
         if device.type == "cuda":
@@ -285,6 +270,7 @@ def train(
         train_s += time.perf_counter() - start
         if not math.isfinite(mean_loss):
             raise DivergedError(f"training loss became {mean_loss} in epoch {epoch}")
+        combiner.end_epoch(dict(zip(names, (per_task / steps_per_epoch).tolist(), strict=True)))
         if epoch < config.epochs and (on_epoch is None or epoch < config.score_from):
             continue  # nobody reads this epoch's score: spare the validation pass
         start = time.perf_counter()

@@ -95,13 +95,16 @@ class SearchSpace(abc.ABC):
         return True
 
     def suggest_loss_weighting(self, trial: optuna.trial.BaseTrial, configured: str) -> str:
-        """The study's loss weighting, or, when it is ``search``, one chosen through ``trial``.
+        """The study's combination method, or, when it is ``search[:a,b]``, one chosen by ``trial``.
 
-        ``uncertainty`` is learned homoscedastic uncertainty weighting (Kendall et al. 2018).
+        Methods are :mod:`nas.combine`'s: loss weightings (equal, uncertainty, dwa, gradnorm)
+        and gradient aggregations (upgrad, mgda, pcgrad, ...).
         """
-        if configured != "search":
+        from nas.combine import is_search, search_choices
+
+        if not is_search(configured):
             return configured
-        return str(trial.suggest_categorical("loss_weighting", list(LOSS_WEIGHTINGS)))
+        return str(trial.suggest_categorical("loss_weighting", search_choices(configured)))
 
 
 _T = TypeVar("_T")

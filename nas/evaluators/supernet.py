@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import torch
 from tqdm import tqdm
 
+from nas.combine.weightings import Equal
 from nas.errors import UserError
 from nas.evaluators.base import Candidate, Checkpoint, Evaluation, Evaluator, Preparation, Progress
 from nas.layout import Layout
@@ -24,7 +25,6 @@ from nas.problem import Problem
 from nas.supernet import FairSampler, Supernet, recalibrate
 from nas.train import (
     DivergedError,
-    LossWeighting,
     TrainConfig,
     autocast_for,
     batches,
@@ -101,7 +101,7 @@ class SupernetEvaluator(Evaluator):
             epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
             backbone_lr_mult=self.backbone_lr_mult, bn_mode=self.bn_mode,  # type: ignore[arg-type]
         )  # fmt: skip
-        weighting = LossWeighting([t.name for t in problem.tasks], "equal").to(device)
+        weighting = Equal([t.name for t in problem.tasks]).to(device)
         steps = math.ceil(len(train) / config.batch_size)
         opt, sched = optimizer_for(net, config, (), steps)
         scaler, nhwc = cuda_setup(net, train, config)  # as train(): fp16 scaling, NHWC on CUDA
@@ -135,8 +135,8 @@ class SupernetEvaluator(Evaluator):
                         t.name: t.compute_loss(out[t.name], train.targets[t.name][idx])
                         for t in problem.tasks
                     }
-                    loss = weighting(losses)
-                    scaler.scale(loss).backward()
+                    loss = weighting.combine(losses)
+                    scaler.scale(loss).backward()  # type: ignore[no-untyped-call]
                     total += loss.detach()
                 scaler.step(opt)
                 scaler.update()

@@ -53,7 +53,7 @@ class FullTraining(Evaluator):
             epochs=self.epochs,
             batch_size=self.batch_size,
             lr=self.lr,
-            loss_weighting=candidate.loss_weighting,  # type: ignore[arg-type]
+            loss_weighting=candidate.loss_weighting,
             seed=candidate.seed,
             score_from=self.score_from,
             backbone_lr_mult=self.backbone_lr_mult,

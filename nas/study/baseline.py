@@ -14,6 +14,7 @@ from collections.abc import Callable
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from nas.combine import enqueued_choice, is_search
 from nas.layout import Layout
 from nas.study.config import SearchConfig
 from nas.study.record import FINISHED, StudyRecord, TrialRecord
@@ -137,8 +138,8 @@ def enqueue_baselines(
             params = space.params(layout)
         except ValueError:
             params = {}  # not reachable in this space: the objective builds it from the attr
-        if config.loss_weighting == "search":
-            params["loss_weighting"] = "equal"
+        if is_search(config.loss_weighting):
+            params["loss_weighting"] = enqueued_choice(config.loss_weighting)
         study.enqueue_trial(params, user_attrs={"baseline": kind, "layout": layout.to_dict()})
         queued.append(kind)
     return queued

@@ -22,7 +22,6 @@ if TYPE_CHECKING:
 __all__ = ["PRUNERS", "ConfigError", "SearchConfig", "conflicts"]
 
 PRUNERS = ("percentile", "median", "none")
-WEIGHTINGS = ("equal", "uncertainty", "search")
 BN_MODES = ("train", "frozen")
 CHANGEABLE = frozenset({"n_trials"})  # may differ on resume
 
@@ -53,7 +52,9 @@ class SearchConfig:
     epochs: int = 6  # training epochs per trial
     batch_size: int = 64
     lr: float = 3e-3
-    loss_weighting: str = "equal"  # equal, uncertainty, or search (part of the search space)
+    # How task losses and gradients combine (nas.combine): a method, or search[:a,b,...] to make
+    # it a parameter of the search; --combine on the command line.
+    loss_weighting: str = "equal"
     strategy: str = "tpe"  # where candidates come from: tpe, random, nsga2, gp, grid, module:fn
     strategy_options: Mapping[str, Any] = field(default_factory=dict)  # e.g. {"seed": 3}
     pruner: str = "percentile"  # percentile (bottom 25%), median (bottom 50%), none
@@ -95,10 +96,11 @@ class SearchConfig:
                     f"option 'labels': task {task!r} keeps {share!r} of its labels; give a share "
                     "in (0, 1], e.g. --labels count=0.1"
                 )
-        checks = {
-            "pruner": (self.pruner, PRUNERS),
-            "loss_weighting": (self.loss_weighting, WEIGHTINGS),
-        }
+        from nas.combine import check_combine, is_search
+
+        if (why := check_combine(str(self.loss_weighting))) is not None:
+            raise ConfigError(f"option 'combine' (loss_weighting): {why}")
+        checks = {"pruner": (self.pruner, PRUNERS)}
         for key, (value, allowed) in checks.items():
             if value not in allowed:
                 raise ConfigError(f"option {key!r} is {value!r}; choose one of {list(allowed)}")
@@ -126,10 +128,10 @@ class SearchConfig:
             raise ConfigError(f"option 'pretrained' must be a file path, got {self.pretrained!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ConfigError(f"option 'seed' must be a non-negative integer, got {self.seed!r}")
-        if self.evaluator == "supernet" and self.loss_weighting == "search":
+        if self.evaluator == "supernet" and is_search(self.loss_weighting):
             raise ConfigError(
                 "the supernet evaluator trains one set of weights for every layout; "
-                "--loss-weighting search needs --evaluator train"
+                "--combine search needs --evaluator train"
             )
         from nas.objectives import ObjectivesError
 

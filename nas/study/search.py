@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import optuna
 
+from nas.combine import enqueued_choice, is_search
 from nas.evaluators import Preparation, make_evaluator
 from nas.problem import Problem
 from nas.strategies import StrategyError, make_strategy
@@ -36,8 +37,8 @@ def queue_layouts(study: optuna.Study, space: SearchSpace, config: SearchConfig)
                 f"strategy {config.strategy!r} gave a layout the space {space.name!r} cannot "
                 f"reach ({err}): {layout.summary()}"
             ) from None
-        if config.loss_weighting == "search":
-            params["loss_weighting"] = "equal"
+        if is_search(config.loss_weighting):
+            params["loss_weighting"] = enqueued_choice(config.loss_weighting)
         study.enqueue_trial(params, skip_if_exists=True)
     total = len(study.get_trials(deepcopy=False))
     if total > before and config.n_trials < total:

@@ -61,7 +61,7 @@ def test_the_supernet_cannot_score_a_searched_loss_weighting(
     args = ["search", "--evaluator", "supernet", "--loss-weighting", "search", *TINY]
     assert main([*args, "--storage", url]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "--loss-weighting search needs --evaluator train" in err[0]
+    assert len(err) == 1 and "--combine search needs --evaluator train" in err[0]
     assert not (tmp_path / "s.db").exists() or not optuna.get_all_study_names(url)
 
 

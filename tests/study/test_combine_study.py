@@ -1,0 +1,40 @@
+"""A study trained with a gradient aggregation searches, resumes, confirms and exports as any."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import optuna
+import pytest
+
+from export.runtime import OnnxModel
+from nas.cli import main
+from nas.study import confirmed, open_storage
+
+TINY = ["--benchmark", "digits", "--size", "tiny", "--device", "cpu", "--quiet", "--epochs", "1"]
+
+
+@pytest.mark.slow
+def test_a_study_with_combine_resumes_confirms_and_exports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["search", "--name", "c", "--n-trials", "3", *TINY, "--combine", "pcgrad",
+                 "--no-confirm"]) == 0  # fmt: skip
+    config = optuna.load_study(study_name="c", storage="sqlite:///studies.db").user_attrs
+    assert '"loss_weighting": "pcgrad"' in config["mtlnas_config"]
+    assert main(["resume", "c", "--n-trials", "4", "--device", "cpu", "--quiet",
+                 "--confirm-top", "1", "--confirm-seeds", "2"]) == 0  # fmt: skip
+    study = optuna.load_study(study_name="c", storage="sqlite:///studies.db")
+    assert {t.user_attrs["loss_weighting"] for t in study.trials} == {"pcgrad"}
+    result = confirmed(open_storage("sqlite:///studies.db"), "c")
+    assert result is not None
+    # Each finalist is retrained with its own method; the baselines with equal weights.
+    assert result.winner_row.loss_weighting == "pcgrad"
+    assert [r.loss_weighting for r in result.rows[:2]] == ["equal", "equal"]
+    assert main(["export", "c", "-o", "c.onnx"]) == 0
+    assert OnnxModel("c.onnx", "cpu").metadata["config"]["loss_weighting"] == "pcgrad"
+    capsys.readouterr()
+    assert main(["search", "--name", "bad", *TINY, "--combine", "search:upgrad"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "e.g. search:equal,upgrad,pcgrad" in err
