@@ -21,6 +21,7 @@ from nas.layout import Layout
 from nas.problem import Metrics, Problem
 
 if TYPE_CHECKING:
+    from nas.study.config import SearchConfig
     from search_spaces import SearchSpace
 
 __all__ = ["Candidate", "Evaluation", "Evaluator", "Preparation", "Progress", "StateKeeper"]
@@ -93,6 +94,7 @@ class Preparation:
         space: the study's search space.
         state: the study's state keeper; None when the storage has no artifact store.
         progress: whether to show progress bars.
+        config: the study's configuration (seed, batch size, learning rate, ...), when known.
     """
 
     study_name: str
@@ -100,6 +102,7 @@ class Preparation:
     space: SearchSpace
     state: StateKeeper | None
     progress: bool = True
+    config: SearchConfig | None = None
 
 
 @runtime_checkable

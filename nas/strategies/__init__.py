@@ -3,7 +3,8 @@
 A strategy factory takes the study's options (``--strategy-option KEY=JSON``) as keyword
 arguments and returns a :class:`Strategy`. Built in: Optuna's samplers ``tpe`` (the default),
 ``random``, ``nsga2`` (multi-objective) and ``gp`` (Gaussian process, told the objective is
-noisy), and ``grid``, which queues every layout of the space.
+noisy), ``grid``, which queues every layout of the space, and ``adashare``, which learns
+AdaShare's select-or-skip policy and queues layouts sampled from it.
 
     mtlnas search --strategy gp
     mtlnas search --strategy tpe --strategy-option n_startup_trials=5
@@ -136,7 +137,10 @@ def grid(max_combinations: int = 200_000, seed: int = 0) -> Strategy:
 
 _REGISTRY = Registry(
     "strategy",
-    {name: f"nas.strategies:{name}" for name in ("tpe", "random", "nsga2", "gp", "grid")},
+    {
+        **{name: f"nas.strategies:{name}" for name in ("tpe", "random", "nsga2", "gp", "grid")},
+        "adashare": "nas.strategies.adashare:adashare",
+    },
     StrategyError,
 )
 

@@ -17,6 +17,7 @@ import optuna
 from nas.layout import Layout
 
 if TYPE_CHECKING:
+    from nas.evaluators.base import Preparation
     from nas.study.config import SearchConfig
     from search_spaces import SearchSpace
 
@@ -47,6 +48,17 @@ class Strategy:
         reproducible, and a resumed study does not replay its earlier random draws.
         """
         return optuna.samplers.RandomSampler(seed=seed)
+
+    def prepare(self, context: Preparation) -> str | None:
+        """Learn what the strategy needs before its layouts (a policy), once per study.
+
+        Called by each search process before its trials, with the study's problem, space and a
+        state keeper of the strategy's own (checkpoints in the artifact store, under a lock:
+        the first process trains, a killed one resumes from its last epoch, others load).
+        Returns a line to print, or None. Nothing to learn by default.
+        """
+        del context
+        return None
 
     def layouts(self, space: SearchSpace, config: SearchConfig) -> Sequence[Layout]:
         """Layouts to queue into the study before its trials (none by default).

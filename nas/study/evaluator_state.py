@@ -27,11 +27,12 @@ from nas.study.gate import TrialGate
 from nas.study.record import StudyRecord
 from nas.study.weights import CorruptWeights, _sha256, load_weights
 
-__all__ = ["STATE_KEY", "StateLost", "StudyState"]
+__all__ = ["STATE_KEY", "STRATEGY_STATE_KEY", "StateLost", "StudyState"]
 
 # {"artifact", "sha256", "epoch", "epochs"} of the last checkpoint; the name is the one studies
 # stored before the state was the evaluator's in general (the supernet was the only one).
 STATE_KEY = "mtlnas_supernet"
+STRATEGY_STATE_KEY = "mtlnas_strategy_state"  # the same for a strategy's learned state
 
 
 class StateLost(UserError, RuntimeError):
@@ -51,8 +52,13 @@ class StudyState:
         storage_url: str | None,
         retrain: bool = False,
         label: str = "evaluator",
+        key: str = STATE_KEY,
+        purpose: str = "supernet",
     ) -> None:
         self.study, self.store, self.url, self.label = study, store, storage_url, label
+        # Where the checkpoint is named and which lock guards it: a strategy's state (a learned
+        # policy) keeps its own, beside the evaluator's.
+        self.key, self.purpose = key, purpose
         self.retrain = retrain  # a lost checkpoint is trained again from scratch
         self.record = StudyRecord(study)
 
@@ -62,12 +68,12 @@ class StudyState:
         if self.url is None:
             yield
             return
-        with TrialGate(self.url, self.study.study_name, purpose="supernet"):  # the v1 lock name
+        with TrialGate(self.url, self.study.study_name, purpose=self.purpose):  # v1: "supernet"
             yield  # released, and its file or server connection freed, however this ends
 
     def entry(self) -> dict[str, Any] | None:
         """What the study says about its last checkpoint (no weights)."""
-        entry: dict[str, Any] | None = self.record.get(STATE_KEY)
+        entry: dict[str, Any] | None = self.record.get(self.key)
         return entry
 
     def latest(self) -> dict[str, Any] | None:
@@ -93,7 +99,7 @@ class StudyState:
                     "--retrain"
                 ) from None
             print(f"{what} cannot be loaded; training the {self.label} again from scratch")
-            self.record.set(STATE_KEY, None)
+            self.record.set(self.key, None)
             return None
 
     def save(self, checkpoint: dict[str, Any]) -> None:
@@ -109,7 +115,7 @@ class StudyState:
             digest = _sha256(path)
         entry = {"artifact": artifact, "sha256": digest}
         entry |= {"epoch": checkpoint["epoch"], "epochs": checkpoint["epochs"]}
-        self.record.set(STATE_KEY, entry)
+        self.record.set(self.key, entry)
         if old is not None:  # the new one is named: the old file is no longer needed
             with contextlib.suppress(Exception):  # a file left behind costs disk only
                 self.store.remove(old["artifact"])

@@ -7,11 +7,11 @@ import optuna
 from nas.combine import enqueued_choice, is_search
 from nas.evaluators import Preparation, make_evaluator
 from nas.problem import Problem
-from nas.strategies import StrategyError, make_strategy
+from nas.strategies import Strategy, StrategyError, make_strategy
 from nas.study.baseline import enqueue_baselines
 from nas.study.config import SearchConfig
 from nas.study.create import make_sampler
-from nas.study.evaluator_state import StudyState
+from nas.study.evaluator_state import STRATEGY_STATE_KEY, StudyState
 from nas.study.handle import StudyHandle
 from nas.study.objective import Objective
 from nas.study.record import TRIVIAL_KEY, StudyRecord
@@ -21,13 +21,21 @@ from search_spaces import SearchSpace
 __all__ = ["queue_layouts", "run_search"]
 
 
-def queue_layouts(study: optuna.Study, space: SearchSpace, config: SearchConfig) -> int:
+def queue_layouts(
+    study: optuna.Study,
+    space: SearchSpace,
+    config: SearchConfig,
+    strategy: Strategy | None = None,
+) -> int:
     """Queue the layouts the study's strategy computes; returns how many were new.
 
     A layout queued or tried before is skipped (Optuna compares the parameters), so every
     process that starts the search may call this; callers that race hold the study's gate.
+    ``strategy``: the prepared strategy (default: made afresh from the configuration).
     """
-    layouts = make_strategy(config.strategy, config.strategy_options).layouts(space, config)
+    if strategy is None:
+        strategy = make_strategy(config.strategy, config.strategy_options)
+    layouts = strategy.layouts(space, config)
     before = len(study.get_trials(deepcopy=False))
     for layout in layouts:
         try:
@@ -75,6 +83,14 @@ def run_search(
     line = evaluator.prepare(context)  # e.g. a supernet trained (or loaded) once, before any trial
     if line:
         print(line)
+    strategy = make_strategy(config.strategy, config.strategy_options)
+    own = None
+    if store is not None:
+        own = StudyState(study, store, storage_url, retrain, "strategy", STRATEGY_STATE_KEY,
+                         purpose="strategy")  # fmt: skip
+    line = strategy.prepare(Preparation(study.study_name, problem, space, own, progress, config))
+    if line:  # e.g. a policy learned (or loaded) once, before its layouts are queued
+        print(line)
     objective = Objective(study, config, problem, space, evaluator, store, progress)
 
     def best(study: optuna.Study) -> str | None:
@@ -89,7 +105,7 @@ def run_search(
         lost = enqueue_baselines(study, space, config, lost_only=True)
         if lost:
             print(f"queued again the baseline trials that were lost: {', '.join(lost)}")
-        queued = queue_layouts(study, space, config)
+        queued = queue_layouts(study, space, config, strategy)
         if queued:
             print(f"strategy {config.strategy!r} queued {queued} layouts")
 

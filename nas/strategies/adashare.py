@@ -1,0 +1,110 @@
+"""``--strategy adashare``: AdaShare's learned select-or-skip policy as a peer of the samplers.
+
+The policy is trained with the network's weights as AdaShare does (:mod:`nas.policy_training`:
+a hard-sharing warm-up, then alternating weight and policy updates under a curriculum and an
+annealed Gumbel-softmax, with its sparsity and sharing losses), once per study, checkpointed in
+the artifact store like the supernet (a killed training resumes from its last epoch). Then
+``samples`` layouts (AdaShare samples 8) drawn from the learned policy, the most likely first,
+are queued into the study: they train from scratch as ordinary trials, the confirm stage
+chooses among them on validation and tests once.
+
+    mtlnas search --space adashare --strategy adashare --n-trials 10
+    mtlnas search --space adashare --strategy adashare --strategy-option policy_epochs=12
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+import torch
+
+from nas.layout import Layout
+from nas.policy import Policy
+from nas.policy_training import PolicyTraining, train_policy
+from nas.strategies.base import Strategy
+from nas.supernet import Supernet
+
+if TYPE_CHECKING:
+    from nas.evaluators.base import Preparation
+    from nas.study.config import SearchConfig
+    from search_spaces import SearchSpace
+
+__all__ = ["AdaShare", "adashare"]
+
+
+class AdaShare(Strategy):
+    """Learns AdaShare's policy in :meth:`prepare`; queues layouts sampled from it.
+
+    Args:
+        samples: layouts to draw from the learned policy.
+        how: the policy training (batch size, learning rate and seed come from the study).
+    """
+
+    def __init__(self, samples: int, how: PolicyTraining) -> None:
+        self.samples, self.how = samples, how
+        self.policy: Policy | None = None
+        self.seconds = 0.0  # wall time of the policy training this process ran
+
+    def prepare(self, context: Preparation) -> str | None:
+        """Train (or load) the study's policy; refused outside a select/skip space."""
+        from nas.strategies import StrategyError
+        from search_spaces.adashare import AdaShareSpace
+
+        space, problem = context.space, context.problem
+        if not isinstance(space, AdaShareSpace):
+            raise StrategyError(
+                "strategy 'adashare' learns a select-or-skip policy: use --space adashare"
+            )
+        if context.state is None:
+            raise StrategyError(
+                "strategy 'adashare' keeps its policy in the artifact store, and this storage "
+                "has none: give --artifacts DIR"
+            )
+        how = self.how
+        if context.config is not None:
+            c = context.config
+            how = replace(how, batch_size=c.batch_size, lr=c.lr, seed=c.seed)
+        tasks = [t.name for t in problem.tasks]
+        with torch.random.fork_rng(devices=[]):  # initial weights from the study's seed alone
+            torch.manual_seed(how.seed)
+            net = Supernet(problem.backbone, problem.heads, tasks, problem.benchmark.input_shape,
+                           [space.instances] * space.depth)  # fmt: skip
+            policy = Policy(tasks, space.depth, space.instances, space.always_run)
+            with context.state.hold():
+                start = context.state.latest()
+                begun = time.perf_counter()
+                ran = 0
+                if start is None or start["epoch"] < start["epochs"]:
+                    ran = train_policy(net, policy, problem, how, start, context.state.save,
+                                       context.progress)  # fmt: skip
+                else:
+                    policy.load_state_dict(start["policy"])
+                self.seconds = time.perf_counter() - begun
+        self.policy = policy.cpu()
+        verb = f"learned in {ran} epochs ({self.seconds:.0f} s)" if ran else "loaded"
+        return f"adashare policy of study {context.study_name!r}: {verb}"
+
+    def layouts(self, space: SearchSpace, config: SearchConfig) -> Sequence[Layout]:
+        """``samples`` distinct layouts drawn from the policy (none before :meth:`prepare`)."""
+        del space
+        if self.policy is None:
+            return ()
+        return self.policy.sample(self.samples, torch.Generator().manual_seed(config.seed))
+
+
+def adashare(
+    samples: int = 8,
+    warmup_epochs: int = 2,
+    policy_epochs: int = 6,
+    curriculum_every: int = 1,
+    sparsity: float = 0.02,
+    sharing: float = 0.05,
+    policy_lr: float = 0.01,
+) -> Strategy:
+    """Strategy factory ``adashare`` (options as :class:`~nas.policy_training.PolicyTraining`)."""
+    how = PolicyTraining(warmup_epochs, policy_epochs, curriculum_every, sparsity, sharing,
+                         policy_lr)  # fmt: skip
+    return AdaShare(samples, how)

@@ -1,0 +1,99 @@
+"""``--strategy adashare``: the policy learned once per study, resumed after a kill, sampled."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import optuna
+import pytest
+import torch
+
+from nas.backbones import BackboneSpec
+from nas.cli import main
+from nas.datasets.scenes import scenes
+from nas.evaluators import Preparation
+from nas.problem import Problem
+from nas.strategies import StrategyError, make_strategy
+from nas.testing import MemoryState
+from search_spaces import make_space
+
+TINY = ["--benchmark", "scenes", "--size", "tiny", "--device", "cpu", "--quiet", "--epochs", "1"]
+
+
+@pytest.fixture(scope="module")
+def problem() -> Problem:
+    return Problem.prepare(scenes("tiny"), BackboneSpec("conv", {"widths": [8, 8, 16]}),
+                           torch.device("cpu"))  # fmt: skip
+
+
+def _prep(problem: Problem, space: Any, state: Any) -> Preparation:
+    return Preparation("s", problem, space, state, progress=False)
+
+
+def test_a_killed_policy_training_resumes_to_the_same_policy(
+    problem: Problem, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    space = make_space("adashare", problem.benchmark.task_names, 3, {})
+    options = {"warmup_epochs": 1, "policy_epochs": 2}
+    whole = make_strategy("adashare", options)
+    assert "learned in 3 epochs" in str(whole.prepare(_prep(problem, space, MemoryState())))
+    # The same training killed after its second epoch's checkpoint, then resumed.
+    state = MemoryState()
+    real_save = state.save
+
+    def save_then_die(checkpoint: dict[str, Any]) -> None:
+        real_save(checkpoint)
+        if checkpoint["epoch"] == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(state, "save", save_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        make_strategy("adashare", options).prepare(_prep(problem, space, state))
+    monkeypatch.setattr(state, "save", real_save)
+    resumed = make_strategy("adashare", options)
+    assert "learned in 1 epochs" in str(resumed.prepare(_prep(problem, space, state)))
+    assert torch.equal(resumed.policy.logits, whole.policy.logits)  # type: ignore[attr-defined]
+    again = make_strategy("adashare", options)
+    assert "loaded" in str(again.prepare(_prep(problem, space, state)))
+
+
+def test_the_policy_learns_and_its_samples_are_layouts_of_the_space(problem: Problem) -> None:
+    space = make_space("adashare", problem.benchmark.task_names, 3, {})
+    strategy = make_strategy("adashare", {"warmup_epochs": 1, "policy_epochs": 3, "samples": 4})
+    strategy.prepare(_prep(problem, space, MemoryState()))
+    logits = strategy.policy.logits  # type: ignore[attr-defined]
+    assert logits[:, 0].abs().sum() == 0  # always-run depth 0: never learned
+    assert logits[:, 1:].abs().sum() > 0  # the curriculum's depths were
+    from nas.study.config import SearchConfig
+
+    layouts = strategy.layouts(space, SearchConfig(space="adashare"))
+    assert 1 <= len(layouts) <= 4 and len(set(layouts)) == len(layouts)
+    for layout in layouts:
+        space.params(layout)  # reachable: queued as an ordinary trial
+
+
+def test_adashare_is_refused_outside_a_select_or_skip_space(problem: Problem) -> None:
+    space = make_space("branched", problem.benchmark.task_names, 3, {})
+    with pytest.raises(StrategyError, match="use --space adashare"):
+        make_strategy("adashare").prepare(_prep(problem, space, MemoryState()))
+
+
+@pytest.mark.slow
+def test_an_adashare_study_queues_its_samples_resumes_and_confirms(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    args = ["search", "--name", "a", "--space", "adashare", "--strategy", "adashare",
+            "--strategy-option", "policy_epochs=2", "--strategy-option", "warmup_epochs=1",
+            "--strategy-option", "samples=3", "--n-trials", "4", *TINY, "--no-confirm"]  # fmt: skip
+    assert main(args) == 0
+    assert "adashare policy of study 'a': learned in 3 epochs" in capsys.readouterr().out
+    study = optuna.load_study(study_name="a", storage="sqlite:///studies.db")
+    assert "mtlnas_strategy_state" in study.user_attrs
+    assert main(["resume", "a", "--n-trials", "5", "--device", "cpu", "--quiet",
+                 "--confirm-seeds", "2", "--confirm-top", "1"]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert "adashare policy of study 'a': loaded" in out and "CONFIRMED" in out
+    study = optuna.load_study(study_name="a", storage="sqlite:///studies.db")
+    assert len(study.trials) >= 5
