@@ -95,7 +95,8 @@ CONFIG_OPTIONS: dict[str, dict[str, Any]] = {
     "loss_weighting": {"help": "the same as --combine (its name before aggregations)"},
     "strategy": {
         "help": "where candidates come from: tpe (default), random, nsga2 (multi-objective), gp, "
-        "grid (every layout of the space), or package.module:function"
+        "grid (every layout of the space), adashare (AdaShare's learned policy; --space "
+        "adashare), or package.module:function"
     },
     "strategy_option": {
         "action": "append",
