@@ -44,9 +44,10 @@ def _step(
     params: list[torch.nn.Parameter],
     x: torch.Tensor,
     targets: dict[str, torch.Tensor],
+    tasks: Any,
 ) -> None:
     out = net(x)
-    losses = {t.name: t.compute_loss(out[t.name], targets[t.name]) for t in net.tasks_spec}
+    losses = {t.name: t.compute_loss(out[t.name], targets[t.name]) for t in tasks}
     opt.zero_grad(set_to_none=True)
     combiner.backward(losses, params, torch.amp.GradScaler(x.device.type, enabled=False))
     opt.step()
@@ -66,9 +67,7 @@ def _bench(device: torch.device, methods: list[str], repeats: int, batch: int) -
             combiner = make_combiner(method, names).to(device)
             opt, _ = optimizer_for(net, TrainConfig(), combiner.trained_parameters(), 10)
             params = [p for p in net.parameters() if p.requires_grad]
-            net.tasks_spec = problem.tasks  # what _step computes the losses of
-
-            step = partial(_step, net, combiner, opt, params, x, targets)
+            step = partial(_step, net, combiner, opt, params, x, targets, problem.tasks)
             step()  # warm-up (and the aggregations' one-off grouping of parameters)
             steps[method] = step
         times: dict[str, list[float]] = {m: [] for m in methods}

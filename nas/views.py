@@ -64,8 +64,8 @@ def _front_lines(result: ConfirmedResult, dom: Mapping[int, int]) -> list[str]:
         f"front: every finalist was tested; cost axis {axis}; * dominated: another tested "
         "layout costs no more and is better on paired test Δ_MTL by >= 2 SE"
     ]
+    rows = {r.finalist: r for r in result.rows}
     for k, by in sorted(dom.items()):
-        rows = {r.finalist: r for r in result.rows}
         lines.append(f"  {row_name(result, rows[k])} dominated by {row_name(result, rows[by])}")
     lines.append("export a point of the front with: mtlnas export NAME --front-point K (#K above)")
     return lines

@@ -8,12 +8,13 @@ from typing import Any, TypeVar
 
 import optuna
 
+from nas.combine import DEFAULT_SEARCH, is_search, search_choices
 from nas.errors import UserError
 from nas.layout import Layout
 
 __all__ = ["LOSS_WEIGHTINGS", "SearchSpace", "SpaceError", "make_space", "register", "space_names"]
 
-LOSS_WEIGHTINGS = ("equal", "uncertainty")  # what "search" chooses between
+LOSS_WEIGHTINGS = DEFAULT_SEARCH  # what "search" chooses between (kept for old importers)
 
 
 Rows = tuple[tuple[int | None, ...], ...]  # per depth, per task: the block copy run, or None
@@ -100,8 +101,6 @@ class SearchSpace(abc.ABC):
         Methods are :mod:`nas.combine`'s: loss weightings (equal, uncertainty, dwa, gradnorm)
         and gradient aggregations (upgrad, mgda, pcgrad, ...).
         """
-        from nas.combine import is_search, search_choices
-
         if not is_search(configured):
             return configured
         return str(trial.suggest_categorical("loss_weighting", search_choices(configured)))

@@ -21,6 +21,7 @@ from nas.combine.weightings import DWA, Equal, GradNorm, Uncertainty
 
 __all__ = [
     "AGGREGATORS",
+    "DEFAULT_SEARCH",
     "METHODS",
     "SEARCH",
     "WEIGHTINGS",
