@@ -71,6 +71,8 @@ def _start(args: argparse.Namespace, given: dict[str, Any], create: bool) -> int
         # touched.
         make_evaluator(config)
         make_strategy(config.strategy, config.strategy_options)
+        if config.warm_start is not None:
+            make_strategy(config.warm_start, config.warm_start_options)
     storage = open_storage(args.storage, args.heartbeat, create=create)
     name = args.name
     if config is not None:

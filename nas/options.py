@@ -96,7 +96,8 @@ CONFIG_OPTIONS: dict[str, dict[str, Any]] = {
     "strategy": {
         "help": "where candidates come from: tpe (default), random, nsga2 (multi-objective), gp, "
         "grid (every layout of the space), adashare (AdaShare's learned policy; --space "
-        "adashare), or package.module:function"
+        "adashare), affinity (trees from task affinity; --space branched), or "
+        "package.module:function"
     },
     "strategy_option": {
         "action": "append",
@@ -104,6 +105,16 @@ CONFIG_OPTIONS: dict[str, dict[str, Any]] = {
         "help": "strategy option as a JSON value, e.g. n_startup_trials=5 (repeatable)",
     },
     "sampler": {"help": "the same as --strategy (its name before strategies)"},
+    "warm_start": {
+        "metavar": "STRATEGY",
+        "help": "queue this strategy's layouts first (adashare or affinity), then --strategy "
+        "goes on from them",
+    },
+    "warm_start_option": {
+        "action": "append",
+        "metavar": "KEY=JSON",
+        "help": "warm-start strategy option as a JSON value, e.g. trees=5 (repeatable)",
+    },
     "pruner": {"help": "percentile (default: stop the bottom quarter), median, or none"},
     "seed": {"type": int, "help": "seed of data, weights and sampler (default 0)"},
     "tasks": {
@@ -168,6 +179,10 @@ def given_options(args: argparse.Namespace) -> dict[str, Any]:
         given["strategy"] = given.pop("sampler")
     if "strategy_option" in given:
         given["strategy_options"] = _json_options("--strategy-option", given.pop("strategy_option"))
+    if "warm_start_option" in given:
+        given["warm_start_options"] = _json_options(
+            "--warm-start-option", given.pop("warm_start_option")
+        )
     if "objective_option" in given:
         given["objective_options"] = _json_options(
             "--objective-option", given.pop("objective_option")

@@ -1,6 +1,7 @@
 """Plug-ins defined outside nas/ and named by import path in the tests.
 
-A backbone, evaluators, a strategy, a search space and objectives with a budget.
+A backbone, evaluators, a strategy, a search space, objectives with a budget, and a benchmark
+of two planted task pairs.
 """
 
 from __future__ import annotations
@@ -11,12 +12,15 @@ import optuna
 import torch
 from torch import nn
 
+from nas.backbones.registry import BackboneSpec
+from nas.benchmark import Benchmark, Split
 from nas.evaluators import Candidate, Evaluation, Evaluator, FullTraining
 from nas.layout import Layout
 from nas.objectives import Objectives
 from nas.problem import Problem
 from nas.strategies import Strategy
 from nas.study.config import SearchConfig
+from nas.tasks import Task
 from nas.train import evaluate
 from search_spaces import SearchSpace
 
@@ -139,3 +143,24 @@ def within_params(max_params: float) -> Objectives:
 def short_training(config: SearchConfig, epochs: int = 1) -> FullTraining:
     """Evaluator ``tests.plugins:short_training``: full training for its own ``epochs`` option."""
     return FullTraining(epochs, config.batch_size, float(config.lr))
+
+
+def pairs(size: str = "default", seed: int = 0) -> Benchmark:
+    """Four tasks in two planted pairs: ``a1``, ``a2`` read features 0-3, ``b1``, ``b2`` 4-7.
+
+    Inputs are 16 Gaussian features (the last 8 noise); each task is a 4-way argmax of its own
+    random projections of its pair's features, so the tasks of a pair need the same features
+    and the pairs nothing in common: task affinity should recover the grouping.
+    """
+    n = 300 if size == "tiny" else 1200
+    gen = torch.Generator().manual_seed(seed)
+    proj = {t: torch.randn(4, 4, generator=gen) for t in ("a1", "a2", "b1", "b2")}
+
+    def split(n: int) -> Split:
+        x = torch.randn(n, 16, generator=gen)
+        targets = {t: (x[:, :4] if t[0] == "a" else x[:, 4:8]) @ w for t, w in proj.items()}
+        return Split(x, {t: y.argmax(dim=1) for t, y in targets.items()})
+
+    tasks = tuple(Task(t, "classification", 4) for t in proj)
+    return Benchmark("pairs", (16,), tasks, split(n), split(n // 4), split(n // 4),
+                     BackboneSpec("mlp", {"widths": (32, 32, 32)}))  # fmt: skip

@@ -3,8 +3,9 @@
 A strategy factory takes the study's options (``--strategy-option KEY=JSON``) as keyword
 arguments and returns a :class:`Strategy`. Built in: Optuna's samplers ``tpe`` (the default),
 ``random``, ``nsga2`` (multi-objective) and ``gp`` (Gaussian process, told the objective is
-noisy), ``grid``, which queues every layout of the space, and ``adashare``, which learns
-AdaShare's select-or-skip policy and queues layouts sampled from it.
+noisy), ``grid``, which queues every layout of the space, ``adashare``, which learns
+AdaShare's select-or-skip policy and queues layouts sampled from it, and ``affinity``, which
+measures task affinity on single-task networks and queues the trees it prefers.
 
     mtlnas search --strategy gp
     mtlnas search --strategy tpe --strategy-option n_startup_trials=5
@@ -140,6 +141,7 @@ _REGISTRY = Registry(
     {
         **{name: f"nas.strategies:{name}" for name in ("tpe", "random", "nsga2", "gp", "grid")},
         "adashare": "nas.strategies.adashare:adashare",
+        "affinity": "nas.strategies.affinity:affinity_strategy",
     },
     StrategyError,
 )

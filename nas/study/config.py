@@ -57,6 +57,10 @@ class SearchConfig:
     loss_weighting: str = "equal"
     strategy: str = "tpe"  # where candidates come from: tpe, random, nsga2, gp, grid, module:fn
     strategy_options: Mapping[str, Any] = field(default_factory=dict)  # e.g. {"seed": 3}
+    # A strategy whose layouts are queued before the main strategy's (e.g. adashare or affinity
+    # seeding TPE); None: no warm start.
+    warm_start: str | None = None
+    warm_start_options: Mapping[str, Any] = field(default_factory=dict)
     pruner: str = "percentile"  # percentile (bottom 25%), median (bottom 50%), none
     seed: int = 0  # data, initial weights and sampler
     tasks: Sequence[str] = ()  # the benchmark's tasks kept; empty: all of them
@@ -75,6 +79,12 @@ class SearchConfig:
         ):
             raise ConfigError(f"option 'tasks' must name distinct tasks, got {self.tasks!r}")
         object.__setattr__(self, "strategy_options", dict(self.strategy_options))
+        object.__setattr__(self, "warm_start_options", dict(self.warm_start_options))
+        warm = self.warm_start
+        if warm is not None and (not isinstance(warm, str) or not warm):
+            raise ConfigError(f"option 'warm_start' must name a strategy, got {self.warm_start!r}")
+        if self.warm_start_options and self.warm_start is None:
+            raise ConfigError("--warm-start-option needs --warm-start NAME")
         object.__setattr__(self, "evaluator_options", dict(self.evaluator_options))
         object.__setattr__(self, "objective_options", dict(self.objective_options))
         object.__setattr__(self, "max_cost", dict(self.max_cost))
@@ -173,6 +183,7 @@ class SearchConfig:
             "backbone_options": dict(self.backbone_options),
             "labels": dict(self.labels),
             "strategy_options": dict(self.strategy_options),
+            "warm_start_options": dict(self.warm_start_options),
             "evaluator_options": dict(self.evaluator_options),
             "objective_options": dict(self.objective_options),
         }

@@ -27,12 +27,13 @@ from nas.study.gate import TrialGate
 from nas.study.record import StudyRecord
 from nas.study.weights import CorruptWeights, _sha256, load_weights
 
-__all__ = ["STATE_KEY", "STRATEGY_STATE_KEY", "StateLost", "StudyState"]
+__all__ = ["STATE_KEY", "STRATEGY_STATE_KEY", "StateLost", "StudyState", "WARM_STATE_KEY"]
 
 # {"artifact", "sha256", "epoch", "epochs"} of the last checkpoint; the name is the one studies
 # stored before the state was the evaluator's in general (the supernet was the only one).
 STATE_KEY = "mtlnas_supernet"
 STRATEGY_STATE_KEY = "mtlnas_strategy_state"  # the same for a strategy's learned state
+WARM_STATE_KEY = "mtlnas_warm_start_state"  # and for the warm-start strategy's
 
 
 class StateLost(UserError, RuntimeError):

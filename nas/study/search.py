@@ -11,7 +11,7 @@ from nas.strategies import Strategy, StrategyError, make_strategy
 from nas.study.baseline import enqueue_baselines
 from nas.study.config import SearchConfig
 from nas.study.create import make_sampler
-from nas.study.evaluator_state import STRATEGY_STATE_KEY, StudyState
+from nas.study.evaluator_state import STRATEGY_STATE_KEY, WARM_STATE_KEY, StudyState
 from nas.study.handle import StudyHandle
 from nas.study.objective import Objective
 from nas.study.record import TRIVIAL_KEY, StudyRecord
@@ -26,15 +26,18 @@ def queue_layouts(
     space: SearchSpace,
     config: SearchConfig,
     strategy: Strategy | None = None,
+    name: str | None = None,
 ) -> int:
     """Queue the layouts the study's strategy computes; returns how many were new.
 
     A layout queued or tried before is skipped (Optuna compares the parameters), so every
     process that starts the search may call this; callers that race hold the study's gate.
-    ``strategy``: the prepared strategy (default: made afresh from the configuration).
+    ``strategy``: the prepared strategy (default: made afresh from the configuration), called
+    ``name`` in messages (default: the study's strategy).
     """
     if strategy is None:
         strategy = make_strategy(config.strategy, config.strategy_options)
+    name = config.strategy if name is None else name
     layouts = strategy.layouts(space, config)
     before = len(study.get_trials(deepcopy=False))
     for layout in layouts:
@@ -42,7 +45,7 @@ def queue_layouts(
             params = space.params(layout)
         except ValueError as err:
             raise StrategyError(
-                f"strategy {config.strategy!r} gave a layout the space {space.name!r} cannot "
+                f"strategy {name!r} gave a layout the space {space.name!r} cannot "
                 f"reach ({err}): {layout.summary()}"
             ) from None
         if is_search(config.loss_weighting):
@@ -51,7 +54,7 @@ def queue_layouts(
     total = len(study.get_trials(deepcopy=False))
     if total > before and config.n_trials < total:
         print(
-            f"note: with the layouts strategy {config.strategy!r} queued, the study holds "
+            f"note: with the layouts strategy {name!r} queued, the study holds "
             f"{total} trials; its target of {config.n_trials} runs only part of them: raise it "
             f"with --n-trials {total}"
         )
@@ -91,6 +94,20 @@ def run_search(
     line = strategy.prepare(Preparation(study.study_name, problem, space, own, progress, config))
     if line:  # e.g. a policy learned (or loaded) once, before its layouts are queued
         print(line)
+    # Queued before the strategy's own: a warm start's layouts run first, then its sampler.
+    starts: list[tuple[str, Strategy]] = []
+    if config.warm_start is not None:
+        warm = make_strategy(config.warm_start, config.warm_start_options)
+        keeper = None
+        if store is not None:
+            keeper = StudyState(study, store, storage_url, retrain, "warm start", WARM_STATE_KEY,
+                                purpose="warm-start")  # fmt: skip
+        line = warm.prepare(Preparation(study.study_name, problem, space, keeper, progress,
+                                        config))  # fmt: skip
+        if line:
+            print(line)
+        starts.append((config.warm_start, warm))
+    starts.append((config.strategy, strategy))
     objective = Objective(study, config, problem, space, evaluator, store, progress)
 
     def best(study: optuna.Study) -> str | None:
@@ -105,9 +122,10 @@ def run_search(
         lost = enqueue_baselines(study, space, config, lost_only=True)
         if lost:
             print(f"queued again the baseline trials that were lost: {', '.join(lost)}")
-        queued = queue_layouts(study, space, config, strategy)
-        if queued:
-            print(f"strategy {config.strategy!r} queued {queued} layouts")
+        for name, source in starts:
+            queued = queue_layouts(study, space, config, source, name)
+            if queued:
+                print(f"strategy {name!r} queued {queued} layouts")
 
     run_trials(
         study, objective, config.n_trials, storage_url, progress, postfix=best,

@@ -1,0 +1,129 @@
+"""``--strategy affinity``: trees built from task affinity (Vandenhende et al. 2020) as peers.
+
+Once per study, :meth:`Affinity.prepare` trains the single-task networks (the independent layout,
+with the study's epochs, batch size, learning rate and seed: one full training) and measures
+the tasks' representation similarity at every depth on ``images`` training images
+(:mod:`nas.affinity`); validation stays the study's to choose with. Then ``trees`` trees, the
+least dissimilar under evenly spaced FLOPs budgets between hard sharing and separate networks,
+are queued into the study as ordinary trials; the confirm stage chooses among them on
+validation and tests once.
+
+The trained networks and then the affinity are checkpointed in the artifact store under the
+study's lock, so a process killed after the training does not train again (one killed during
+it trains again, as a killed trial does), and later processes load the affinity.
+
+    mtlnas search --strategy affinity --n-trials 5
+    mtlnas search --strategy affinity --strategy-option trees=5 --n-trials 7
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import torch
+
+from nas.affinity import affinity, choose_trees, representations, trees
+from nas.backbones.measure import block_cost
+from nas.layout import Layout
+from nas.network import feature_shapes
+from nas.strategies.base import Strategy
+from nas.train import TrainConfig, train
+
+if TYPE_CHECKING:
+    from nas.evaluators.base import Preparation
+    from nas.study.config import SearchConfig
+    from search_spaces import SearchSpace
+
+__all__ = ["Affinity", "affinity_strategy"]
+
+
+class Affinity(Strategy):
+    """Learns the task affinity in :meth:`prepare`; queues the trees it prefers.
+
+    Args:
+        trees: trees to queue, one per FLOPs budget.
+        images: training images whose representations are compared (the paper uses 500).
+    """
+
+    def __init__(self, trees: int = 3, images: int = 500) -> None:
+        self.n_trees, self.images = trees, images
+        self.affinity: torch.Tensor | None = None  # depth x task x task
+        self.block_flops: list[float] = []
+        self.seconds = 0.0  # wall time of the training and measurement this process ran
+        self.trainings = 0.0  # full-training equivalents spent (1: the single-task networks)
+
+    def prepare(self, context: Preparation) -> str | None:
+        """Train (or load) the single-task networks and measure the affinity, once per study."""
+        from nas.strategies import StrategyError
+        from search_spaces.branched import BranchedSpace
+
+        space, problem, config = context.space, context.problem, context.config
+        if not isinstance(space, BranchedSpace):
+            raise StrategyError("strategy 'affinity' builds trees: use --space branched")
+        if context.state is None:
+            raise StrategyError(
+                "strategy 'affinity' keeps its single-task networks in the artifact store, and "
+                "this storage has none: give --artifacts DIR"
+            )
+        if config is None:
+            raise StrategyError("strategy 'affinity' needs the study's configuration")
+        shapes = feature_shapes(problem.backbone, problem.benchmark.input_shape)
+        self.block_flops = [
+            float(block_cost(problem.backbone, d, shapes[d]).flops) for d in range(space.depth)
+        ]
+        layout = Layout.independent([t.name for t in problem.tasks], space.depth)
+        begun, verb = time.perf_counter(), "loaded"
+        with context.state.hold():
+            start = context.state.latest()
+            if start is not None and "affinity" in start:
+                self.affinity = start["affinity"]
+            else:
+                with torch.random.fork_rng(devices=[]):
+                    torch.manual_seed(config.seed)
+                    net = problem.build(layout).to(problem.device)
+                if start is not None:  # trained before a kill: measure only
+                    net.load_state_dict(start["model"])
+                    verb = "measured"
+                else:
+                    how = TrainConfig(epochs=config.epochs, batch_size=config.batch_size,
+                                      lr=float(config.lr), seed=config.seed,
+                                      backbone_lr_mult=float(config.backbone_lr_mult),
+                                      bn_mode=config.bn_mode)  # type: ignore[arg-type]  # fmt: skip
+                    train(net, problem.train, problem.val, problem.tasks, how)
+                    context.state.save({"epoch": 1, "epochs": 2, "model": net.state_dict()})
+                    self.trainings, verb = 1.0, "trained and measured"
+                pick = torch.randperm(
+                    len(problem.train), generator=torch.Generator().manual_seed(config.seed)
+                )
+                x = problem.train.x[pick[: self.images].to(problem.train.x.device)]
+                self.affinity = affinity(representations(net, x)).cpu()
+                context.state.save(
+                    {"epoch": 2, "epochs": 2, "model": net.state_dict(), "affinity": self.affinity}
+                )
+        self.seconds = time.perf_counter() - begun
+        return (
+            f"affinity of study {context.study_name!r}: single-task networks {verb} "
+            f"({self.seconds:.0f} s)"
+        )
+
+    def layouts(self, space: SearchSpace, config: SearchConfig) -> Sequence[Layout]:
+        """The chosen trees, cheapest first (none before :meth:`prepare`)."""
+        del config
+        if self.affinity is None:
+            return ()
+        split = getattr(space, "split_depths", None)
+        candidates = list(trees(space.tasks, space.depth, split))
+        return choose_trees(candidates, 1.0 - self.affinity, self.block_flops, self.n_trees)
+
+
+def affinity_strategy(trees: int = 3, images: int = 500) -> Strategy:
+    """Strategy factory ``affinity`` (see :class:`Affinity`)."""
+    if trees < 1 or images < 3:
+        from nas.strategies import StrategyError
+
+        raise StrategyError(
+            f"strategy 'affinity': trees must be >= 1 and images >= 3, got {trees} and {images}"
+        )
+    return Affinity(trees, images)
