@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import optuna
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial, TrialState
 
 from nas.errors import UserError
 from nas.layout import Layout
@@ -133,8 +133,10 @@ def show(args: argparse.Namespace, given: dict[str, Any]) -> int:
         kept = ", ".join(f"{t} {100 * share:g}%" for t, share in config.labels.items())
         print(f"training labels kept: {kept} (validation and test fully labelled)")
     from nas.study import confirm_progress, confirmed
+    from nas.study.compute import study_compute
 
     table = confirmed(storage, args.name)
+    runs: list[FrozenTrial] = []
     if table is not None:
         print(confirmed_table(table))
         runs = load_study(storage, args.name + CONFIRM_SUFFIX).get_trials(deepcopy=False)
@@ -147,6 +149,8 @@ def show(args: argparse.Namespace, given: dict[str, Any]) -> int:
         print(line)
     if (note := numerics_note(study.get_trials(deepcopy=False), "search trials")) is not None:
         print(note)
+    if config.evaluator == "train":  # other evaluators' trials are not trainings
+        print(study_compute(study, config.epochs, runs).line())
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     if complete:
         chosen = best_trial(study)

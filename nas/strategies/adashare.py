@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -46,7 +46,6 @@ class AdaShare(Strategy):
     def __init__(self, samples: int, how: PolicyTraining) -> None:
         self.samples, self.how = samples, how
         self.policy: Policy | None = None
-        self.seconds = 0.0  # wall time of the policy training this process ran
 
     def prepare(self, context: Preparation) -> str | None:
         """Train (or load) the study's policy; refused outside a select/skip space."""
@@ -75,17 +74,30 @@ class AdaShare(Strategy):
             policy = Policy(tasks, space.depth, space.instances, space.always_run)
             with context.state.hold():
                 start = context.state.latest()
+                before = 0.0 if start is None else float(start.get("seconds", 0.0))
                 begun = time.perf_counter()
                 ran = 0
+
+                def save(checkpoint: dict[str, Any]) -> None:  # seconds summed over processes
+                    checkpoint["seconds"] = before + time.perf_counter() - begun
+                    context.state.save(checkpoint)  # type: ignore[union-attr]
+
                 if start is None or start["epoch"] < start["epochs"]:
-                    ran = train_policy(net, policy, problem, how, start, context.state.save,
-                                       context.progress)  # fmt: skip
+                    ran = train_policy(net, policy, problem, how, start, save, context.progress)
+                    start = context.state.latest()
                 else:
                     policy.load_state_dict(start["policy"])
-                self.seconds = time.perf_counter() - begun
         self.policy = policy.cpu()
-        verb = f"learned in {ran} epochs ({self.seconds:.0f} s)" if ran else "loaded"
-        return f"adashare policy of study {context.study_name!r}: {verb}"
+        epochs = context.config.epochs if context.config is not None else how.epochs
+        # Every step runs one sampled layout of the supernet: an epoch costs about one epoch
+        # of a candidate's training.
+        self.trainings = how.epochs / epochs
+        self.seconds = float(start.get("seconds", 0.0)) if start is not None else 0.0
+        verb = f"learned in {ran} epochs" if ran else "loaded"
+        return (
+            f"adashare policy of study {context.study_name!r}: {verb} ({how.epochs} epochs = "
+            f"{self.trainings:.2f} full trainings, {self.seconds:.0f} s)"
+        )
 
     def layouts(self, space: SearchSpace, config: SearchConfig) -> Sequence[Layout]:
         """``samples`` distinct layouts drawn from the policy (none before :meth:`prepare`)."""

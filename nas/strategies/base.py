@@ -40,6 +40,12 @@ class Strategy:
         'RandomSampler'
     """
 
+    # What the strategy spent before its trials (its own learning), whichever process ran it:
+    # in full-training equivalents (one training of a candidate at the study's epochs) and wall
+    # seconds. Set by prepare(); a study records it beside its trials' compute.
+    trainings: float = 0.0
+    seconds: float = 0.0
+
     def sampler(self, seed: int) -> optuna.samplers.BaseSampler:
         """The sampler for the next trial.
 

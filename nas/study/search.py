@@ -9,6 +9,7 @@ from nas.evaluators import Preparation, make_evaluator
 from nas.problem import Problem
 from nas.strategies import Strategy, StrategyError, make_strategy
 from nas.study.baseline import enqueue_baselines
+from nas.study.compute import record_strategy
 from nas.study.config import SearchConfig
 from nas.study.create import make_sampler
 from nas.study.evaluator_state import STRATEGY_STATE_KEY, WARM_STATE_KEY, StudyState
@@ -95,7 +96,7 @@ def run_search(
     if line:  # e.g. a policy learned (or loaded) once, before its layouts are queued
         print(line)
     # Queued before the strategy's own: a warm start's layouts run first, then its sampler.
-    starts: list[tuple[str, Strategy]] = []
+    starts: list[tuple[str, str, Strategy]] = []  # (role, name, strategy)
     if config.warm_start is not None:
         warm = make_strategy(config.warm_start, config.warm_start_options)
         keeper = None
@@ -106,8 +107,11 @@ def run_search(
                                         config))  # fmt: skip
         if line:
             print(line)
-        starts.append((config.warm_start, warm))
-    starts.append((config.strategy, strategy))
+        starts.append(("warm_start", config.warm_start, warm))
+    starts.append(("strategy", config.strategy, strategy))
+    for role, name, source in starts:
+        if source.trainings > 0:
+            record_strategy(study, role, name, source.trainings, source.seconds)
     objective = Objective(study, config, problem, space, evaluator, store, progress)
 
     def best(study: optuna.Study) -> str | None:
@@ -122,7 +126,7 @@ def run_search(
         lost = enqueue_baselines(study, space, config, lost_only=True)
         if lost:
             print(f"queued again the baseline trials that were lost: {', '.join(lost)}")
-        for name, source in starts:
+        for _, name, source in starts:
             queued = queue_layouts(study, space, config, source, name)
             if queued:
                 print(f"strategy {name!r} queued {queued} layouts")

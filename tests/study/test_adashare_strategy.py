@@ -15,6 +15,7 @@ from nas.datasets.scenes import scenes
 from nas.evaluators import Preparation
 from nas.problem import Problem
 from nas.strategies import StrategyError, make_strategy
+from nas.study.record import StudyRecord
 from nas.testing import MemoryState
 from search_spaces import make_space
 
@@ -91,6 +92,9 @@ def test_an_adashare_study_queues_its_samples_resumes_and_confirms(
     assert "adashare policy of study 'a': learned in 3 epochs" in capsys.readouterr().out
     study = optuna.load_study(study_name="a", storage="sqlite:///studies.db")
     assert "mtlnas_strategy_state" in study.user_attrs
+    # 3 policy epochs at the study's 1 epoch per trial: 3 full-training equivalents.
+    spent = StudyRecord(study).get("mtlnas_strategy_compute")["strategy"]
+    assert spent["name"] == "adashare" and spent["trainings"] == 3.0 and spent["seconds"] > 0
     assert main(["resume", "a", "--n-trials", "5", "--device", "cpu", "--quiet",
                  "--confirm-seeds", "2", "--confirm-top", "1"]) == 0  # fmt: skip
     out = capsys.readouterr().out

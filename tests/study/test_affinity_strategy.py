@@ -15,6 +15,7 @@ from nas.problem import Problem
 from nas.strategies import Strategy, StrategyError, make_strategy
 from nas.study.config import SearchConfig
 from nas.study.prepare import prepare
+from nas.study.record import StudyRecord
 from nas.testing import MemoryState
 from search_spaces import SearchSpace, make_space
 
@@ -130,5 +131,12 @@ def test_a_warm_started_study_queues_the_trees_then_tpe_goes_on(
                  "--confirm-seeds", "2", "--confirm-top", "1"]) == 0  # fmt: skip
     out = capsys.readouterr().out
     assert "single-task networks loaded" in out and "CONFIRMED" in out
+    # Its compute: the single-task networks (1), six trials, 2 seeds x 3 confirmed layouts.
+    study = optuna.load_study(study_name="w", storage="sqlite:///studies.db")
+    spent = StudyRecord(study).get("mtlnas_strategy_compute")["warm_start"]
+    assert spent["name"] == "affinity" and spent["trainings"] == 1.0 and spent["seconds"] > 0
+    assert main(["show", "w"]) == 0
+    assert ("compute: 13.00 full trainings (strategy 'affinity' 1.00 + search trials 6.00 + "
+            "confirm runs 6)") in capsys.readouterr().out  # fmt: skip
     assert main(["export", "w", "-o", str(tmp_path / "m.onnx")]) == 0
     assert (tmp_path / "m.onnx").exists()
