@@ -82,10 +82,22 @@ def space_of(table: Table) -> SearchSpace:
 
 
 def search(
-    table: Table, seed: int, budget: float, strategy: str, prune: bool = False, race: bool = False
+    table: Table,
+    seed: int,
+    budget: float,
+    strategy: str,
+    prune: bool = False,
+    race: bool = False,
+    queued: Sequence[Layout] = (),
+    spent: float = 0.0,
 ) -> Replay:
-    """One search (random, tpe, gp) of ``budget`` trainings; every trial logged with its cost."""
+    """One search (random, tpe, gp) of ``budget`` trainings; every trial logged with its cost.
+
+    ``queued``: layouts run after the baselines, before the sampler's own (a warm start);
+    ``spent``: trainings already spent before the first trial (a strategy's own learning).
+    """
     rep = Replay(table, random.Random(seed))
+    rep.spent = spent
     space = space_of(table)
     pruner: optuna.pruners.BasePruner = optuna.pruners.NopPruner()
     epochs = len(table.independent.runs[0].curve)
@@ -94,8 +106,8 @@ def search(
                                                  n_warmup_steps=epochs // 2 + 1)  # fmt: skip
     sampler = make_strategy(strategy).sampler(seed)
     study = optuna.create_study(direction="maximize", sampler=sampler, pruner=pruner)
-    for layout in (table.independent.layout, table.hard_sharing.layout):  # queued first
-        study.enqueue_trial(space.params(layout))
+    for layout in (table.independent.layout, table.hard_sharing.layout, *queued):  # first
+        study.enqueue_trial(space.params(layout), skip_if_exists=True)
     seen: dict[Layout, list[float]] = {}
     trials = 0
     while rep.spent < budget and trials < 6 * budget:
