@@ -3,12 +3,13 @@
 "Branched Multi-Task Networks: Deciding What Layers to Share" (BMVC 2020) builds a tree from
 single-task networks: at each depth it compares how the tasks' networks represent the same
 images. Per task and depth, a representation dissimilarity matrix (RDM) holds ``1 - Pearson``
-between the feature vectors of every pair of K images; two tasks' affinity at that depth is the
-Spearman correlation of their RDMs. A tree is scored by its *task dissimilarity*: at every block,
-each group of tasks that shares it costs the largest dissimilarity (``1 - affinity``) between two
-of its tasks at that depth; the tree's score is the mean over blocks of the mean over groups.
-Among the trees within a cost budget the method takes the one of lowest score, so a few budgets
-between hard sharing and separate networks give a few trees along the cost axis.
+between the feature vectors (maps average-pooled to at most 8 x 8) of every pair of K images;
+two tasks' affinity at that depth is the Spearman correlation of their RDMs. A tree is scored by
+its *task dissimilarity*: at every block, each group of tasks that shares it costs the largest
+dissimilarity (``1 - affinity``) between two of its tasks at that depth; the tree's score is the
+mean over blocks of the mean over groups. Among the trees within a cost budget the method takes
+the one of lowest score, so a few budgets between hard sharing and separate networks give a few
+trees along the cost axis.
 
 We chose representation similarity over TAG's lookahead affinities (Fifty et al. 2021): it needs
 only the single-task networks, trained by the project's own trainer like any candidate (one
@@ -28,6 +29,7 @@ from nas.layout import Layout
 from nas.network import MultiTaskNetwork
 
 __all__ = [
+    "POOLED",
     "affinity",
     "choose_trees",
     "dissimilarity_score",
@@ -40,16 +42,24 @@ __all__ = [
 Partition = tuple[int, ...]  # per task, a group label (the first task of its group)
 
 
+POOLED = 8  # feature maps are average-pooled to at most 8 x 8 per channel before comparing
+
+
 @torch.no_grad()
-def representations(net: MultiTaskNetwork, x: torch.Tensor) -> list[list[torch.Tensor]]:
-    """Per depth, per task: each task's own block output on ``x``, flattened per image.
+def representations(
+    net: MultiTaskNetwork, x: torch.Tensor, batch_size: int = 64
+) -> list[list[torch.Tensor]]:
+    """Per depth, per task: each task's own block output on ``x``, one row per image (CPU).
 
     ``net`` must be an independent layout's network (each task its own block at every depth).
+    Feature maps are average-pooled to at most ``POOLED x POOLED`` per channel and ``x`` runs
+    in batches, so memory stays bounded on large inputs and backbones (a full NYUv2 map of
+    500 images would take gigabytes per task and depth).
     """
     layout = net.layout
     if any(len(set(row)) != len(row) or None in row for row in layout.rows):
         raise ValueError("representations need separate networks: the independent layout")
-    found: dict[tuple[int, int], torch.Tensor] = {}
+    found: dict[tuple[int, int], list[torch.Tensor]] = {}
     hooks = []
     for d, row in enumerate(layout.rows):
         for t, inst in enumerate(row):
@@ -57,17 +67,23 @@ def representations(net: MultiTaskNetwork, x: torch.Tensor) -> list[list[torch.T
     was_training = net.training
     net.eval()
     try:
-        net(x)
+        for start in range(0, len(x), batch_size):
+            net(x[start : start + batch_size])
     finally:
         net.train(was_training)
         for h in hooks:
             h.remove()
-    return [[found[(d, t)] for t in range(layout.num_tasks)] for d in range(layout.depth)]
+    return [
+        [torch.cat(found[(d, t)]) for t in range(layout.num_tasks)] for d in range(layout.depth)
+    ]
 
 
-def _keeper(found: dict[tuple[int, int], torch.Tensor], d: int, t: int) -> Any:
+def _keeper(found: dict[tuple[int, int], list[torch.Tensor]], d: int, t: int) -> Any:
     def keep(_module: object, _inputs: object, out: torch.Tensor) -> None:
-        found[(d, t)] = out.detach().flatten(1).float()
+        if out.dim() == 4 and max(out.shape[-2:]) > POOLED:
+            size = (min(POOLED, out.shape[-2]), min(POOLED, out.shape[-1]))
+            out = torch.nn.functional.adaptive_avg_pool2d(out, size)
+        found.setdefault((d, t), []).append(out.detach().flatten(1).float().cpu())
 
     return keep
 
