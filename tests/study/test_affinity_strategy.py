@@ -140,3 +140,24 @@ def test_a_warm_started_study_queues_the_trees_then_tpe_goes_on(
             "confirm runs 6)") in capsys.readouterr().out  # fmt: skip
     assert main(["export", "w", "-o", str(tmp_path / "m.onnx")]) == 0
     assert (tmp_path / "m.onnx").exists()
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--warm-start", "nope"], "unknown strategy 'nope'"),
+        (["--warm-start-option", "trees=2"], "--warm-start-option needs --warm-start NAME"),
+    ],
+)
+def test_a_bad_warm_start_is_one_line_before_the_database(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    extra: list[str],
+    message: str,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["search", "--benchmark", "digits", "--size", "tiny", "--quiet", *extra]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "studies.db").exists()
