@@ -18,6 +18,7 @@ it trains again, as a killed trial does), and later processes load the affinity.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -36,7 +37,9 @@ if TYPE_CHECKING:
     from nas.study.config import SearchConfig
     from search_spaces import SearchSpace
 
-__all__ = ["Affinity", "affinity_strategy"]
+__all__ = ["MAX_TREES", "Affinity", "affinity_strategy"]
+
+MAX_TREES = 500_000  # trees scored at most (over 6 blocks: 5 tasks 14,532; 6 tasks 274,778)
 
 
 class Affinity(Strategy):
@@ -118,7 +121,15 @@ class Affinity(Strategy):
         if self.affinity is None:
             return ()
         split = getattr(space, "split_depths", None)
-        candidates = list(trees(space.tasks, space.depth, split))
+        candidates = list(itertools.islice(trees(space.tasks, space.depth, split), MAX_TREES + 1))
+        if len(candidates) > MAX_TREES:
+            from nas.strategies import StrategyError
+
+            raise StrategyError(
+                f"strategy 'affinity' scores every tree of the space, and this one has more than "
+                f"{MAX_TREES:,}; allow fewer split depths, e.g. --space-option "
+                f"split_depths=[0,{space.depth // 2},{space.depth}]"
+            )
         return choose_trees(candidates, 1.0 - self.affinity, self.block_flops, self.n_trees)
 
 
