@@ -2,9 +2,10 @@
 
 The strategy's own learning, the search's trials and the confirm stage's runs. One full
 training is one candidate trained for the study's epochs. A pruned trial counts the share of
-epochs it ran; a strategy that learns before its trials (AdaShare's policy, the single-task
-networks of the affinity method) records its own figure on the study, whichever process ran
-it, so equal compute can be read off any two studies.
+epochs it ran, a trial answered from an earlier one of the same layout nothing; a strategy that
+learns before its trials (AdaShare's policy, the single-task networks of the affinity method)
+records its own figure on the study, whichever process ran it, so equal compute can be read
+off any two studies.
 """
 
 from __future__ import annotations
@@ -56,11 +57,12 @@ def record_strategy(study: optuna.Study, role: str, name: str, trainings: float,
 
 
 def _trial_trainings(trial: FrozenTrial, epochs: int) -> float:
-    if trial.state == TrialState.COMPLETE:
-        return 1.0
-    if trial.state in (TrialState.PRUNED, TrialState.FAIL):
-        return min(1.0, len(trial.intermediate_values) / epochs)
-    return 0.0
+    if trial.state not in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL):
+        return 0.0
+    ran = trial.user_attrs.get("epochs")  # 0 for a layout answered from its earlier trial
+    if ran is None:  # not recorded (a failed trial): the epochs it reported
+        ran = epochs if trial.state == TrialState.COMPLETE else len(trial.intermediate_values)
+    return min(1.0, float(ran) / epochs)
 
 
 def study_compute(
