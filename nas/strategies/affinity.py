@@ -27,10 +27,10 @@ import torch
 
 from nas.affinity import affinity, choose_trees, representations, trees
 from nas.backbones.measure import block_cost
+from nas.evaluators import Candidate, FullTraining
 from nas.layout import Layout
-from nas.network import feature_shapes
+from nas.network import MultiTaskNetwork, feature_shapes
 from nas.strategies.base import Strategy
-from nas.train import TrainConfig, train
 
 if TYPE_CHECKING:
     from nas.evaluators.base import Preparation
@@ -83,21 +83,21 @@ class Affinity(Strategy):
                 self.affinity = start["affinity"]
             else:
                 begun = time.perf_counter()
-                with torch.random.fork_rng(devices=[]):
-                    torch.manual_seed(config.seed)
-                    net = problem.build(layout).to(problem.device)
                 if start is not None:  # trained before a kill: measure only
+                    with torch.random.fork_rng(devices=[]):
+                        torch.manual_seed(config.seed)
+                        net = problem.build(layout).to(problem.device)
                     net.load_state_dict(start["model"])
                     verb = "measured"
-                else:
-                    how = TrainConfig(epochs=config.epochs, batch_size=config.batch_size,
-                                      lr=float(config.lr), seed=config.seed,
-                                      backbone_lr_mult=float(config.backbone_lr_mult),
-                                      bn_mode=config.bn_mode)  # type: ignore[arg-type]  # fmt: skip
-                    train(net, problem.train, problem.val, problem.tasks, how)
-                    trained = spent + time.perf_counter() - begun
+                else:  # the study's own trainer, as the independent baseline trial trains
+                    candidate = Candidate(layout, seed=config.seed)
+                    with torch.random.fork_rng(devices=[]):
+                        trained = FullTraining.from_config(config).evaluate(problem, candidate)
+                    assert isinstance(trained.network, MultiTaskNetwork)
+                    net = trained.network
+                    seconds = spent + time.perf_counter() - begun
                     context.state.save(
-                        {"epoch": 1, "epochs": 2, "model": net.state_dict(), "seconds": trained}
+                        {"epoch": 1, "epochs": 2, "model": net.state_dict(), "seconds": seconds}
                     )
                     verb = "trained and measured"
                 pick = torch.randperm(

@@ -89,7 +89,7 @@ def test_a_kill_after_the_training_does_not_train_again(
     def no_training(*args: object, **kwargs: object) -> None:
         raise AssertionError("trained again")
 
-    monkeypatch.setattr(module, "train", no_training)
+    monkeypatch.setattr(module.FullTraining, "evaluate", no_training)
     resumed = make_strategy("affinity", {"trees": 3})
     assert "measured" in str(resumed.prepare(_prep(problem, space, state)))
     assert torch.equal(resumed.affinity, whole.affinity)  # type: ignore[attr-defined]
