@@ -22,6 +22,8 @@ from optuna.storages import RDBStorage
 from optuna.storages._rdb import models
 from optuna.trial import FrozenTrial, TrialState
 
+from nas.faults import deferred_interrupts
+
 __all__ = ["MAX_RETRY", "OUTCOME_KEYS", "fail_stale", "grace_seconds", "requeue"]
 
 MAX_RETRY = 2  # a trial whose process died this many times is given up
@@ -55,7 +57,9 @@ def _stale_ids(storage: RDBStorage, study_id: int, grace: float) -> dict[int, st
     """Trial id -> reason, for RUNNING trials whose process has stopped beating or never beat."""
     limit = datetime.timedelta(seconds=grace)
     out: dict[int, str] = {}
-    with storage.engine.connect() as conn:
+    # Deferred like the storage's own calls: an interrupt inside the query would leave its
+    # SELECT holding SQLite's shared lock while the cleanup tries to write.
+    with deferred_interrupts(), storage.engine.connect() as conn:
         # A beat's age on the database's clock, as Optuna measures it; a start's age on this
         # machine's clock, as the start time is written by the worker (clock skew between
         # machines shifts it: keep the grace period well above it).

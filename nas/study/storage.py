@@ -90,8 +90,12 @@ def _deferring(name: str) -> Any:
     return call
 
 
+# Private methods too: Optuna calls some from outside the class (the heartbeat module's
+# ``_get_stale_trial_ids`` at every trial start). An interrupt landing inside one leaves its
+# unfinished SELECT holding SQLite's shared lock for as long as the traceback lives, so every
+# cleanup write then waits out the busy timeout and fails.
 for _name, _fn in vars(RDBStorage).items():
-    if not _name.startswith("_") and isinstance(_fn, types.FunctionType):
+    if not _name.startswith("__") and isinstance(_fn, types.FunctionType):
         setattr(InterruptSafeStorage, _name, _deferring(_name))
 
 
