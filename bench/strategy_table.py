@@ -1,0 +1,95 @@
+"""The README's strategy table: confirmed studies of one benchmark, side by side.
+
+Each named study is a finished ``mtlnas search`` (search, then the confirm stage on fresh seeds
+and the test split). Per study: its compute in full-training equivalents (as ``mtlnas show``
+counts it), the winner's test Δ_MTL (mean ± sd over the confirm seeds), its FLOPs against the
+independent networks, its rank in a ground-truth table when one is given (a layout outside the
+table, e.g. one that skips blocks, has none), and the winner minus the first study's winner
+paired seed by seed (± SE): the confirm stage trains every finalist with the same seeds, so
+studies of one benchmark pair up exactly.
+
+    python -m bench.strategy_table digits-tpe digits-random digits-affinity digits-adashare \\
+        --storage sqlite:///studies.db --table tables/digits-branched.table.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Sequence
+
+import optuna
+
+from nas.layout import Layout
+from nas.study import confirmed
+from nas.study.compute import study_compute
+from nas.study.create import study_config
+from nas.study.storage import open_storage
+from nas.tables import Table, load_table
+
+__all__ = ["main", "rows"]
+
+
+def _paired(mine: Sequence[float], first: Sequence[float]) -> str:
+    diffs = [100 * (a - b) for a, b in zip(mine, first, strict=True)]
+    mean = sum(diffs) / len(diffs)
+    sd = math.sqrt(sum((d - mean) ** 2 for d in diffs) / (len(diffs) - 1))
+    return f"{mean:+.2f} ± {sd / math.sqrt(len(diffs)):.2f}"
+
+
+def rows(storage_url: str, names: Sequence[str], table: Table | None) -> list[list[str]]:
+    """One row per study: name, compute, test Δ_MTL, FLOPs, rank, paired minus the first.
+
+    Raises:
+        SystemExit: a study is missing or has not finished its confirm stage.
+    """
+    storage = open_storage(storage_url)
+    out, first = [], None
+    for name in names:
+        try:
+            study = optuna.load_study(study_name=name, storage=storage)
+        except KeyError:
+            raise SystemExit(f"no study {name!r} in {storage_url}") from None
+        result = confirmed(storage, name)
+        if result is None:
+            raise SystemExit(f"study {name!r} is not confirmed yet: mtlnas resume {name}")
+        runs = optuna.load_study(study_name=f"{name}:confirm", storage=storage)
+        compute = study_compute(study, study_config(study).epochs, runs.get_trials(deepcopy=False))
+        win = result.winner_row
+        deltas = win.test_deltas
+        assert deltas is not None and win.test_delta is not None  # a confirmed winner is tested
+        first = deltas if first is None else first
+        ratio = result.cost_ratio(win)
+        rank = "n/a"
+        if table is not None:
+            layout = Layout.from_dict(win.layout)
+            found = table.find(layout) is not None
+            rank = f"{table.rank_of(layout)}/{len(table.entries)}" if found else "not a tree"
+        d = win.test_delta
+        out.append([
+            name, f"{compute.total:.1f}", f"{100 * d.mean:+.2f}% ± {100 * d.sd:.2f}",
+            "n/a" if ratio is None else f"{ratio[0]:.2f}x", rank,
+            "" if deltas is first else _paired(deltas, first), win.summary.replace(" | ", "; "),
+        ])  # fmt: skip
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Print the table as Markdown."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("studies", nargs="+", help="confirmed studies; the first is the reference")
+    parser.add_argument("--storage", default="sqlite:///studies.db")
+    parser.add_argument("--table", help="ground-truth table (mtlnas tabulate) for the ranks")
+    args = parser.parse_args(argv)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    table = load_table(args.table) if args.table else None
+    head = ["study", "compute (full trainings)", "test Δ_MTL (mean ± sd)", "FLOPs", "table rank",
+            f"paired minus {args.studies[0]} (± SE)", "winner"]  # fmt: skip
+    print("| " + " | ".join(head) + " |")
+    print("|" + " --- |" * len(head))
+    for row in rows(args.storage, args.studies, table):
+        print("| " + " | ".join(row) + " |")
+
+
+if __name__ == "__main__":
+    main()
