@@ -10,6 +10,7 @@ studies of one benchmark pair up exactly.
 
     python -m bench.strategy_table digits-tpe digits-random digits-affinity digits-adashare \\
         --storage sqlite:///studies.db --table tables/digits-branched.table.json
+    python -m bench.strategy_table scenes-branched@sqlite:///main/studies.db scenes-random
 """
 
 from __future__ import annotations
@@ -43,13 +44,15 @@ def rows(storage_url: str, names: Sequence[str], table: Table | None) -> list[li
     Raises:
         SystemExit: a study is missing or has not finished its confirm stage.
     """
-    storage = open_storage(storage_url)
     out, first = [], None
-    for name in names:
+    for spec in names:
+        # NAME, or NAME@URL for a study kept in another database.
+        name, _, url = spec.partition("@")
+        storage = open_storage(url or storage_url)
         try:
             study = optuna.load_study(study_name=name, storage=storage)
         except KeyError:
-            raise SystemExit(f"no study {name!r} in {storage_url}") from None
+            raise SystemExit(f"no study {name!r} in {url or storage_url}") from None
         result = confirmed(storage, name)
         if result is None:
             raise SystemExit(f"study {name!r} is not confirmed yet: mtlnas resume {name}")
@@ -77,14 +80,16 @@ def rows(storage_url: str, names: Sequence[str], table: Table | None) -> list[li
 def main(argv: Sequence[str] | None = None) -> None:
     """Print the table as Markdown."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("studies", nargs="+", help="confirmed studies; the first is the reference")
+    parser.add_argument(
+        "studies", nargs="+", help="confirmed studies (NAME or NAME@URL); the first is the reference"
+    )
     parser.add_argument("--storage", default="sqlite:///studies.db")
     parser.add_argument("--table", help="ground-truth table (mtlnas tabulate) for the ranks")
     args = parser.parse_args(argv)
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     table = load_table(args.table) if args.table else None
     head = ["study", "compute (full trainings)", "test Δ_MTL (mean ± sd)", "FLOPs", "table rank",
-            f"paired minus {args.studies[0]} (± SE)", "winner"]  # fmt: skip
+            f"paired minus {args.studies[0].partition('@')[0]} (± SE)", "winner"]  # fmt: skip
     print("| " + " | ".join(head) + " |")
     print("|" + " --- |" * len(head))
     for row in rows(args.storage, args.studies, table):
