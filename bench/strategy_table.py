@@ -81,7 +81,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Print the table as Markdown."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "studies", nargs="+", help="confirmed studies (NAME or NAME@URL); the first is the reference"
+        "studies", nargs="+", help="confirmed studies (NAME or NAME@URL), the first the reference"
     )
     parser.add_argument("--storage", default="sqlite:///studies.db")
     parser.add_argument("--table", help="ground-truth table (mtlnas tabulate) for the ranks")
