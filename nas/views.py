@@ -17,6 +17,7 @@ from nas.study.stats import Summary
 __all__ = ["columns", "confirmed_table", "health_warnings", "numerics_note", "trial_summary"]
 
 _ROLE = {"independent": "independent (baseline)", "hard_sharing": "hard sharing (baseline)"}
+_BASELINE_WORDS = {"independent": "the independent networks", "hard_sharing": "hard sharing"}
 
 
 def _pm(s: Summary | None, scale: float = 100.0, unit: str = "%", digits: int = 2) -> str:
@@ -69,6 +70,24 @@ def _front_lines(result: ConfirmedResult, dom: Mapping[int, int]) -> list[str]:
         lines.append(f"  {row_name(result, rows[k])} dominated by {row_name(result, rows[by])}")
     lines.append("export a point of the front with: mtlnas export NAME --front-point K (#K above)")
     return lines
+
+
+def _baseline_won(result: ConfirmedResult) -> list[str]:
+    """A line when a baseline beat the winner on validation, where the winner was chosen.
+
+    The winner is the best searched layout; a reader of its test figures should know when the
+    search found nothing that beat a layout it did not need to search for.
+    """
+    win = result.winner_row
+    beaten = [r for r in result.rows if r.role in _ROLE and r.val_delta.mean > win.val_delta.mean]
+    if not beaten:
+        return []
+    best = max(beaten, key=lambda r: r.val_delta.mean)
+    return [
+        f"note: on validation {_BASELINE_WORDS[best.role]} "
+        f"({_pm(best.val_delta)}) beat every searched finalist (the winner "
+        f"{_pm(win.val_delta)}): the search found no layout better than that baseline"
+    ]
 
 
 def confirmed_table(result: ConfirmedResult) -> str:
@@ -131,6 +150,8 @@ def confirmed_table(result: ConfirmedResult) -> str:
         )
     if result.cost_axis is not None:
         lines += _front_lines(result, dom)
+    else:
+        lines += _baseline_won(result)
     for r in result.rows:
         if not r.tested:
             lines.append(
