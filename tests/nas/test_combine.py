@@ -117,7 +117,7 @@ def test_uncertainty_weighting_is_kendalls_form() -> None:
         u.log_vars.copy_(torch.tensor([0.5, -1.0]))
     total = u.combine({"a": torch.tensor(2.0), "b": torch.tensor(3.0)})
     expected = torch.exp(torch.tensor(-0.5)) * 2 + 0.5 + torch.exp(torch.tensor(1.0)) * 3 - 1.0
-    assert float(total) == pytest.approx(float(expected))
+    assert total.item() == pytest.approx(float(expected))
     assert u.trained_parameters() == [u.log_vars]
 
 
