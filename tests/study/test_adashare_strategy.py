@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import onnxruntime
 import optuna
 import pytest
 import torch
@@ -101,3 +103,10 @@ def test_an_adashare_study_queues_its_samples_resumes_and_confirms(
     assert "adashare policy of study 'a': loaded" in out and "CONFIRMED" in out
     study = optuna.load_study(study_name="a", storage="sqlite:///studies.db")
     assert len(study.trials) >= 5
+    # The confirmed winner, which may skip blocks, exports and runs under onnxruntime.
+    assert main(["export", "a", "-o", str(tmp_path / "a.onnx")]) == 0
+    session = onnxruntime.InferenceSession(tmp_path / "a.onnx", providers=["CPUExecutionProvider"])
+    (image,) = session.get_inputs()
+    shape = [d if isinstance(d, int) else 2 for d in image.shape]
+    outputs = session.run(None, {image.name: np.zeros(shape, dtype=np.float32)})
+    assert len(outputs) == len(session.get_outputs()) >= 2 and outputs[0].shape[0] == 2
