@@ -16,7 +16,6 @@ studies of one benchmark pair up exactly.
 from __future__ import annotations
 
 import argparse
-import math
 from collections.abc import Sequence
 
 import optuna
@@ -25,6 +24,7 @@ from nas.layout import Layout
 from nas.study import confirmed
 from nas.study.compute import study_compute
 from nas.study.create import study_config
+from nas.study.stats import summarize
 from nas.study.storage import open_storage
 from nas.tables import Table, load_table
 
@@ -32,10 +32,8 @@ __all__ = ["main", "rows"]
 
 
 def _paired(mine: Sequence[float], first: Sequence[float]) -> str:
-    diffs = [100 * (a - b) for a, b in zip(mine, first, strict=True)]
-    mean = sum(diffs) / len(diffs)
-    sd = math.sqrt(sum((d - mean) ** 2 for d in diffs) / (len(diffs) - 1))
-    return f"{mean:+.2f} ± {sd / math.sqrt(len(diffs)):.2f}"
+    s = summarize([100 * (a - b) for a, b in zip(mine, first, strict=True)])
+    return f"{s.mean:+.2f} ± {s.se:.2f}"
 
 
 def rows(storage_url: str, names: Sequence[str], table: Table | None) -> list[list[str]]:

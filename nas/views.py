@@ -79,10 +79,9 @@ def _baseline_won(result: ConfirmedResult) -> list[str]:
     search found nothing that beat a layout it did not need to search for.
     """
     win = result.winner_row
-    beaten = [r for r in result.rows if r.role in _ROLE and r.val_delta.mean > win.val_delta.mean]
-    if not beaten:
+    best = max((r for r in result.rows if r.role in _ROLE), key=lambda r: r.val_delta.mean)
+    if best.val_delta.mean <= win.val_delta.mean:
         return []
-    best = max(beaten, key=lambda r: r.val_delta.mean)
     return [
         f"note: on validation {_BASELINE_WORDS[best.role]} "
         f"({_pm(best.val_delta)}) beat every searched finalist (the winner "

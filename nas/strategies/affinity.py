@@ -84,8 +84,7 @@ class Affinity(Strategy):
             else:
                 begun = time.perf_counter()
                 if start is not None:  # trained before a kill: measure only
-                    with torch.random.fork_rng(devices=[]):
-                        torch.manual_seed(config.seed)
+                    with torch.random.fork_rng(devices=[]):  # its weights are loaded next
                         net = problem.build(layout).to(problem.device)
                     net.load_state_dict(start["model"])
                     verb = "measured"
