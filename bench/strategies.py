@@ -16,7 +16,11 @@ retrained with fresh seeds, the winner by mean validation Δ_MTL), and ``race``,
 strategy: TPE proposes, and every third training goes to the contender with the best mean so
 far, on a fresh seed, until it has as many seeds as the table; it returns the best mean among
 layouts scored at least twice (SMAC's intensification, simplified); and ``halving`` /
-``tpe+halving``, successive halving with training seeds as the resource (see :func:`halving`).
+``tpe+halving``, successive halving with training seeds as the resource (see :func:`halving`);
+``structure``, the Bayesian model of Δ_MTL over which tasks share which blocks
+(:mod:`nas.strategies.structure`), with the alternatives measured when its design was chosen
+(:data:`VARIANTS`), each also as ``NAME+mean``: the same search answered by the model's best
+posterior mean among the layouts tried instead of the best score.
 
     python bench/strategies.py tables/digits-branched.table.json [more tables]
         [--reps 100] [--budgets 10,20,30,40] [--strategies random,tpe,gp,...] [--figure PNG]
@@ -38,12 +42,22 @@ import optuna
 from nas.layout import Layout
 from nas.metrics import delta_mtl
 from nas.strategies import make_strategy
+from nas.strategies.surrogate import Design, fit
 from nas.tables import Run, Table, load_table
 from search_spaces import SearchSpace, make_space
 
 optuna.logging.set_verbosity(optuna.logging.ERROR)
 
 CONFIRM_TOP, CONFIRM_SEEDS = 2, 5  # the confirm stage's defaults
+# The structure strategy's alternatives measured when its design was chosen (docs/tables.md).
+# Each runs as NAME (answered by its best score) and NAME+mean (by the model's posterior mean).
+VARIANTS: dict[str, dict[str, object]] = {
+    "structure": {},  # the chosen design: 8 random start-up layouts, then the best mean
+    "structure-start4": {"n_startup_trials": 4},
+    "structure-start12": {"n_startup_trials": 12},
+    "thompson": {"n_startup_trials": 0, "acquisition": "thompson"},
+    "thompson-start8": {"n_startup_trials": 8, "acquisition": "thompson"},
+}
 
 
 @dataclass
@@ -90,6 +104,7 @@ def search(
     race: bool = False,
     queued: Sequence[Layout] = (),
     spent: float = 0.0,
+    options: dict[str, object] | None = None,
 ) -> Replay:
     """One search (random, tpe, gp) of ``budget`` trainings; every trial logged with its cost.
 
@@ -104,10 +119,14 @@ def search(
     if prune:  # the product's default pruner: bottom quarter, judged from mid-training
         pruner = optuna.pruners.PercentilePruner(75.0, n_startup_trials=4,
                                                  n_warmup_steps=epochs // 2 + 1)  # fmt: skip
-    sampler = make_strategy(strategy).sampler(seed)
+    sampler = make_strategy(strategy, options).sampler_for(space, seed)
     study = optuna.create_study(direction="maximize", sampler=sampler, pruner=pruner)
+    outside: list[Layout] = []  # a baseline the space cannot reach (independent, select/skip)
     for layout in (table.independent.layout, table.hard_sharing.layout, *queued):  # first
-        study.enqueue_trial(space.params(layout), skip_if_exists=True)
+        try:
+            study.enqueue_trial(space.params(layout), skip_if_exists=True)
+        except ValueError:
+            outside.append(layout)
     seen: dict[Layout, list[float]] = {}
     trials = 0
     while rep.spent < budget and trials < 6 * budget:
@@ -120,7 +139,8 @@ def search(
         ):
             continue
         trial = study.ask()
-        layout = space.suggest(trial)
+        layout = outside.pop(0) if outside else space.suggest(trial)
+        trial.set_user_attr("layout", layout.to_dict())  # as the study's objective records it
         if layout in seen:  # proposed again: the study reuses the first result, for free
             study.tell(trial, seen[layout][0])
             continue
@@ -174,6 +194,18 @@ def answer(rep: Replay, budget: float, race: bool = False) -> Layout | None:
         pool = twice or {lay: v[0] for lay, v in scores.items()}
         return max(pool, key=lambda lay: pool[lay])
     return max(scores, key=lambda lay: scores[lay][0])
+
+
+def model_answer(rep: Replay, budget: float) -> Layout | None:
+    """The tried layout of best posterior mean under the structural model at ``budget``."""
+    pairs = [(lay, v) for spent, lay, v in rep.log if spent <= budget + 1e-9]
+    if not pairs:
+        return None
+    tried = list(dict.fromkeys(lay for lay, _ in pairs))
+    design = Design.of([e.layout for e in rep.table.entries])
+    posterior = fit(design.matrix([lay for lay, _ in pairs]), [v for _, v in pairs])
+    mean, _ = posterior.predict(design.matrix(tried))
+    return tried[int(mean.argmax())]
 
 
 def confirm(rep: Replay, budget: float) -> tuple[Layout | None, float]:
@@ -242,8 +274,16 @@ def strategies(max_budget: float) -> dict[str, Scorer]:
     def cached(kind: str, table: Table, seed: int, **kw: bool) -> Replay:
         key = (kind, id(table), seed)
         if key not in cache:
-            cache[key] = search(table, seed, max_budget, kind.split("+")[0], **kw)
+            name = kind.split("+")[0]
+            options = VARIANTS.get(name)
+            strategy = "structure" if options is not None else name
+            cache[key] = search(table, seed, max_budget, strategy, options=options, **kw)
         return cache[key]
+
+    def variant(name: str, mean: bool) -> Scorer:
+        if mean:
+            return lambda t, s, b: model_answer(cached(name, t, s), b)
+        return lambda t, s, b: answer(cached(name, t, s), b)
 
     return {
         "random": lambda t, s, b: answer(cached("random", t, s), b),
@@ -252,6 +292,7 @@ def strategies(max_budget: float) -> dict[str, Scorer]:
         "gp": lambda t, s, b: answer(cached("gp", t, s), b),
         "race": lambda t, s, b: answer(cached("tpe+race", t, s, race=True), b, race=True),
         "tpe+confirm": lambda t, s, b: confirm(cached("tpe", t, s), b)[0],
+        **{f"{v}{m}": variant(v, m == "+mean") for v in VARIANTS for m in ("", "+mean")},
         "halving": lambda t, s, b: halving(t, s, b),
         "tpe+halving": lambda t, s, b: halving(t, s, b, "tpe"),
     }
@@ -273,7 +314,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--strategies",
         default=None,
         help="comma-separated subset (default: all but gp, whose 19 s a repetition on 2 cores "
-        "makes 100 repetitions take half an hour per table: ask for it with --reps 20)",
+        "makes 100 repetitions take half an hour per table: ask for it with --reps 20, and but "
+        "the structure strategy's alternatives, VARIANTS)",
     )
     p.add_argument("--figure", default=None, help="write regret against compute here (PNG)")
     args = p.parse_args(argv)
@@ -290,8 +332,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         chosen = strategies(max(budgets))
         if args.strategies:
             chosen = {k: v for k, v in chosen.items() if k in args.strategies.split(",")}
-        else:
-            chosen.pop("gp")
+        else:  # gp is slow; the structure strategy's alternatives are asked for by name
+            extra = {"gp", *(f"{v}{m}" for v in VARIANTS for m in ("", "+mean"))} - {"structure"}
+            chosen = {k: v for k, v in chosen.items() if k not in extra}
         out = results.setdefault(Path(path).name, {})
         print(f"{'strategy':<12} {'budget':>6} {'regret (points)':>20} {'top-1':>6} {'top-5':>6}")
         for name, scorer in chosen.items():

@@ -98,15 +98,17 @@ def check_space(space: SearchSpace, draws: int = 20) -> None:
 def check_strategy(strategy: Strategy, space: SearchSpace, draws: int = 8) -> None:
     """A strategy: seeded samplers that repeat their draws, and reachable layouts of the space.
 
-    Checks: ``sampler(seed)`` is an Optuna sampler, and two built with one seed draw the same
-    layouts (one process stays reproducible); ``layouts(space, config)`` gives layouts with the
-    space's tasks and depth that the space reaches (they are queued as its parameters).
+    Checks: ``sampler_for(space, seed)`` is an Optuna sampler, and two built with one seed draw
+    the same layouts (one process stays reproducible); ``layouts(space, config)`` gives layouts
+    with the space's tasks and depth that the space reaches (they are queued as its parameters).
     """
     name = type(strategy).__name__
-    sampler = strategy.sampler(5)
-    assert isinstance(sampler, optuna.samplers.BaseSampler), f"{name}: sampler() is no sampler"
-    first = _draws(space, strategy.sampler(5), draws)
-    assert first == _draws(space, strategy.sampler(5), draws), f"{name}: one seed drew twice"
+    sampler = strategy.sampler_for(space, 5)
+    assert isinstance(sampler, optuna.samplers.BaseSampler), f"{name}: sampler_for() is no sampler"
+    first = _draws(space, strategy.sampler_for(space, 5), draws)
+    assert first == _draws(space, strategy.sampler_for(space, 5), draws), (
+        f"{name}: one seed drew twice"
+    )
     for layout in strategy.layouts(space, SearchConfig()):
         assert isinstance(layout, Layout), f"{name}: layouts() gave {type(layout).__name__}"
         assert (layout.tasks, layout.depth) == (space.tasks, space.depth), (

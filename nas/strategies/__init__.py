@@ -142,6 +142,7 @@ _REGISTRY = Registry(
         **{name: f"nas.strategies:{name}" for name in ("tpe", "random", "nsga2", "gp", "grid")},
         "adashare": "nas.strategies.adashare:adashare",
         "affinity": "nas.strategies.affinity:affinity_strategy",
+        "structure": "nas.strategies.structure:structure",
     },
     StrategyError,
 )

@@ -55,6 +55,15 @@ class Strategy:
         """
         return optuna.samplers.RandomSampler(seed=seed)
 
+    def sampler_for(self, space: SearchSpace, seed: int) -> optuna.samplers.BaseSampler:
+        """The sampler for the next trial of a study over ``space``.
+
+        For a sampler that models layouts and so must know the space; by default
+        :meth:`sampler`, which does not.
+        """
+        del space
+        return self.sampler(seed)
+
     def prepare(self, context: Preparation) -> str | None:
         """Learn what the strategy needs before its layouts (a policy), once per study.
 

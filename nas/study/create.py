@@ -53,14 +53,22 @@ def finished(study: optuna.Study) -> int:
     return len(study.get_trials(deepcopy=False, states=FINISHED))
 
 
-def make_sampler(config: SearchConfig, draw: int = 0) -> optuna.samplers.BaseSampler:
+def make_sampler(
+    config: SearchConfig, draw: int = 0, space: SearchSpace | None = None
+) -> optuna.samplers.BaseSampler:
     """The configured strategy's sampler, seeded with the study's seed plus ``draw``.
+
+    With ``space``, through :meth:`~nas.strategies.Strategy.sampler_for` (a strategy that
+    models layouts needs it); the runner passes it for every trial it asks for.
 
     The runner builds one per trial with ``draw`` = the trial count at that moment: a resumed
     study does not replay the random start-up draws it already made, and workers that start
     together (each under the study's gate, so each sees a different count) draw differently.
     """
-    return make_strategy(config.strategy, config.strategy_options).sampler(config.seed + draw)
+    strategy = make_strategy(config.strategy, config.strategy_options)
+    if space is None:
+        return strategy.sampler(config.seed + draw)
+    return strategy.sampler_for(space, config.seed + draw)
 
 
 def make_pruner(config: SearchConfig) -> optuna.pruners.BasePruner:
@@ -139,7 +147,7 @@ def create_or_resume(
     study = optuna.load_study(
         study_name=name,
         storage=storage,
-        sampler=make_sampler(stored, len(study.get_trials(deepcopy=False))),
+        sampler=make_sampler(stored, len(study.get_trials(deepcopy=False)), space),
         pruner=make_pruner(stored),
     )
     return study, stored
@@ -216,7 +224,7 @@ def _create(
             storage=storage,
             study_name=name,
             directions=config.directions,  # type: ignore[arg-type]
-            sampler=make_sampler(config),
+            sampler=make_sampler(config, 0, space),
             pruner=make_pruner(config),
         )
 

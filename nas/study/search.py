@@ -133,5 +133,5 @@ def run_search(
 
     run_trials(
         study, objective, config.n_trials, storage_url, progress, postfix=best,
-        sampler=lambda draw: make_sampler(config, draw), repair=repair,
+        sampler=lambda draw: make_sampler(config, draw, space), repair=repair,
     )  # fmt: skip

@@ -1,0 +1,238 @@
+"""The ``structure`` strategy: propose layouts by a model of Δ_MTL over their sharing structure.
+
+Each trial, the sampler fits :mod:`nas.strategies.surrogate` (Bayesian linear regression over
+"tasks a and b share block d" features) to every layout the study has trained and proposes the
+untried layout of best posterior mean. The model is what is noise-aware: a layout that scored
+well on one lucky seed lifts only the weights of the features it shares with others, by as much
+as the evidence for a noise that large allows. The first ``n_startup_trials`` trained layouts
+(the two queued baselines among them) are untried layouts drawn at random: a linear model fitted
+to fewer points proposes the corners of the space. ``acquisition="thompson"`` proposes the best
+layout under one posterior draw instead.
+
+Candidates are every layout of the space when it enumerates (up to ``MAX_ENUMERATE`` parameter
+combinations, cached per space), else ``pool`` random draws plus every one-parameter change of
+the five best layouts so far. Works on any space that lists its parameters (branched and
+select-or-skip alike); a layout queued by a warm start (``--warm-start affinity``) is data like
+any other, which is how a cheap signal becomes a prior. How the design was chosen, and what it
+scores on the ground-truth tables: docs/tables.md.
+
+    mtlnas search --strategy structure
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import optuna
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    IntDistribution,
+)
+from optuna.trial import FrozenTrial, TrialState
+
+from nas.layout import Layout
+from nas.strategies import StrategyError
+from nas.strategies.base import Strategy
+from nas.strategies.surrogate import Design, fit
+from search_spaces import SearchSpace
+
+__all__ = ["StructureSampler", "StructureStrategy", "observations", "structure"]
+
+MAX_ENUMERATE = 20_000  # parameter combinations enumerated outright (scenes4: 4,096)
+ACQUISITIONS = ("mean", "thompson")
+PENDING = (TrialState.RUNNING, TrialState.WAITING)
+
+
+def _choices(dist: BaseDistribution) -> list[Any] | None:
+    if isinstance(dist, CategoricalDistribution):
+        return list(dist.choices)
+    if isinstance(dist, IntDistribution) and not dist.log:
+        return list(range(dist.low, dist.high + 1, dist.step))
+    return None
+
+
+@functools.lru_cache(maxsize=8)
+def _enumerate(space: SearchSpace, limit: int) -> tuple[tuple[Layout, dict[str, Any]], ...] | None:
+    """Every distinct layout of ``space`` with parameters that give it, or None if too many."""
+    dists = space.distributions()
+    choices = [_choices(d) for d in dists.values()]
+    if any(c is None for c in choices) or math.prod(len(c or ()) for c in choices) > limit:
+        return None
+    seen: dict[Layout, dict[str, Any]] = {}
+    for values in itertools.product(*[c or [] for c in choices]):
+        params = dict(zip(dists, values, strict=True))
+        seen.setdefault(space.suggest(optuna.trial.FixedTrial(params)), params)
+    return tuple(seen.items())
+
+
+def observations(study: optuna.Study, space: SearchSpace) -> list[tuple[Layout, float]]:
+    """(layout, first objective) of every complete trial that trained its layout.
+
+    A trial answered from an earlier one (``duplicate_of``) repeats that result and is left
+    out; a layout trained twice (other seeds, e.g. a retry) counts twice.
+    """
+    out = []
+    dists = space.distributions()
+    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        if t.user_attrs.get("duplicate_of") is not None or not t.values:
+            continue
+        layout = _layout_of(t, space, dists)
+        if layout is not None and math.isfinite(t.values[0]):
+            out.append((layout, float(t.values[0])))
+    return out
+
+
+def _layout_of(
+    t: FrozenTrial, space: SearchSpace, dists: dict[str, BaseDistribution]
+) -> Layout | None:
+    stored = t.user_attrs.get("layout")
+    if stored is not None:
+        return Layout.from_dict(stored)
+    if all(k in t.params for k in dists):
+        return space.suggest(optuna.trial.FixedTrial({k: t.params[k] for k in dists}))
+    return None
+
+
+class StructureSampler(optuna.samplers.BaseSampler):
+    """Thompson sampling over a space's layouts with the structural surrogate.
+
+    Parameters the space does not list (a searched loss weighting) are drawn at random.
+    Single-objective: on a multi-objective study it models the first objective (Δ_MTL).
+    """
+
+    def __init__(
+        self,
+        space: SearchSpace,
+        seed: int,
+        n_startup_trials: int = 8,
+        acquisition: str = "mean",
+        pool: int = 2048,
+        max_enumerate: int = MAX_ENUMERATE,
+    ) -> None:
+        if acquisition not in ACQUISITIONS:
+            raise ValueError(
+                f"acquisition must be one of {list(ACQUISITIONS)}, got {acquisition!r}"
+            )
+        self.space, self.seed = space, seed
+        self.n_startup_trials, self.acquisition = n_startup_trials, acquisition
+        self.pool, self.max_enumerate = pool, max_enumerate
+        self._rng = np.random.default_rng(seed)
+        self._random = optuna.samplers.RandomSampler(seed=seed)
+
+    def infer_relative_search_space(
+        self, study: optuna.Study, trial: FrozenTrial
+    ) -> dict[str, BaseDistribution]:
+        """The space's own parameters."""
+        del study, trial
+        return dict(self.space.distributions())
+
+    def sample_relative(
+        self, study: optuna.Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
+    ) -> dict[str, Any]:
+        """The parameters of the untried layout the model scores best (random at start-up)."""
+        del trial
+        if not search_space:
+            return {}
+        seen = observations(study, self.space)
+        # Also leave out layouts pruned (the study would answer them from that trial) and those
+        # queued or running now (another worker is training them).
+        pending = study.get_trials(deepcopy=False, states=(TrialState.PRUNED, *PENDING))
+        dists = self.space.distributions()
+        busy = {lay for lay, _ in seen}
+        busy |= {lay for t in pending if (lay := _layout_of(t, self.space, dists)) is not None}
+        candidates = self._candidates(seen)
+        fresh = [(lay, p) for lay, p in candidates if lay not in busy]
+        if not fresh:  # everything tried: a random draw (the study answers it for free)
+            return {}
+        if len(seen) < self.n_startup_trials:
+            layout, params = fresh[int(self._rng.integers(len(fresh)))]
+        else:
+            design = Design.of(lay for lay, _ in candidates)
+            posterior = fit(design.matrix([lay for lay, _ in seen]), [v for _, v in seen])
+            x = design.matrix([lay for lay, _ in fresh])
+            if self.acquisition == "thompson":
+                score = posterior.sample(x, self._rng)
+            else:
+                score = posterior.predict(x)[0]
+            layout, params = fresh[int(np.argmax(score))]
+        try:
+            return self.space.params(layout)
+        except ValueError:
+            return params
+
+    def _candidates(
+        self, seen: Sequence[tuple[Layout, float]]
+    ) -> list[tuple[Layout, dict[str, Any]]]:
+        every = _enumerate(self.space, self.max_enumerate)
+        if every is not None:
+            return list(every)
+        dists = self.space.distributions()
+        out: dict[Layout, dict[str, Any]] = {}
+        for _ in range(self.pool):
+            params = {k: _draw(d, self._rng) for k, d in dists.items()}
+            out.setdefault(self.space.suggest(optuna.trial.FixedTrial(params)), params)
+        best = sorted(seen, key=lambda lv: -lv[1])[:5]
+        for layout, _ in best:  # local moves around the best so far
+            try:
+                base = self.space.params(layout)
+            except ValueError:
+                continue
+            for k, d in dists.items():
+                for value in _choices(d) or []:
+                    if value != base.get(k):
+                        params = {**base, k: value}
+                        out.setdefault(self.space.suggest(optuna.trial.FixedTrial(params)), params)
+        return list(out.items())
+
+    def sample_independent(
+        self,
+        study: optuna.Study,
+        trial: FrozenTrial,
+        param_name: str,
+        param_distribution: BaseDistribution,
+    ) -> Any:
+        """Anything outside the space: uniformly at random."""
+        return self._random.sample_independent(study, trial, param_name, param_distribution)
+
+
+def _draw(dist: BaseDistribution, rng: np.random.Generator) -> Any:
+    choices = _choices(dist)
+    if choices is None:
+        raise ValueError(f"the structure strategy needs discrete parameters, got {dist!r}")
+    return choices[int(rng.integers(len(choices)))]
+
+
+class StructureStrategy(Strategy):
+    """Where the structural sampler comes from: it needs the study's search space."""
+
+    def __init__(self, n_startup_trials: int, acquisition: str, pool: int) -> None:
+        self.n_startup_trials, self.acquisition, self.pool = n_startup_trials, acquisition, pool
+
+    def sampler_for(self, space: SearchSpace, seed: int) -> optuna.samplers.BaseSampler:
+        """A :class:`StructureSampler` over ``space``."""
+        return StructureSampler(space, seed, self.n_startup_trials, self.acquisition, self.pool)
+
+
+def structure(n_startup_trials: int = 8, acquisition: str = "mean", pool: int = 2048) -> Strategy:
+    """A Bayesian model of Δ_MTL over which tasks share which blocks proposes the layouts.
+
+    Args:
+        n_startup_trials: trained layouts (the two baselines among them) before the model
+            proposes; until then, untried layouts at random.
+        acquisition: ``mean`` (the untried layout of best posterior mean) or ``thompson``
+            (the best under one posterior draw).
+        pool: random candidates per trial where the space is too large to enumerate.
+    """
+    if not isinstance(n_startup_trials, int) or n_startup_trials < 0:
+        raise StrategyError(f"n_startup_trials must be an int >= 0, got {n_startup_trials!r}")
+    if acquisition not in ACQUISITIONS:
+        raise StrategyError(f"acquisition must be one of {list(ACQUISITIONS)}, got {acquisition!r}")
+    if not isinstance(pool, int) or pool < 1:
+        raise StrategyError(f"pool must be a positive int, got {pool!r}")
+    return StructureStrategy(n_startup_trials, acquisition, pool)
