@@ -3,6 +3,8 @@
 The Layout flows through everything: a search space suggests one per trial, :func:`build` turns
 it into a network, an evaluator scores it, and the study records it with its metrics.
 
+The three jobs from Python: :func:`search`, :func:`resume` and :func:`export` (``nas.api``).
+
 Names are loaded on first use, so ``import nas.layout`` (or ``from nas import Layout``) does not
 pull in torch.
 """
@@ -51,6 +53,12 @@ _EXPORTS = {
     "evaluate": "nas.train",
     "train": "nas.train",
     "UserError": "nas.errors",
+    "search": "nas.api",
+    "resume": "nas.api",
+    "export": "nas.api",
+    "SearchResult": "nas.jobs",
+    "Best": "nas.jobs",
+    "ConfirmedResult": "nas.study.confirmed",
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS)]
