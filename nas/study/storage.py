@@ -99,6 +99,26 @@ for _name, _fn in vars(RDBStorage).items():
         setattr(InterruptSafeStorage, _name, _deferring(_name))
 
 
+def _stale_with_reasons(self: RDBStorage, study_id: int) -> list[int]:
+    # Optuna fails these trials itself at every trial start (a trial can turn stale between this
+    # worker's own sweep, nas.study.stale.fail_stale, and that call): store why first, as a
+    # finished trial's attributes can no longer be written.
+    with deferred_interrupts():
+        ids = RDBStorage._get_stale_trial_ids(self, study_id)
+        grace = self.grace_period or 2 * (self.heartbeat_interval or 0)
+        for trial_id in ids:
+            try:
+                self.set_trial_user_attr(
+                    trial_id, "fail_reason", f"its process stopped (no heartbeat for over {grace:g} s)"
+                )
+            except optuna.exceptions.UpdateFinishedTrialError:
+                pass  # another worker failed it first (or it just ended on its own)
+        return ids
+
+
+InterruptSafeStorage._get_stale_trial_ids = _stale_with_reasons  # type: ignore[method-assign]
+
+
 def open_storage(
     url: str = DEFAULT_STORAGE, heartbeat: int | None = None, create: bool = False
 ) -> RDBStorage:

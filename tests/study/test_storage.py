@@ -62,3 +62,31 @@ def test_sigterm_inside_a_read_is_held_and_the_cleanup_can_write(tmp_path: Path,
     storage.set_trial_user_attr(trial_id, "fail_reason", "terminated (SIGTERM)")
     assert storage.get_trial(trial_id).user_attrs["fail_reason"] == "terminated (SIGTERM)"
     assert interrupted.tb is not None  # (kept alive until here on purpose)
+
+
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage:UserWarning")  # asked, not optimized
+def test_a_trial_optuna_itself_fails_as_stale_keeps_its_reason_and_is_queued_again(
+    tmp_path: Path,
+) -> None:
+    # Optuna fails stale trials at every trial start, apart from this project's own sweep; a
+    # trial that turns stale between the two once ended FAIL without a reason.
+    from optuna.storages._rdb import models
+    from optuna.trial import TrialState
+
+    from nas.study.record import TrialRecord
+    from nas.study.storage import open_storage
+
+    storage = open_storage(f"sqlite:///{tmp_path / 'studies.db'}", heartbeat=1, create=True)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(storage=storage, study_name="s")
+    trial = study.ask({"x": optuna.distributions.FloatDistribution(0, 1)})
+    storage.record_heartbeat(trial._trial_id)
+    beats = models.TrialHeartbeatModel.__table__
+    with storage.engine.begin() as conn:  # the beat, ten seconds ago: its process is gone
+        conn.execute(sqlalchemy.update(beats).values(
+            heartbeat=sqlalchemy.func.datetime("now", "-10 seconds")))  # fmt: skip
+    optuna.storages.fail_stale_trials(study)
+    failed, retry = study.get_trials()
+    assert failed.state == TrialState.FAIL
+    assert str(TrialRecord.of(failed).fail_reason).startswith("its process stopped")
+    assert retry.state == TrialState.WAITING and retry.params == failed.params
