@@ -8,6 +8,7 @@ failing with "database is locked".
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 import types
@@ -106,13 +107,11 @@ def _stale_with_reasons(self: RDBStorage, study_id: int) -> list[int]:
     with deferred_interrupts():
         ids = RDBStorage._get_stale_trial_ids(self, study_id)
         grace = self.grace_period or 2 * (self.heartbeat_interval or 0)
+        reason = f"its process stopped (no heartbeat for over {grace:g} s)"
         for trial_id in ids:
-            try:
-                self.set_trial_user_attr(
-                    trial_id, "fail_reason", f"its process stopped (no heartbeat for over {grace:g} s)"
-                )
-            except optuna.exceptions.UpdateFinishedTrialError:
-                pass  # another worker failed it first (or it just ended on its own)
+            # Finished already: another worker failed it first (or it just ended on its own).
+            with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
+                self.set_trial_user_attr(trial_id, "fail_reason", reason)
         return ids
 
 
