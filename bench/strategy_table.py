@@ -1,4 +1,4 @@
-"""The README's strategy table: confirmed studies of one benchmark, side by side.
+"""The strategy table of docs/results.md: confirmed studies of one benchmark, side by side.
 
 Each named study is a finished ``mtlnas search`` (search, then the confirm stage on fresh seeds
 and the test split). Per study: its compute in full-training equivalents (as ``mtlnas show``

@@ -110,7 +110,7 @@ def test_plain_onnxruntime_script_from_readme(studies: Path, tmp_path: Path) -> 
     assert main(["export", "adashare", "-o", str(out), "--storage", url(studies)]) == 0
     text = README.read_text()
     script = re.search(r"<!-- plain-onnxruntime -->\s*```python\n(.*?)```", text, re.S)
-    assert script, "README lost its plain onnxruntime script"
+    assert script, "docs/export.md lost its plain onnxruntime script"
     check = (
         script.group(1)
         + "\nimport sys\nassert not [m for m in sys.modules if m in ('nas', 'export', 'torch')]\n"

@@ -53,3 +53,22 @@ def test_unknown_options_and_names_fail_before_the_database(tmp_path: Path) -> N
     with pytest.raises(UserError, match="benchmark must be a name"):
         nas.search("x", benchmark=3, storage=f"sqlite:///{db}")  # type: ignore[arg-type]
     assert not db.exists()
+
+
+def test_the_readme_example_runs_with_a_smaller_budget(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    readme = DOC.parents[1] / "README.md"
+    match = re.search(r"```python\n(import torch, nas.*?)```", readme.read_text(), re.S)
+    assert match is not None, "the README lost its own-data example"
+    code = match.group(1)
+    # The README's budget (20 trials of 6 epochs, 5 confirm seeds) shrunk to seconds; the rest
+    # runs as written, in the default database sqlite:///studies.db.
+    assert "n_trials=20)" in code
+    code = code.replace("n_trials=20)", "n_trials=3, epochs=1, confirm_top=1, confirm_seeds=2, "
+                        "device='cpu', progress=False)")  # fmt: skip
+    exec(compile(code, str(readme), "exec"), {"__name__": "readme_example"})
+    assert " | " in capsys.readouterr().out  # the confirmed winner's layout summary
+    assert (tmp_path / "studies.db").exists()
+    onnx.checker.check_model(onnx.load(str(tmp_path / "mine.onnx")))

@@ -103,7 +103,7 @@ def test_nyuv2_errors(tmp_path: Path) -> None:
 def user_module_source() -> str:
     text = README.read_text()
     match = re.search(r"<!-- user-benchmark -->\s*```python\n(.*?)```", text, re.S)
-    assert match, "README lost its user benchmark example"
+    assert match, "docs/guide.md lost its user benchmark example"
     return match.group(1)
 
 

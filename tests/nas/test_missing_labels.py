@@ -144,7 +144,7 @@ def test_a_few_labels_search_stores_its_labels_and_says_the_shares(
 def merged_source() -> str:
     text = (Path(__file__).resolve().parents[2] / "docs" / "guide.md").read_text()
     match = re.search(r"<!-- merged-benchmark -->\s*```python\n(.*?)```", text, re.S)
-    assert match, "README lost its merged-datasets example"
+    assert match, "docs/guide.md lost its merged-datasets example"
     return match.group(1)
 
 

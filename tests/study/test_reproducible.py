@@ -3,8 +3,8 @@
 Training on the CPU is seeded end to end (data order, initial weights, sampler), so a rerun of a
 study on the same machine, torch build and thread count gives bit-identical weights and figures.
 Another thread count or CPU changes the order of floating-point sums inside the kernels, so the
-weights differ in their last bits and the figures move within the seed noise (README,
-"Reproducibility").
+weights differ in their last bits and the figures move within the seed noise (docs/results.md,
+"Reproducible on one numeric set-up").
 """
 
 from __future__ import annotations
