@@ -24,7 +24,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from nas.faults import deferred_interrupts
 
-__all__ = ["MAX_RETRY", "OUTCOME_KEYS", "fail_stale", "grace_seconds", "requeue"]
+__all__ = ["MAX_RETRY", "OUTCOME_KEYS", "fail_stale", "grace_seconds", "requeue", "stopped_reason"]
 
 MAX_RETRY = 2  # a trial whose process died this many times is given up
 
@@ -53,6 +53,11 @@ def grace_seconds(storage: optuna.storages.BaseStorage) -> float | None:
     return float(grace if grace is not None else 2 * rdb.heartbeat_interval)
 
 
+def stopped_reason(grace: float) -> str:
+    """The ``fail_reason`` of a trial whose process stopped beating for over ``grace`` seconds."""
+    return f"its process stopped (no heartbeat for over {grace:g} s)"
+
+
 def _stale_ids(storage: RDBStorage, study_id: int, grace: float) -> dict[int, str]:
     """Trial id -> reason, for RUNNING trials whose process has stopped beating or never beat."""
     limit = datetime.timedelta(seconds=grace)
@@ -76,7 +81,7 @@ def _stale_ids(storage: RDBStorage, study_id: int, grace: float) -> dict[int, st
     for trial_id, started, heartbeat in rows:
         if heartbeat is not None:
             if now - heartbeat.replace(tzinfo=None) > limit:
-                out[trial_id] = f"its process stopped (no heartbeat for over {grace:g} s)"
+                out[trial_id] = stopped_reason(grace)
         elif started is not None and local_now - started > limit:
             out[trial_id] = (
                 f"its process died before its first heartbeat (started over {grace:g} s ago)"

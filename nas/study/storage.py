@@ -24,7 +24,7 @@ from optuna.storages import RDBStorage
 from nas.errors import UserError
 from nas.faults import deferred_interrupts
 from nas.study.record import is_internal
-from nas.study.stale import requeue
+from nas.study.stale import grace_seconds, requeue, stopped_reason
 from nas.study.weights import AtomicFileStore
 
 __all__ = [
@@ -106,8 +106,7 @@ def _stale_with_reasons(self: RDBStorage, study_id: int) -> list[int]:
     # finished trial's attributes can no longer be written.
     with deferred_interrupts():
         ids = RDBStorage._get_stale_trial_ids(self, study_id)
-        grace = self.grace_period or 2 * (self.heartbeat_interval or 0)
-        reason = f"its process stopped (no heartbeat for over {grace:g} s)"
+        reason = stopped_reason(grace_seconds(self) or 0.0)
         for trial_id in ids:
             # Finished already: another worker failed it first (or it just ended on its own).
             with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
