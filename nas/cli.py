@@ -183,19 +183,27 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``mtlnas`` console script; returns the exit status."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
     from nas.faults import signals_as_interrupts
 
-    # From here on a SIGTERM (a scheduler, a preempted machine) or Ctrl-C ends in one line,
-    # even while the libraries are still being imported.
-    with signals_as_interrupts():
-        try:
-            return _run(args)
-        except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM (a Terminated)
-            return _interrupted(args.command, err)
-        except BrokenPipeError:
-            return _broken_pipe()
+    # From the first line on, a SIGTERM (a scheduler, a preempted machine) or Ctrl-C ends in one
+    # line, even while the parser and the libraries are still being imported.
+    command = ""  # not known until the arguments are parsed
+    try:
+        with signals_as_interrupts():
+            try:
+                args = build_parser().parse_args(argv)
+                command = args.command
+                return _run(args)
+            except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM (a Terminated)
+                return _interrupted(command, err)
+            except BrokenPipeError:
+                return _broken_pipe()
+    finally:
+        if argv is None:
+            # The program's work is over and stored: a signal during the interpreter's exit
+            # (freeing torch takes a moment) must not turn a finished run into a killed one.
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, signal.SIG_IGN)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -258,10 +266,11 @@ def _interrupted(command: str, err: BaseException) -> int:
             what = "the running trial is marked failed and queued again; resume to go on"
     else:
         what = "nothing was written"
+    who = f"mtlnas {command}" if command else "mtlnas"
     if terminated:
-        print(f"mtlnas {command}: terminated (SIGTERM); {what}", file=sys.stderr)
+        print(f"{who}: terminated (SIGTERM); {what}", file=sys.stderr)
         return 128 + signal.SIGTERM
-    print(f"mtlnas {command}: interrupted; {what}", file=sys.stderr)
+    print(f"{who}: interrupted; {what}", file=sys.stderr)
     return 128 + signal.SIGINT
 
 

@@ -203,3 +203,46 @@ def test_list_and_show_columns_stay_aligned_for_long_names(
     end = header.index("Δ_MTL") + len("Δ_MTL")
     for row in body:
         assert row[end - 1] == "%", (header, row)  # every Δ_MTL ends in the same column
+
+
+def test_a_finished_program_ignores_a_late_sigterm_and_a_library_call_does_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A SIGTERM during the interpreter's exit must not make a finished run read as killed."""
+    import signal
+    import sys
+
+    monkeypatch.chdir(tmp_path)
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        # No database here: a one-line error, and still a program that has finished its work.
+        assert main(["list"]) == 2  # called from Python: the caller's handlers come back
+        assert {s: signal.getsignal(s) for s in before} == before
+        monkeypatch.setattr(sys, "argv", ["mtlnas", "list"])
+        assert main() == 2  # the program itself: about to exit, signals are ignored
+        assert signal.getsignal(signal.SIGTERM) == signal.SIG_IGN
+        assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    finally:
+        for s, handler in before.items():
+            signal.signal(s, handler)
+
+
+def test_a_sigterm_while_the_arguments_are_parsed_ends_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import os
+    import signal
+
+    import nas.cli
+
+    real = nas.cli.build_parser
+
+    def slow_start() -> object:
+        os.kill(os.getpid(), signal.SIGTERM)  # arrives before the command is known
+        return real()
+
+    monkeypatch.setattr(nas.cli, "build_parser", slow_start)
+    assert main(["list"]) == 128 + signal.SIGTERM
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "mtlnas: terminated (SIGTERM); nothing was written"
+    ]
