@@ -23,10 +23,28 @@ from export.runtime import session_for
 from nas.network import MultiTaskNetwork
 from nas.study.recording import cpu_model
 
-__all__ = ["SERVING_BATCH", "Latency", "measure_latency"]
+__all__ = ["SERVING_BATCH", "Graph", "Latency", "measure_latency"]
 
 SERVING_BATCH = 64
 ROUNDS = 5  # interleaved rounds; each times every network ``repeats // ROUNDS`` times
+
+
+@dataclass(frozen=True)
+class Graph:
+    """A network exported once, to be timed again without a second export (seconds each).
+
+    Attributes:
+        onnx: the serialized ONNX model.
+        input_shape: one sample's shape.
+    """
+
+    onnx: bytes
+    input_shape: tuple[int, ...]
+
+    @classmethod
+    def of(cls, net: MultiTaskNetwork) -> Graph:
+        """Export ``net`` (the graph ``mtlnas export`` writes)."""
+        return cls(to_onnx(net).SerializeToString(), tuple(net.input_shape))
 
 
 @dataclass(frozen=True)
@@ -56,18 +74,19 @@ class Latency:
 
 
 def measure_latency(
-    nets: Mapping[str, MultiTaskNetwork],
+    nets: Mapping[str, MultiTaskNetwork | Graph],
     batches: tuple[int, ...] = (1, SERVING_BATCH),
     repeats: int = 30,
     device: str = "auto",
 ) -> Latency:
-    """Export each network and time it under onnxruntime, all in interleaved rounds.
+    """Export each network (unless given as a :class:`Graph`) and time them in interleaved rounds.
 
     ``device``: as :func:`export.runtime.session_for` (``auto``: CUDA when there is one).
     """
-    sessions = {n: session_for(to_onnx(net).SerializeToString(), device) for n, net in nets.items()}
+    graphs = {n: g if isinstance(g, Graph) else Graph.of(g) for n, g in nets.items()}
+    sessions = {n: session_for(g.onnx, device) for n, g in graphs.items()}
     provider = next(iter(sessions.values())).get_providers()[0]
-    shape = next(iter(nets.values())).input_shape
+    shape = next(iter(graphs.values())).input_shape
     rng = np.random.default_rng(0)
     inputs = {b: rng.standard_normal((b, *shape)).astype(np.float32) for b in batches}
     times: dict[str, dict[int, list[float]]] = {n: {b: [] for b in batches} for n in sessions}

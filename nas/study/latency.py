@@ -14,10 +14,14 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from nas.layout import Layout
 from nas.problem import Problem
 from nas.study.record import StudyRecord
+
+if TYPE_CHECKING:
+    from export.latency import Graph
 
 __all__ = ["LATENCY_KEY", "LatencyCache", "LayoutLatency", "measure_ratio"]
 
@@ -35,14 +39,20 @@ class LayoutLatency:
     device: str
 
 
-def measure_ratio(problem: Problem, layout: Layout, reference: Layout) -> tuple[float, float, str]:
+def measure_ratio(
+    problem: Problem, layout: Layout, reference: Layout, reference_graph: Graph | None = None
+) -> tuple[float, float, str]:
     """(``layout``'s / ``reference``'s median batch-1 latency, reference ms, device), side by side.
 
     Weights do not change a graph's latency, so freshly built networks are timed.
+    ``reference_graph``: the reference already exported (it is timed with every layout; its
+    export costs as much as the timing several times over).
     """
     from export.latency import measure_latency  # the serving graph is export's business
 
-    nets = {"layout": problem.build(layout).eval(), "reference": problem.build(reference).eval()}
+    ref = problem.build(reference).eval() if reference_graph is None else reference_graph
+    same = reference_graph is not None and layout == reference
+    nets = {"layout": ref if same else problem.build(layout).eval(), "reference": ref}
     timed = measure_latency(nets, batches=(1,), repeats=REPEATS)
     ms = timed.median_ms
     return ms["layout"][1] / ms["reference"][1], ms["reference"][1], timed.device
@@ -66,12 +76,22 @@ class LatencyCache:
 
     def __init__(self, record: StudyRecord, problem: Problem, independent: Layout) -> None:
         self.record, self.problem, self.independent = record, problem, independent
+        self._graph: Graph | None = None  # the independent networks, exported once per process
+
+    def _reference(self) -> Graph:
+        from export.latency import Graph
+
+        if self._graph is None:
+            self._graph = Graph.of(self.problem.build(self.independent).eval())
+        return self._graph
 
     def reference_ms(self) -> float:
         """The independent networks' batch-1 milliseconds for this study (measured once)."""
         stored = self.record.get(_key(None))
         if stored is None:
-            _, ms, device = measure_ratio(self.problem, self.independent, self.independent)
+            _, ms, device = measure_ratio(
+                self.problem, self.independent, self.independent, self._reference()
+            )
             stored = {"ms": ms, "device": device}
             self.record.set(_key(None), stored)
         return float(stored["ms"])
@@ -84,7 +104,9 @@ class LatencyCache:
             if layout == self.independent:
                 ratio, device = 1.0, str(self.record.get(_key(None))["device"])
             else:
-                ratio, _, device = measure_ratio(self.problem, layout, self.independent)
+                ratio, _, device = measure_ratio(
+                    self.problem, layout, self.independent, self._reference()
+                )
             stored = {"ratio": ratio, "ms": ratio * reference, "device": device}
             self.record.set(_key(layout), stored)
         return LayoutLatency(float(stored["ratio"]), float(stored["ms"]), str(stored["device"]))

@@ -10,6 +10,7 @@ import pytest
 import torch
 from optuna.trial import TrialState
 
+import export.latency
 import nas.study.latency
 from nas.cli import main
 from nas.layout import Layout
@@ -29,11 +30,19 @@ def test_each_layout_is_measured_once_and_read_back_after(
     measured: list[Layout] = []
     real = nas.study.latency.measure_ratio
 
-    def counting(problem: Any, layout: Layout, reference: Layout) -> Any:
+    def counting(problem: Any, layout: Layout, reference: Layout, *graph: Any) -> Any:
         measured.append(layout)
-        return real(problem, layout, reference)
+        return real(problem, layout, reference, *graph)
+
+    exported: list[Any] = []
+    real_export = export.latency.to_onnx
+
+    def exporting(net: Any) -> Any:
+        exported.append(net)
+        return real_export(net)
 
     monkeypatch.setattr(nas.study.latency, "measure_ratio", counting)
+    monkeypatch.setattr(export.latency, "to_onnx", exporting)
     study = optuna.create_study()
     independent = Layout.independent(space.tasks, space.depth)
     hard = Layout.hard_sharing(space.tasks, space.depth)
@@ -46,6 +55,7 @@ def test_each_layout_is_measured_once_and_read_back_after(
     again = LatencyCache(StudyRecord(study), problem, independent)
     assert again.get(hard) == first and cache.get(independent).ratio == 1.0
     assert measured == [independent, hard]  # the reference once, then the layout once
+    assert len(exported) == 2  # the reference is exported once and timed beside each layout
 
 
 @pytest.mark.slow
