@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import random
 from collections.abc import Iterator
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # Parallel test workers share the machine's cores: one thread each (set before torch is
+    # imported, and inherited by the commands the tests start) instead of each worker's torch
+    # running as many threads as there are cores, which oversubscribes them several times over.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 import numpy as np
 import pytest

@@ -55,6 +55,7 @@ def test_unknown_options_and_names_fail_before_the_database(tmp_path: Path) -> N
     assert not db.exists()
 
 
+@pytest.mark.slow
 def test_the_readme_example_runs_with_a_smaller_budget(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -58,6 +58,7 @@ def test_frozen_batch_norm_keeps_the_backbone_statistics_and_affine() -> None:
     assert head_stats and all(moved[k] > 0 for k in head_stats)  # heads' norms still train
 
 
+@pytest.mark.slow
 def test_a_resnet18_study_searches_confirms_and_exports(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 's.db'}"
     common = ["--storage", url, "--device", "cpu", "--quiet"]

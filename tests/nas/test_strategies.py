@@ -70,6 +70,7 @@ def test_the_grid_lists_every_tree_of_a_small_space_once() -> None:
         Grid(max_combinations=10).layouts(space, SearchConfig())
 
 
+@pytest.mark.slow
 def test_a_strategy_of_your_own_runs_a_study_end_to_end(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

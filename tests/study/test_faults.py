@@ -286,6 +286,7 @@ def test_a_read_only_database_is_named_and_left_alone(small_disk: Path, tmp_path
     assert digest(small_disk / "studies.db") == before
 
 
+@pytest.mark.slow
 def test_a_corrupt_database_is_named_and_left_alone(tmp_path: Path) -> None:
     ok = mtlnas(tmp_path, "search", "--name", "x", "--n-trials", "2", "--epochs", "1", *BASE)
     assert ok.returncode == 0, ok.stderr
@@ -305,6 +306,7 @@ def test_a_corrupt_database_is_named_and_left_alone(tmp_path: Path) -> None:
     assert digest(db) == before
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("damage", ["truncated", "empty", "another trial's"])
 def test_a_corrupt_weights_file_is_refused_at_export(tmp_path: Path, damage: str) -> None:
     ok = mtlnas(tmp_path, "search", "--name", "x", "--n-trials", "2", "--epochs", "1", *BASE)

@@ -82,6 +82,7 @@ def heartbeats(folder: Path, trial_id: int) -> int:
         return int(db.execute(query, (trial_id,)).fetchone()[0])
 
 
+@pytest.mark.slow
 def test_a_trial_dead_before_its_first_heartbeat_is_failed_and_retried(tmp_path: Path) -> None:
     args = ["search", "--name", "b", "--n-trials", "3", "--epochs", "1", *BASE, "--heartbeat", "1"]
     assert kill_before_first_beat(tmp_path, 2, *args)
@@ -101,6 +102,7 @@ def test_a_trial_dead_before_its_first_heartbeat_is_failed_and_retried(tmp_path:
     assert [t.state for t in trials].count(TrialState.COMPLETE) == 3
 
 
+@pytest.mark.slow
 def test_sigterm_fails_the_trial_with_its_reason_queues_it_and_exits_143(tmp_path: Path) -> None:
     args = ["--name", "t", "--n-trials", "3", "--epochs", "12", *BASE]
     proc = start(tmp_path, "search", *args)
@@ -126,6 +128,7 @@ def test_sigterm_fails_the_trial_with_its_reason_queues_it_and_exits_143(tmp_pat
     ]
 
 
+@pytest.mark.slow
 def test_a_second_signal_during_the_cleanup_is_ignored(tmp_path: Path) -> None:
     # The process sends itself SIGTERM and SIGINT again while it records why the trial stopped.
     again = (

@@ -148,6 +148,7 @@ def test_predict_checks_the_input_type(
         assert not capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_a_half_created_study_is_named_by_export(tmp_path: Path) -> None:
     subprocess.run(
         [sys.executable, "-c", KILL_AT_CREATION, "search", "--name", "h", "--n-trials", "2", *BASE],
@@ -165,6 +166,7 @@ def test_labels_naming_a_task_twice_are_refused(tmp_path: Path) -> None:
     assert not (tmp_path / "studies.db").exists()
 
 
+@pytest.mark.slow
 def test_a_confirm_run_stopped_by_ctrl_c_stores_why(tmp_path: Path) -> None:
     search = ["search", "--name", "i", "--n-trials", "3", "--epochs", "1", *BASE]
     assert mtlnas(tmp_path, *search).returncode == 0

@@ -70,6 +70,7 @@ def test_a_search_is_answered_from_the_table_and_charged_its_training_time(built
             assert t.user_attrs["metrics"] in [r.val for r in entry.runs]
 
 
+@pytest.mark.slow
 def test_a_study_with_other_options_than_the_table_is_refused_in_one_line(built: Path) -> None:
     done = mtlnas(built, "search", "--name", "x", "--evaluator", "table:t.table.json",
                   *TABLE, "--epochs", "3")  # fmt: skip
@@ -83,6 +84,7 @@ def test_a_study_with_other_options_than_the_table_is_refused_in_one_line(built:
     assert missing.returncode == 2 and "no table file" in missing.stderr
 
 
+@pytest.mark.slow
 def test_resume_confirm_and_other_options_refuse_a_tabulation(built: Path) -> None:
     for cmd in (["resume", "t"], ["confirm", "t"]):
         done = mtlnas(built, *cmd)
@@ -94,6 +96,7 @@ def test_resume_confirm_and_other_options_refuse_a_tabulation(built: Path) -> No
     assert load_table(built / "again.json").entries == load_table(built / "t.table.json").entries
 
 
+@pytest.mark.slow
 def test_a_killed_tabulation_resumes_and_trains_each_run_once(tmp_path: Path) -> None:
     args = ["tabulate", "--name", "k", "--seeds", "2", "--heartbeat", "1", *TABLE]
     proc = start(tmp_path, *args)
