@@ -1,30 +1,31 @@
 """AdaShare's select-or-skip policy (Sun et al. 2020): what it learns and how it is sampled.
 
 Per task ``t``, depth ``d`` and option ``k`` (one of the depth's block copies, or skip, last) the
-policy holds a logit. During policy learning each task's gate at each depth is a hard
-Gumbel-softmax sample (one-hot in the forward pass, the soft sample's gradient in the backward
-pass: straight-through), its temperature annealed per epoch (:class:`Temperature`). A curriculum
-unlocks depths from the top, one more every few epochs (:func:`unlocked`); locked depths run the
-first copy. Two regularisers act on the select probabilities ``a[t, d] = 1 - P(skip)``:
+policy holds a logit, all equal at the start (0.5, the authors' ``init_method: equal``). During
+policy learning each task's gate at each depth is a Gumbel-softmax sample at an annealed
+temperature: soft, as the authors train (``hard_sampling: False``), or straight-through one-hot
+(``hard=True``). A curriculum learns depths from the top (:mod:`nas.policy_schedule`); depths
+not learned run the first copy. Two regularisers, as the authors' code computes them
+(``envs/blockdrop_env.py``, ``get_sparsity_loss2`` and ``get_hamming_loss``):
 
-- sparsity, ``sum_t sum_d log a[t, d]``: minimised, it makes tasks skip blocks;
-- sharing, ``sum_{t1 < t2} sum_d (D - d - 1) / D * |a[t1, d] - a[t2, d]|`` (depths counted
-  from 0): tasks agree more on the lower blocks, as the paper's ``(L - l) / L`` weights do.
+- sparsity: per task, the mean over the learned depths of the cross-entropy of the logits
+  against "skip", summed over tasks; it fades once a depth leans to skip;
+- sharing: ``sum_{t1 < t2} sum_d (d + 1) / D * |z[t1, d] - z[t2, d]|`` on the raw logits ``z`` of
+  running the depth (depths from 0): deeper depths weigh more, as in their code (the paper
+  writes the reverse weights).
 
-After learning, layouts are sampled from the policy's probabilities (the paper samples 8) and
-handed to the study to retrain and confirm. This module is the policy itself; the strategy that
-trains it on the project's trainer is to come.
+After learning, layouts are sampled from the policy's probabilities (the authors sample one per
+retraining seed) and handed to the study to retrain from scratch and confirm.
 
 Example:
     >>> p = Policy(("a", "b"), depth=3)
-    >>> p.logits.shape, unlocked(epoch=0, lockable=2, every=2), unlocked(4, 2, 2)
-    (torch.Size([2, 3, 2]), 1, 2)
+    >>> p.logits.shape, [round(float(x), 2) for x in p.select_probability().detach()[0]]
+    (torch.Size([2, 3, 2]), [0.5, 0.5, 0.5])
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F  # noqa: N812
@@ -33,24 +34,9 @@ from torch import nn
 from nas.layout import Layout
 from nas.supernet import Supernet
 
-__all__ = ["Policy", "Temperature", "gated_forward", "unlocked"]
+__all__ = ["INITIAL_LOGIT", "Policy", "gated_forward"]
 
-
-@dataclass(frozen=True)
-class Temperature:
-    """Gumbel-softmax temperature: ``initial * decay ** epoch`` (AdaShare's 5 and 0.965)."""
-
-    initial: float = 5.0
-    decay: float = 0.965
-
-    def at(self, epoch: int) -> float:
-        """The temperature of policy epoch ``epoch`` (from 0)."""
-        return self.initial * self.decay**epoch
-
-
-def unlocked(epoch: int, lockable: int, every: int) -> int:
-    """How many of the ``lockable`` top depths are learned at ``epoch``: one more each ``every``."""
-    return min(lockable, 1 + epoch // max(1, every))
+INITIAL_LOGIT = 0.5  # the authors' "equal" start; it matters under the policy's weight decay
 
 
 class Policy(nn.Module):
@@ -69,8 +55,10 @@ class Policy(nn.Module):
         super().__init__()
         self.tasks, self.depth = tuple(tasks), depth
         self.instances, self.always_run = instances, always_run
-        # Equal logits: every option starts equally likely, as in the paper's initialisation.
-        self.logits = nn.Parameter(torch.zeros(len(self.tasks), depth, instances + 1))
+        # Equal logits: every option starts equally likely, as in the authors' initialisation.
+        self.logits = nn.Parameter(
+            torch.full((len(self.tasks), depth, instances + 1), INITIAL_LOGIT)
+        )
 
     @property
     def lockable(self) -> int:
@@ -84,36 +72,45 @@ class Policy(nn.Module):
         mask[: self.always_run] = False
         return mask
 
-    def gates(self, tau: float, n_unlocked: int) -> torch.Tensor:
-        """(tasks, depth, options) one-hot gates: straight-through Gumbel samples where learned.
+    def gates(self, tau: float, n_unlocked: int, hard: bool = False) -> torch.Tensor:
+        """(tasks, depth, options) gates: Gumbel-softmax samples where learned.
 
+        Soft samples by default (the authors'), one-hot straight-through ones when ``hard``.
         Depths not learned run copy 0 (always-run depths keep their copies' logits learnable
         when there are several copies, but never skip).
         """
-        hard = F.gumbel_softmax(self.logits, tau=tau, hard=True, dim=-1)
-        fixed = torch.zeros_like(hard)
+        sample = F.gumbel_softmax(self.logits, tau=tau, hard=hard, dim=-1)
+        fixed = torch.zeros_like(sample)
         fixed[..., 0] = 1.0
-        mask = self.learned(n_unlocked).to(hard.device).view(1, -1, 1)
-        return torch.where(mask, hard, fixed)
+        mask = self.learned(n_unlocked).to(sample.device).view(1, -1, 1)
+        return torch.where(mask, sample, fixed)
 
     def select_probability(self) -> torch.Tensor:
         """(tasks, depth) probability of running the block: ``1 - P(skip)``."""
         return 1.0 - torch.softmax(self.logits, dim=-1)[..., -1]
 
     def sparsity_loss(self, n_unlocked: int | None = None) -> torch.Tensor:
-        """``sum log a[t, d]`` over the learned depths (all skippable ones by default)."""
+        """Sum over tasks of the mean cross-entropy against "skip" over the learned depths."""
         mask = self.learned(self.lockable if n_unlocked is None else n_unlocked)
-        a = self.select_probability()[:, mask.to(self.logits.device)]
-        return torch.log(a.clamp_min(1e-12)).sum()
+        z = self.logits[:, mask.to(self.logits.device)]  # (tasks, learned, options)
+        if z.shape[1] == 0:
+            return self.logits.sum() * 0.0
+        skip = torch.full(z.shape[:2], self.instances, device=z.device)
+        per_depth = F.cross_entropy(z.transpose(1, 2), skip, reduction="none")  # (tasks, learned)
+        return per_depth.mean(dim=1).sum()
 
     def sharing_loss(self) -> torch.Tensor:
-        """``sum_{t1<t2} sum_d (D - d - 1) / D |a[t1, d] - a[t2, d]|``: agree on low blocks."""
-        a = self.select_probability()
-        d = torch.arange(self.depth, device=a.device, dtype=a.dtype)
-        weight = (self.depth - d - 1) / self.depth
-        diff = (a.unsqueeze(0) - a.unsqueeze(1)).abs()  # (tasks, tasks, depth)
+        """``sum_{t1<t2} sum_d (d + 1) / D * |z[t1, d] - z[t2, d]|`` over the lockable depths.
+
+        ``z`` are the raw logits of running the depth (every copy's, summed over copies).
+        """
+        z = self.logits[..., : self.instances]  # (tasks, depth, copies)
+        d = torch.arange(self.depth, device=z.device, dtype=z.dtype)
+        weight = (d + 1) / self.depth
+        weight[: self.always_run] = 0.0  # never learned: nothing to agree on
+        diff = (z.unsqueeze(0) - z.unsqueeze(1)).abs().sum(-1)  # (tasks, tasks, depth)
         pairs = torch.triu(torch.ones(len(self.tasks), len(self.tasks)), diagonal=1)
-        return (pairs.to(a).unsqueeze(-1) * diff * weight).sum()
+        return (pairs.to(z).unsqueeze(-1) * diff * weight).sum()
 
     def sample(self, n: int, generator: torch.Generator) -> list[Layout]:
         """Up to ``n`` distinct layouts drawn from the policy's probabilities, most likely first.

@@ -1,15 +1,18 @@
 """``--strategy adashare``: AdaShare's learned select-or-skip policy as a peer of the samplers.
 
-The policy is trained with the network's weights as AdaShare does (:mod:`nas.policy_training`:
-a hard-sharing warm-up, then alternating weight and policy updates under a curriculum and an
-annealed Gumbel-softmax, with its sparsity and sharing losses), once per study, checkpointed in
-the artifact store like the supernet (a killed training resumes from its last epoch). Then
-``samples`` layouts (AdaShare samples 8) drawn from the learned policy, the most likely first,
-are queued into the study: they train from scratch as ordinary trials, the confirm stage
+The policy is trained with the network's weights as AdaShare's authors do
+(:mod:`nas.policy_training`: a hard-sharing warm-up, then whole passes over two halves of the
+training split that alternate weight and policy updates, under a curriculum and an annealed
+soft Gumbel-softmax, with their sparsity and sharing losses; docs/adashare.md sets each choice
+beside theirs), once per study, checkpointed in the artifact store like the supernet (a killed
+training resumes from its last checkpoint). By default it runs as many iterations as one
+candidate's training, as the authors' policy training runs as many as one retraining. Then
+``samples`` layouts (the authors retrain 8) drawn from the learned policy, the most likely
+first, are queued into the study: they train from scratch as ordinary trials, the confirm stage
 chooses among them on validation and tests once.
 
     mtlnas search --space adashare --strategy adashare --n-trials 10
-    mtlnas search --space adashare --strategy adashare --strategy-option policy_epochs=12
+    mtlnas search --space adashare --strategy adashare --strategy-option iterations=20000
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import torch
 
 from nas.layout import Layout
 from nas.policy import Policy
-from nas.policy_training import PolicyTraining, train_policy
+from nas.policy_training import PolicyTraining, schedule_for, train_policy
 from nas.strategies.base import Strategy
 from nas.supernet import Supernet
 
@@ -67,11 +70,13 @@ class AdaShare(Strategy):
             c = context.config
             how = replace(how, batch_size=c.batch_size, lr=c.lr, seed=c.seed)
         tasks = [t.name for t in problem.tasks]
+        epochs = context.config.epochs if context.config is not None else 1
         with torch.random.fork_rng(devices=[]):  # initial weights from the study's seed alone
             torch.manual_seed(how.seed)
             net = Supernet(problem.backbone, problem.heads, tasks, problem.benchmark.input_shape,
                            [space.instances] * space.depth)  # fmt: skip
             policy = Policy(tasks, space.depth, space.instances, space.always_run)
+            schedule = schedule_for(how, len(problem.train), policy.lockable, epochs)
             with context.state.hold():
                 start = context.state.latest()
                 before = 0.0 if start is None else float(start.get("seconds", 0.0))
@@ -82,21 +87,26 @@ class AdaShare(Strategy):
                     checkpoint["seconds"] = before + time.perf_counter() - begun
                     context.state.save(checkpoint)  # type: ignore[union-attr]
 
-                if start is None or start["epoch"] < start["epochs"]:
-                    ran = train_policy(net, policy, problem, how, start, save, context.progress)
+                if start is not None and "iteration" not in start:
+                    start = None  # an older release's checkpoint (by epoch): learned again
+                if start is None or start["iteration"] < start["iterations"]:
+                    ran = train_policy(
+                        net, policy, problem, how, schedule, start, save, context.progress
+                    )
                     start = context.state.latest()
                 else:
                     policy.load_state_dict(start["policy"])
         self.policy = policy.cpu()
-        epochs = context.config.epochs if context.config is not None else how.epochs
-        # Every step runs one sampled layout of the supernet: an epoch costs about one epoch
-        # of a candidate's training.
-        self.trainings = how.epochs / epochs
+        # Counted in samples seen: a candidate's training sees epochs x the training split. A
+        # policy step runs every task's path through every option, so it costs more than a
+        # candidate's step: the seconds, stored beside, say by how much.
+        self.trainings = schedule.iterations * how.batch_size / (epochs * len(problem.train))
         self.seconds = float(start.get("seconds", 0.0)) if start is not None else 0.0
-        verb = f"learned in {ran} epochs" if ran else "loaded"
+        verb = f"learned in {ran} iterations" if ran else "loaded"
         return (
-            f"adashare policy of study {context.study_name!r}: {verb} ({how.epochs} epochs = "
-            f"{self.trainings:.2f} full trainings, {self.seconds:.0f} s)"
+            f"adashare policy of study {context.study_name!r}: {verb} ({schedule.iterations} "
+            f"iterations, {schedule.policy_epochs} policy epochs = {self.trainings:.2f} full "
+            f"trainings, {self.seconds:.0f} s)"
         )
 
     def layouts(self, space: SearchSpace, config: SearchConfig) -> Sequence[Layout]:
@@ -109,14 +119,17 @@ class AdaShare(Strategy):
 
 def adashare(
     samples: int = 8,
-    warmup_epochs: int = 2,
-    policy_epochs: int = 6,
-    curriculum_every: int = 1,
-    sparsity: float = 0.02,
+    iterations: int = 0,
+    warmup: float = 0.2,
+    curriculum_every: int = 3,
+    sparsity: float = 0.001,
     sharing: float = 0.05,
     policy_lr: float = 0.01,
+    hard: bool = False,
+    decay: float = 0.965,
+    checkpoint_every: int = 200,
 ) -> Strategy:
     """Strategy factory ``adashare`` (options as :class:`~nas.policy_training.PolicyTraining`)."""
-    how = PolicyTraining(warmup_epochs, policy_epochs, curriculum_every, sparsity, sharing,
-                         policy_lr)  # fmt: skip
+    how = PolicyTraining(iterations, warmup, curriculum_every, sparsity, sharing, policy_lr,
+                         hard, decay, checkpoint_every=checkpoint_every)  # fmt: skip
     return AdaShare(samples, how)

@@ -92,7 +92,8 @@ class StudyState:
             return load_weights(self.store, entry["artifact"], entry["sha256"])
         except (FileNotFoundError, CorruptWeights) as err:
             name = shlex.quote(self.study.study_name)
-            what = f"the {self.label} checkpoint of study {name} (epoch {entry['epoch']})"
+            unit, at, _ = _progress(entry)
+            what = f"the {self.label} checkpoint of study {name} ({unit} {at})"
             if not self.retrain:
                 raise StateLost(
                     f"{what} cannot be loaded ({err}); restore the artifact folder (or pass "
@@ -107,16 +108,23 @@ class StudyState:
         """Store ``checkpoint`` and name it the latest; then drop the one it replaces."""
         old = self.entry()
         with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / f"{self.label}-epoch{checkpoint['epoch']}.pt"
+            unit, at, total = _progress(checkpoint)
+            path = Path(tmp) / f"{self.label}-{unit}{at}.pt"
             torch.save(checkpoint, path)
             artifact = upload_artifact(
                 artifact_store=self.store, file_path=str(path), study_or_trial=self.study,
                 mimetype="application/octet-stream",
             )  # fmt: skip
             digest = _sha256(path)
-        entry = {"artifact": artifact, "sha256": digest}
-        entry |= {"epoch": checkpoint["epoch"], "epochs": checkpoint["epochs"]}
+        entry: dict[str, Any] = {"artifact": artifact, "sha256": digest}
+        entry |= {unit: at, f"{unit}s": total}
         self.record.set(self.key, entry)
         if old is not None:  # the new one is named: the old file is no longer needed
             with contextlib.suppress(Exception):  # a file left behind costs disk only
                 self.store.remove(old["artifact"])
+
+
+def _progress(checkpoint: dict[str, Any]) -> tuple[str, int, int]:
+    """("epoch" or "iteration", how far, of how many): supernets count epochs, policies steps."""
+    unit = "epoch" if "epoch" in checkpoint else "iteration"
+    return unit, int(checkpoint[unit]), int(checkpoint[f"{unit}s"])

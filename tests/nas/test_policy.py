@@ -1,5 +1,5 @@
-"""AdaShare's policy: Gumbel gates annealed and straight-through, a curriculum from the top, the
-sparsity and sharing regularisers in the paper's form, and layouts sampled from it."""
+"""AdaShare's policy: soft (or straight-through) Gumbel gates, a curriculum from the top, the
+sparsity and sharing regularisers as the authors' code computes them, and layouts sampled."""
 
 from __future__ import annotations
 
@@ -11,51 +11,58 @@ import torch
 from nas.backbones import BackboneSpec
 from nas.datasets.scenes import scenes
 from nas.layout import Layout
-from nas.policy import Policy, Temperature, gated_forward, unlocked
+from nas.policy import INITIAL_LOGIT, Policy, gated_forward
 from nas.problem import Problem
 from nas.supernet import Supernet
 
 
-def test_the_temperature_anneals_geometrically_from_five() -> None:
-    t = Temperature()
-    assert t.at(0) == 5.0
-    assert t.at(10) == pytest.approx(5.0 * 0.965**10)
-    assert all(t.at(e + 1) < t.at(e) for e in range(50))
+def test_the_logits_start_equal_at_the_authors_value() -> None:
+    p = Policy(("a", "b"), depth=4, instances=2)
+    assert torch.all(p.logits == INITIAL_LOGIT) and INITIAL_LOGIT == 0.5
+    assert torch.allclose(p.select_probability(), torch.full((2, 4), 2 / 3))
 
 
-def test_the_curriculum_unlocks_depths_from_the_top_in_order() -> None:
+def test_the_curriculum_learns_depths_from_the_top_in_order() -> None:
     p = Policy(("a", "b"), depth=4, always_run=1)
-    assert [unlocked(e, p.lockable, every=2) for e in range(8)] == [1, 1, 2, 2, 3, 3, 3, 3]
     assert p.learned(1).tolist() == [False, False, False, True]
     assert p.learned(2).tolist() == [False, False, True, True]
     assert p.learned(9).tolist() == [False, True, True, True]  # depth 0 always runs
 
 
-def test_gates_are_hard_samples_with_straight_through_gradients() -> None:
+def test_gates_are_soft_samples_by_default_and_one_hot_when_hard() -> None:
     torch.manual_seed(0)
     p = Policy(("a", "b", "c"), depth=3, instances=2, always_run=1)
-    g = p.gates(tau=1.0, n_unlocked=1)
-    assert set(g.unique().tolist()) <= {0.0, 1.0} and torch.all(g.sum(-1) == 1)
-    assert torch.all(g[:, :2, 0] == 1)  # locked depths run copy 0
-    (g * torch.randn_like(g)).sum().backward()
+    soft = p.gates(tau=1.0, n_unlocked=1)
+    assert torch.allclose(soft.sum(-1), torch.ones(3, 3))
+    assert 0 < float(soft[:, 2].detach().max()) < 1  # the learned depth mixes its options
+    assert torch.all(soft[:, :2, 0] == 1)  # locked depths run copy 0
+    hard = p.gates(tau=1.0, n_unlocked=1, hard=True)
+    assert set(hard.unique().tolist()) <= {0.0, 1.0} and torch.all(hard.sum(-1) == 1)
+    (hard * torch.randn_like(hard)).sum().backward()
     grad = p.logits.grad
     assert grad is not None
-    assert grad[:, 2].abs().sum() > 0  # the learned depth gets the soft sample's gradient
+    assert grad[:, 2].abs().sum() > 0  # straight-through: the soft sample's gradient
     assert torch.all(grad[:, :2] == 0)  # locked depths get none
 
 
 def test_sparsity_and_sharing_losses_match_a_hand_computed_example() -> None:
     p = Policy(("a", "b"), depth=3, always_run=1)
-    with torch.no_grad():  # logits [select, skip]: P(skip) = 1/2 where 0, 3/4 where ln 3
+    with torch.no_grad():  # logits [select, skip]
         p.logits.zero_()
-        p.logits[1, 1, 1] = math.log(3.0)
-        p.logits[1, 2, 1] = math.log(3.0)
-    a = p.select_probability()
-    assert torch.allclose(a, torch.tensor([[0.5, 0.5, 0.5], [0.5, 0.25, 0.25]]))
-    # Sparsity over the learnable depths 1 and 2: log .5 + log .5 + log .25 + log .25.
-    assert float(p.sparsity_loss()) == pytest.approx(2 * math.log(0.5) + 2 * math.log(0.25))
-    # Sharing: weights (D - d - 1) / D = 2/3, 1/3, 0; |a_a - a_b| = 0, .25, .25.
-    assert float(p.sharing_loss()) == pytest.approx(1 / 3 * 0.25)
+        p.logits[1, 1, 1] = math.log(3.0)  # task b, depth 1: P(skip) = 3/4
+        p.logits[1, 2, 0] = 1.0  # task b, depth 2: select logit 1
+    # Sparsity, the authors' CrossEntropy(logits, skip) averaged over the learned depths 1
+    # and 2, summed over tasks: a: (ln 2 + ln 2) / 2; b: (-ln(3/4) + ln(1 + e)) / 2.
+    want = math.log(2) + (-math.log(0.75) + math.log(1 + math.e)) / 2
+    assert float(p.sparsity_loss().detach()) == pytest.approx(want)
+    # Only the top learned depth while the curriculum has unlocked one: a ln 2, b ln(1 + e).
+    assert float(p.sparsity_loss(1).detach()) == pytest.approx(math.log(2) + math.log(1 + math.e))
+    # Sharing on the raw select logits, weights (d + 1) / D = 1/3, 2/3, 1 (depth 0 always
+    # runs: weight 0); |z_a - z_b| = 0, 0, 1 at depths 0, 1, 2.
+    assert float(p.sharing_loss().detach()) == pytest.approx(1.0)
+    with torch.no_grad():
+        p.logits[0, 1, 0] = 0.5  # |z_a - z_b| at depth 1 becomes 0.5, weight 2/3
+    assert float(p.sharing_loss().detach()) == pytest.approx(1.0 + 2 / 3 * 0.5)
 
 
 def test_sampled_layouts_are_distinct_most_likely_first_and_never_skip_always_run_depths() -> None:
