@@ -112,13 +112,19 @@ class Policy(nn.Module):
         pairs = torch.triu(torch.ones(len(self.tasks), len(self.tasks)), diagonal=1)
         return (pairs.to(z).unsqueeze(-1) * diff * weight).sum()
 
-    def sample(self, n: int, generator: torch.Generator) -> list[Layout]:
+    def sample(
+        self, n: int, generator: torch.Generator, n_unlocked: int | None = None
+    ) -> list[Layout]:
         """Up to ``n`` distinct layouts drawn from the policy's probabilities, most likely first.
 
-        Always-run depths never skip: their skip option is dropped before drawing.
+        Only the depths the curriculum learned (the top ``n_unlocked``; all by default) are
+        drawn: the others run copy 0, as they did in every step of the training. Unlearned
+        logits still hold their equal start, and drawing them would flip coins.
         """
         probs = torch.softmax(self.logits.detach().float().cpu(), dim=-1)
-        probs[:, : self.always_run, -1] = 0.0
+        fixed = ~self.learned(self.lockable if n_unlocked is None else n_unlocked)
+        probs[:, fixed] = 0.0
+        probs[:, fixed, 0] = 1.0
         out = [self._layout(probs.argmax(-1))]
         for _ in range(20 * n):
             if len(out) >= n:

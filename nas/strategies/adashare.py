@@ -49,6 +49,7 @@ class AdaShare(Strategy):
     def __init__(self, samples: int, how: PolicyTraining) -> None:
         self.samples, self.how = samples, how
         self.policy: Policy | None = None
+        self.unlocked: int | None = None
 
     def prepare(self, context: Preparation) -> str | None:
         """Train (or load) the study's policy; refused outside a select/skip space."""
@@ -97,6 +98,7 @@ class AdaShare(Strategy):
                 else:
                     policy.load_state_dict(start["policy"])
         self.policy = policy.cpu()
+        self.unlocked = schedule.at(schedule.iterations).unlocked  # learned by the end
         # Counted in samples seen: a candidate's training sees epochs x the training split. A
         # policy step runs every task's path through every option, so it costs more than a
         # candidate's step: the seconds, stored beside, say by how much.
@@ -114,7 +116,8 @@ class AdaShare(Strategy):
         del space
         if self.policy is None:
             return ()
-        return self.policy.sample(self.samples, torch.Generator().manual_seed(config.seed))
+        gen = torch.Generator().manual_seed(config.seed)
+        return self.policy.sample(self.samples, gen, self.unlocked)
 
 
 def adashare(

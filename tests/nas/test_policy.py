@@ -95,3 +95,13 @@ def test_one_hot_gates_give_the_outputs_of_the_layout_they_select() -> None:
         got, want = gated_forward(net, x, gates, learned), net(x, rows)
     for task in tasks:
         assert torch.allclose(got[task], want[task], atol=1e-5)
+
+
+def test_depths_the_curriculum_never_learned_run_in_every_sample() -> None:
+    p = Policy(("a", "b"), depth=4, always_run=1)
+    with torch.no_grad():
+        p.logits[:, 3, 1] = 5.0  # the one learned depth leans to skip
+    layouts = p.sample(8, torch.Generator().manual_seed(0), n_unlocked=1)
+    assert layouts[0].rows == ((0, 0), (0, 0), (0, 0), (None, None))
+    # Depths 1 and 2 kept their equal start: drawn, they would skip half the time.
+    assert all(layout.rows[1] == layout.rows[2] == (0, 0) for layout in layouts)
