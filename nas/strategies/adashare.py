@@ -105,10 +105,16 @@ class AdaShare(Strategy):
         self.trainings = schedule.iterations * how.batch_size / (epochs * len(problem.train))
         self.seconds = float(start.get("seconds", 0.0)) if start is not None else 0.0
         verb = f"learned in {ran} iterations" if ran else "loaded"
+        # What it learned, in one figure: near 1 everywhere is hard sharing, near 0.5 is a
+        # policy that has barely moved (its samples are then coin flips).
+        learned = self.policy.learned(self.unlocked)
+        a = self.policy.select_probability().detach()[:, learned]
+        what = f"P(run) {float(a.min()):.2f}-{float(a.max()):.2f}" if a.numel() else "nothing"
         return (
             f"adashare policy of study {context.study_name!r}: {verb} ({schedule.iterations} "
             f"iterations, {schedule.policy_epochs} policy epochs = {self.trainings:.2f} full "
-            f"trainings, {self.seconds:.0f} s)"
+            f"trainings, {self.seconds:.0f} s); on the {int(learned.sum())} blocks it learned, "
+            f"{what}"
         )
 
     def layouts(self, space: SearchSpace, config: SearchConfig) -> Sequence[Layout]:

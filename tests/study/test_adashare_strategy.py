@@ -64,8 +64,10 @@ def test_a_killed_policy_training_resumes_to_the_same_policy(
 def test_the_policy_learns_and_its_samples_are_layouts_of_the_space(problem: Problem) -> None:
     space = make_space("adashare", problem.benchmark.task_names, 3, {})
     strategy = make_strategy("adashare", {"iterations": 40, "samples": 4})
-    strategy.prepare(_prep(problem, space, MemoryState()))
+    said = str(strategy.prepare(_prep(problem, space, MemoryState())))
     p = strategy.policy  # type: ignore[attr-defined]
+    a = p.select_probability().detach()[:, p.learned(strategy.unlocked)]  # type: ignore[attr-defined]
+    assert f"blocks it learned, P(run) {float(a.min()):.2f}-{float(a.max()):.2f}" in said
     # Always-run depth 0 is never learned: weight decay moves both its logits alike.
     assert torch.allclose(p.select_probability()[:, 0], torch.tensor(0.5))
     assert not torch.allclose(p.select_probability()[:, 1:], torch.tensor(0.5))  # learned
