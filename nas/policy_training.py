@@ -16,6 +16,7 @@ training resumes from its last checkpoint and goes on exactly as it would have.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -83,6 +84,7 @@ def schedule_for(how: PolicyTraining, n_train: int, lockable: int, epochs: int) 
     )  # fmt: skip
 
 
+@functools.lru_cache(maxsize=4)  # the halves and the current pass: drawn once, not every step
 def _order(n: int, seed: int, stream: int, number: int) -> torch.Tensor:
     # Every pass's shuffle is a function of (seed, which data, which pass): nothing to save.
     gen = torch.Generator().manual_seed(seed * 1_000_003 + stream * 100_003 + number)
