@@ -22,7 +22,9 @@ and its three trees queued first; branched tables only); ``halving`` /
 ``structure``, the Bayesian model of Δ_MTL over which tasks share which blocks
 (:mod:`nas.strategies.structure`), with the alternatives measured when its design was chosen
 (:data:`VARIANTS`), each also as ``NAME+mean``: the same search answered by the model's best
-posterior mean among the layouts tried instead of the best score.
+posterior mean among the layouts tried instead of the best score; ``paths``, each task's term of
+Δ_MTL modelled from its own path (:mod:`nas.strategies.pertask`), with the per-task variants
+measured when its design was chosen (``pertask*`` in :data:`VARIANTS`).
 
     python -m bench.strategies tables/digits-branched.table.json [more tables]
         [--reps 100] [--budgets 10,20,30,40] [--strategies random,tpe,gp,...] [--figure PNG]
@@ -42,7 +44,7 @@ from pathlib import Path
 import optuna
 
 from nas.layout import Layout
-from nas.metrics import delta_mtl
+from nas.metrics import delta_mtl, task_deltas
 from nas.strategies import make_strategy
 from nas.strategies.surrogate import Design, fit
 from nas.tables import Entry, Run, Table, load_table
@@ -59,6 +61,12 @@ VARIANTS: dict[str, dict[str, object]] = {
     "structure-start12": {"n_startup_trials": 12},
     "thompson": {"n_startup_trials": 0, "acquisition": "thompson"},
     "thompson-start8": {"n_startup_trials": 8, "acquisition": "thompson"},
+    # Each task's term from its path (nas.strategies.pertask): 6 trainings, then its mean.
+    "pertask": {"model": "per-task", "n_startup_trials": 6},
+    "pertask-d8": {"model": "per-task", "n_startup_trials": 6, "draws": 8},
+    "pertask-d32": {"model": "per-task", "n_startup_trials": 6, "draws": 32},
+    "pertask-d4": {"model": "per-task", "n_startup_trials": 6, "draws": 4},
+    "pertask-d16": {"model": "per-task", "n_startup_trials": 6, "draws": 16},
 }
 
 
@@ -83,6 +91,11 @@ class Replay:
         """Validation Δ_MTL against the search's independent run, as a study scores a trial."""
         prim = {t: metrics[t][k] for t, k in self.primary.items()}
         return delta_mtl(prim, {t: self.base.val[t][k] for t, k in self.primary.items()}, self.hib)
+
+    def terms(self, metrics: dict[str, dict[str, float]]) -> dict[str, float]:
+        """Each task's term of :meth:`delta`, as a study stores it (``task_deltas``)."""
+        base = {t: self.base.val[t][k] for t, k in self.primary.items()}
+        return task_deltas({t: metrics[t][k] for t, k in self.primary.items()}, base, self.hib)
 
     def draw(self, layout: Layout) -> Run:
         """One stored seed of ``layout``."""
@@ -147,6 +160,7 @@ def search(
         except ValueError:
             outside.append(layout)
     seen: dict[Layout, list[float]] = {}
+    first: dict[Layout, int] = {}
     trials = 0
     while rep.spent < budget and trials < 6 * budget:
         trials += 1
@@ -161,6 +175,7 @@ def search(
         layout = outside.pop(0) if outside else space.suggest(trial)
         trial.set_user_attr("layout", layout.to_dict())  # as the study's objective records it
         if layout in seen:  # proposed again: the study reuses the first result, for free
+            trial.set_user_attr("duplicate_of", first[layout])
             study.tell(trial, seen[layout][0])
             continue
         run = rep.draw(layout)
@@ -179,6 +194,8 @@ def search(
         value = rep.delta(run.val)
         value = value if math.isfinite(value) else -1e9
         seen[layout] = [value]
+        first[layout] = trial.number
+        trial.set_user_attr("task_deltas", rep.terms(run.val))  # as the study's objective does
         study.tell(trial, value)
         rep.log.append((rep.spent, layout, value))
     return rep
@@ -329,6 +346,7 @@ def strategies(max_budget: float) -> dict[str, Scorer]:
     return {
         "random": lambda t, s, b: answer(cached("random", t, s), b),
         "tpe": lambda t, s, b: answer(cached("tpe", t, s), b),
+        "paths": lambda t, s, b: answer(cached("paths", t, s), b),
         "tpe+pruner": lambda t, s, b: answer(cached("tpe+pruner", t, s, prune=True), b),
         "gp": lambda t, s, b: answer(cached("gp", t, s), b),
         "race": lambda t, s, b: answer(cached("tpe+race", t, s, race=True), b, race=True),

@@ -15,7 +15,7 @@ import torch.nn.functional as F  # noqa: N812
 
 from nas.tasks import BINARY_DENSE, IGNORE_INDEX, Task
 
-__all__ = ["EDGE_TOLERANCE", "THRESHOLDS", "TaskMeter", "binary_scores", "delta_mtl"]
+__all__ = ["EDGE_TOLERANCE", "THRESHOLDS", "TaskMeter", "binary_scores", "delta_mtl", "task_deltas"]
 
 _ANGLE_BINS = 18000  # 0.01-degree bins: the median angle is exact to 0.01 degrees
 THRESHOLDS = torch.arange(1, 100, dtype=torch.float64) / 100  # on the predicted probability
@@ -228,7 +228,25 @@ def delta_mtl(
     """
     if not metrics:
         raise ValueError("Δ_MTL needs at least one task")
-    total = 0.0
+    return sum(task_deltas(metrics, baseline, higher_is_better).values()) / len(metrics)
+
+
+def task_deltas(
+    metrics: Mapping[str, float],
+    baseline: Mapping[str, float],
+    higher_is_better: Mapping[str, bool],
+) -> dict[str, float]:
+    """Each task's term of Δ_MTL: ``(-1)^{l_i} (M_i - B_i) / B_i`` (their mean is Δ_MTL).
+
+    Example:
+        >>> task_deltas({"seg": 0.55, "depth": 0.9}, {"seg": 0.5, "depth": 1.0},
+        ...             {"seg": True, "depth": False})
+        {'seg': 0.10000000000000009, 'depth': 0.09999999999999998}
+
+    Raises:
+        ValueError: a task is missing from an argument, or its baseline is zero or not finite.
+    """
+    out: dict[str, float] = {}
     for task, m in metrics.items():
         if task not in baseline or task not in higher_is_better:
             raise ValueError(f"task {task!r}: no baseline or direction for Δ_MTL")
@@ -236,5 +254,5 @@ def delta_mtl(
         if not math.isfinite(b) or b == 0:
             raise ValueError(f"task {task!r}: baseline {b!r} cannot divide Δ_MTL")
         sign = 1.0 if higher_is_better[task] else -1.0
-        total += sign * (m - b) / b
-    return total / len(metrics)
+        out[task] = sign * (m - b) / b
+    return out

@@ -143,6 +143,7 @@ _REGISTRY = Registry(
         "adashare": "nas.strategies.adashare:adashare",
         "affinity": "nas.strategies.affinity:affinity_strategy",
         "structure": "nas.strategies.structure:structure",
+        "paths": "nas.strategies.structure:paths",
     },
     StrategyError,
 )

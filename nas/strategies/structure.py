@@ -7,7 +7,10 @@ well on one lucky seed lifts only the weights of the features it shares with oth
 as the evidence for a noise that large allows. The first ``n_startup_trials`` trained layouts
 (the two queued baselines among them) are untried layouts drawn at random: a linear model fitted
 to fewer points proposes the corners of the space. ``acquisition="thompson"`` proposes the best
-layout under one posterior draw instead.
+layout under one posterior draw instead. ``model="per-task"`` models each task's term of Δ_MTL
+from that task's path instead (:mod:`nas.strategies.pertask`), from the terms each trial stores;
+its start-up draws the space's parameters at random (as random search does), and with ``draws``
+the model chooses among that many random parameter draws each trial (``--strategy paths``).
 
 Candidates are every layout of the space when it enumerates (up to ``MAX_ENUMERATE`` parameter
 combinations, cached per space), else ``pool`` random draws plus every one-parameter change of
@@ -39,13 +42,22 @@ from optuna.trial import FrozenTrial, TrialState
 from nas.layout import Layout
 from nas.strategies import StrategyError
 from nas.strategies.base import Strategy
+from nas.strategies.pertask import PathModel
 from nas.strategies.surrogate import Design, fit
 from search_spaces import SearchSpace
 
-__all__ = ["StructureSampler", "StructureStrategy", "observations", "structure"]
+__all__ = [
+    "StructureSampler",
+    "StructureStrategy",
+    "observations",
+    "paths",
+    "structure",
+    "task_observations",
+]
 
 MAX_ENUMERATE = 20_000  # parameter combinations enumerated outright (scenes4: 4,096)
 ACQUISITIONS = ("mean", "thompson")
+MODELS = ("pooled", "per-task")
 PENDING = (TrialState.RUNNING, TrialState.WAITING)
 
 
@@ -88,6 +100,29 @@ def observations(study: optuna.Study, space: SearchSpace) -> list[tuple[Layout, 
     return out
 
 
+def task_observations(
+    study: optuna.Study, space: SearchSpace
+) -> list[tuple[Layout, dict[str, float]]] | None:
+    """(layout, each task's term of Δ_MTL) of the trials :func:`observations` reads.
+
+    None when one of them stored no terms (a study of an older release, or objectives of a
+    user's own): the per-task model then cannot see every training.
+    """
+    out = []
+    dists = space.distributions()
+    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        if t.user_attrs.get("duplicate_of") is not None or not t.values:
+            continue
+        layout = _layout_of(t, space, dists)
+        if layout is None or not math.isfinite(t.values[0]):
+            continue
+        terms = t.user_attrs.get("task_deltas")
+        if not isinstance(terms, dict):
+            return None
+        out.append((layout, {k: float(v) for k, v in terms.items()}))
+    return out
+
+
 def _layout_of(
     t: FrozenTrial, space: SearchSpace, dists: dict[str, BaseDistribution]
 ) -> Layout | None:
@@ -114,14 +149,19 @@ class StructureSampler(optuna.samplers.BaseSampler):
         acquisition: str = "mean",
         pool: int = 2048,
         max_enumerate: int = MAX_ENUMERATE,
+        model: str = "pooled",
+        draws: int = 0,
     ) -> None:
+        if model not in MODELS:
+            raise ValueError(f"model must be one of {list(MODELS)}, got {model!r}")
         if acquisition not in ACQUISITIONS:
             raise ValueError(
                 f"acquisition must be one of {list(ACQUISITIONS)}, got {acquisition!r}"
             )
         self.space, self.seed = space, seed
         self.n_startup_trials, self.acquisition = n_startup_trials, acquisition
-        self.pool, self.max_enumerate = pool, max_enumerate
+        self.pool, self.max_enumerate, self.model, self.draws = pool, max_enumerate, model, draws
+        self._paths: tuple[int, PathModel] | None = None  # built once per candidate set
         self._rng = np.random.default_rng(seed)
         self._random = optuna.samplers.RandomSampler(seed=seed)
 
@@ -150,8 +190,17 @@ class StructureSampler(optuna.samplers.BaseSampler):
         fresh = [(lay, p) for lay, p in candidates if lay not in busy]
         if not fresh:  # everything tried: a random draw (the study answers it for free)
             return {}
-        if len(seen) < self.n_startup_trials:
+        terms = task_observations(study, self.space) if self.model == "per-task" else None
+        if len(seen) < self.n_startup_trials and self.model == "per-task":
+            layout, params = self._draw_params(busy, fresh)
+        elif len(seen) < self.n_startup_trials:
             layout, params = fresh[int(self._rng.integers(len(fresh)))]
+        elif terms:  # the per-task model; the acquisition is its posterior mean
+            if self.draws:  # among random-parameter draws: the encoding's prior, then the model
+                drawn = dict(self._draw_params(busy, fresh) for _ in range(self.draws))
+                fresh = list(drawn.items())
+            score = self._path_model(candidates).predict(terms, [lay for lay, _ in fresh])
+            layout, params = fresh[int(np.argmax(score))]
         else:
             design = Design.of(lay for lay, _ in candidates)
             posterior = fit(design.matrix([lay for lay, _ in seen]), [v for _, v in seen])
@@ -165,6 +214,26 @@ class StructureSampler(optuna.samplers.BaseSampler):
             return self.space.params(layout)
         except ValueError:
             return params
+
+    def _draw_params(
+        self, busy: set[Layout], fresh: Sequence[tuple[Layout, dict[str, Any]]]
+    ) -> tuple[Layout, dict[str, Any]]:
+        # Uniform over the space's parameters, as random search draws (not uniform over
+        # layouts): a space's encoding is a prior, e.g. a tree space's repair favours sharing.
+        dists = self.space.distributions()
+        for _ in range(100):
+            params = {k: _draw(d, self._rng) for k, d in dists.items()}
+            layout = self.space.suggest(optuna.trial.FixedTrial(params))
+            if layout not in busy:
+                return layout, params
+        return fresh[int(self._rng.integers(len(fresh)))]
+
+    def _path_model(self, candidates: Sequence[tuple[Layout, dict[str, Any]]]) -> PathModel:
+        key = hash(tuple(lay for lay, _ in candidates))
+        if self._paths is None or self._paths[0] != key:
+            layouts = [lay for lay, _ in candidates]
+            self._paths = (key, PathModel(layouts, layouts[0].tasks))
+        return self._paths[1]
 
     def _candidates(
         self, seen: Sequence[tuple[Layout, float]]
@@ -211,15 +280,32 @@ def _draw(dist: BaseDistribution, rng: np.random.Generator) -> Any:
 class StructureStrategy(Strategy):
     """Where the structural sampler comes from: it needs the study's search space."""
 
-    def __init__(self, n_startup_trials: int, acquisition: str, pool: int) -> None:
+    def __init__(
+        self, n_startup_trials: int, acquisition: str, pool: int, model: str, draws: int
+    ) -> None:
         self.n_startup_trials, self.acquisition, self.pool = n_startup_trials, acquisition, pool
+        self.model, self.draws = model, draws
 
     def sampler_for(self, space: SearchSpace, seed: int) -> optuna.samplers.BaseSampler:
         """A :class:`StructureSampler` over ``space``."""
-        return StructureSampler(space, seed, self.n_startup_trials, self.acquisition, self.pool)
+        return StructureSampler(
+            space,
+            seed,
+            self.n_startup_trials,
+            self.acquisition,
+            self.pool,
+            model=self.model,
+            draws=self.draws,
+        )
 
 
-def structure(n_startup_trials: int = 8, acquisition: str = "mean", pool: int = 2048) -> Strategy:
+def structure(
+    n_startup_trials: int = 8,
+    acquisition: str = "mean",
+    pool: int = 2048,
+    model: str = "pooled",
+    draws: int = 0,
+) -> Strategy:
     """A Bayesian model of Δ_MTL over which tasks share which blocks proposes the layouts.
 
     Args:
@@ -228,6 +314,10 @@ def structure(n_startup_trials: int = 8, acquisition: str = "mean", pool: int = 
         acquisition: ``mean`` (the untried layout of best posterior mean) or ``thompson``
             (the best under one posterior draw).
         pool: random candidates per trial where the space is too large to enumerate.
+        model: ``pooled`` (a linear model of Δ_MTL) or ``per-task`` (each task's term of Δ_MTL
+            from its own path, :mod:`nas.strategies.pertask`; its acquisition is the mean).
+        draws: with ``per-task``, the model chooses among this many random-parameter draws
+            (the space encoding's prior) instead of every untried layout; 0: every one.
     """
     if not isinstance(n_startup_trials, int) or n_startup_trials < 0:
         raise StrategyError(f"n_startup_trials must be an int >= 0, got {n_startup_trials!r}")
@@ -235,4 +325,27 @@ def structure(n_startup_trials: int = 8, acquisition: str = "mean", pool: int = 
         raise StrategyError(f"acquisition must be one of {list(ACQUISITIONS)}, got {acquisition!r}")
     if not isinstance(pool, int) or pool < 1:
         raise StrategyError(f"pool must be a positive int, got {pool!r}")
-    return StructureStrategy(n_startup_trials, acquisition, pool)
+    if model not in MODELS:
+        raise StrategyError(f"model must be one of {list(MODELS)}, got {model!r}")
+    if not isinstance(draws, int) or draws < 0:
+        raise StrategyError(f"draws must be an int >= 0, got {draws!r}")
+    return StructureStrategy(n_startup_trials, acquisition, pool, model, draws)
+
+
+def paths(n_startup_trials: int = 4, draws: int = 8, pool: int = 2048) -> Strategy:
+    """Each task's term of Δ_MTL modelled from its own path (:mod:`nas.strategies.pertask`).
+
+    After ``n_startup_trials`` trained layouts (the two queued baselines, then random draws of
+    the space's parameters), each trial draws ``draws`` random parameter sets and trains the
+    untried layout among them that the per-task model scores best: the space's encoding is the
+    prior, the model chooses within it. Its design was chosen on the ground-truth tables
+    (docs/tables.md). The same as ``structure`` with ``model="per-task"`` and these options.
+
+    Args:
+        n_startup_trials: trained layouts (the two baselines among them) before the model
+            proposes.
+        draws: random parameter draws the model chooses among each trial (0: every untried
+            layout of the space).
+        pool: as for ``structure`` (used only where a space is too large to enumerate).
+    """
+    return structure(n_startup_trials, "mean", pool, "per-task", draws)

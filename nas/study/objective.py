@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 
 from nas.evaluators.base import Candidate, Evaluation, Evaluator
 from nas.layout import Layout
-from nas.metrics import delta_mtl
+from nas.metrics import delta_mtl, task_deltas
 from nas.objectives import feasible
 from nas.problem import Problem
 from nas.study import record
@@ -149,10 +149,16 @@ class Objective:
         else:
             baseline = self._baseline(trial, block=True)
         assert baseline is not None  # await_baseline blocks or raises
+        terms = task_deltas(primary, baseline, self.problem.higher_is_better)
         delta = delta_mtl(primary, baseline, self.problem.higher_is_better)
         beaten = self.problem.beaten(primary)
         record.write(
-            trial, metrics=evaluation.metrics, primary=primary, delta_mtl=delta, beat_trivial=beaten
+            trial,
+            metrics=evaluation.metrics,
+            primary=primary,
+            delta_mtl=delta,
+            task_deltas=terms,  # each task's term: what the per-task structure model learns from
+            beat_trivial=beaten,
         )
         if is_baseline:
             self._warn_unlearned(primary, beaten)

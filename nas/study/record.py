@@ -91,6 +91,7 @@ class TrialRecord:
         primary: each task's primary validation metric.
         beat_trivial: per task, whether that metric beat its trivial predictor (nas.health).
         delta_mtl: validation Δ_MTL against the study's baseline (a fraction).
+        task_deltas: each task's term of that Δ_MTL (their mean is ``delta_mtl``).
         weights: artifact id of the stored state dict.
         weights_sha256: that file's SHA-256 (absent in studies written before 0.3).
         duplicate_of: the earlier trial whose result was reused.
@@ -115,6 +116,7 @@ class TrialRecord:
     primary: dict[str, float] | None = None
     beat_trivial: dict[str, bool] | None = None
     delta_mtl: float | None = None
+    task_deltas: dict[str, float] | None = None
     weights: str | None = None
     weights_sha256: str | None = None
     duplicate_of: int | None = None
