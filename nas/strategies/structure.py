@@ -42,6 +42,7 @@ from optuna.trial import FrozenTrial, TrialState
 from nas.layout import Layout
 from nas.strategies import StrategyError
 from nas.strategies.base import Strategy
+from nas.strategies.observed import layout_of, observations, task_observations
 from nas.strategies.pertask import PathModel
 from nas.strategies.surrogate import Design, fit
 from search_spaces import SearchSpace
@@ -81,57 +82,6 @@ def _enumerate(space: SearchSpace, limit: int) -> tuple[tuple[Layout, dict[str, 
         params = dict(zip(dists, values, strict=True))
         seen.setdefault(space.suggest(optuna.trial.FixedTrial(params)), params)
     return tuple(seen.items())
-
-
-def observations(study: optuna.Study, space: SearchSpace) -> list[tuple[Layout, float]]:
-    """(layout, first objective) of every complete trial that trained its layout.
-
-    A trial answered from an earlier one (``duplicate_of``) repeats that result and is left
-    out; a layout trained twice (other seeds, e.g. a retry) counts twice.
-    """
-    out = []
-    dists = space.distributions()
-    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-        if t.user_attrs.get("duplicate_of") is not None or not t.values:
-            continue
-        layout = _layout_of(t, space, dists)
-        if layout is not None and math.isfinite(t.values[0]):
-            out.append((layout, float(t.values[0])))
-    return out
-
-
-def task_observations(
-    study: optuna.Study, space: SearchSpace
-) -> list[tuple[Layout, dict[str, float]]] | None:
-    """(layout, each task's term of Δ_MTL) of the trials :func:`observations` reads.
-
-    None when one of them stored no terms (a study of an older release, or objectives of a
-    user's own): the per-task model then cannot see every training.
-    """
-    out = []
-    dists = space.distributions()
-    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-        if t.user_attrs.get("duplicate_of") is not None or not t.values:
-            continue
-        layout = _layout_of(t, space, dists)
-        if layout is None or not math.isfinite(t.values[0]):
-            continue
-        terms = t.user_attrs.get("task_deltas")
-        if not isinstance(terms, dict):
-            return None
-        out.append((layout, {k: float(v) for k, v in terms.items()}))
-    return out
-
-
-def _layout_of(
-    t: FrozenTrial, space: SearchSpace, dists: dict[str, BaseDistribution]
-) -> Layout | None:
-    stored = t.user_attrs.get("layout")
-    if stored is not None:
-        return Layout.from_dict(stored)
-    if all(k in t.params for k in dists):
-        return space.suggest(optuna.trial.FixedTrial({k: t.params[k] for k in dists}))
-    return None
 
 
 class StructureSampler(optuna.samplers.BaseSampler):
@@ -185,7 +135,7 @@ class StructureSampler(optuna.samplers.BaseSampler):
         pending = study.get_trials(deepcopy=False, states=(TrialState.PRUNED, *PENDING))
         dists = self.space.distributions()
         busy = {lay for lay, _ in seen}
-        busy |= {lay for t in pending if (lay := _layout_of(t, self.space, dists)) is not None}
+        busy |= {lay for t in pending if (lay := layout_of(t, self.space, dists)) is not None}
         candidates = self._candidates(seen)
         fresh = [(lay, p) for lay, p in candidates if lay not in busy]
         if not fresh:  # everything tried: a random draw (the study answers it for free)
