@@ -23,11 +23,11 @@ and per fit: with a few trainings the evidence decides how much to trust each pa
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
 from nas.layout import Layout
+from nas.strategies.surrogate import Design
 
 __all__ = ["PathModel", "task_features"]
 
@@ -59,58 +59,33 @@ def task_features(layout: Layout, task: str) -> dict[str, float]:
     return out
 
 
-def _basis(rows: Sequence[Mapping[str, float]]) -> tuple[str, ...]:
-    """The feature names that vary over ``rows``, one per distinct column."""
-    names = sorted({k for r in rows for k in r})
-    keep: list[str] = []
-    seen: set[tuple[float, ...]] = set()
-    for k in names:
-        col = tuple(r.get(k, 0.0) for r in rows)
-        if min(col) != max(col) and col not in seen:
-            seen.add(col)
-            keep.append(k)
-    return tuple(keep)
-
-
-@dataclass(frozen=True)
-class _TaskGP:
-    names: tuple[str, ...]
-    center: np.ndarray  # the candidates' mean of each feature: the linear kernel is centred
-
-    def matrix(self, layouts: Sequence[Layout], task: str) -> np.ndarray:
-        rows = [task_features(lay, task) for lay in layouts]
-        return np.array([[r.get(k, 0.0) for k in self.names] for r in rows]).reshape(
-            len(layouts), len(self.names)
-        )
-
-    def predict(self, x_obs: np.ndarray, y: np.ndarray, x_new: np.ndarray) -> np.ndarray:
-        """Posterior mean at ``x_new`` after the evidence picks the kernels' scales."""
-        offset = float(y.mean())
-        scale = float(y.std()) if len(y) > 1 and y.std() > 1e-12 else 1.0
-        t = (y - offset) / scale
-        p = max(x_obs.shape[1], 1)
-        xo, xn = x_obs - self.center, x_new - self.center
-        lin_oo, lin_no = xo @ xo.T / p, xn @ xo.T / p
-        same_oo = (np.abs(x_obs[:, None, :] - x_obs[None, :, :]).sum(-1) == 0).astype(float)
-        same_no = (np.abs(x_new[:, None, :] - x_obs[None, :, :]).sum(-1) == 0).astype(float)
-        n = len(y)
-        best: tuple[float, float, float, float] | None = None
-        for a in LINEAR_GRID:
-            for b in PATH_GRID:
-                if a == 0.0 and b == 0.0:
-                    continue
-                for g in NOISE_GRID:
-                    k = a * lin_oo + b * same_oo + g * np.eye(n)
-                    chol = np.linalg.cholesky(k)
-                    alpha = np.linalg.solve(chol, t)
-                    evidence = -0.5 * float(alpha @ alpha) - float(np.log(np.diag(chol)).sum())
-                    if best is None or evidence > best[0]:
-                        best = (evidence, a, b, g)
-        assert best is not None
-        _, a, b, g = best
-        weights = np.linalg.solve(a * lin_oo + b * same_oo + g * np.eye(n), t)
-        mean: np.ndarray = offset + scale * ((a * lin_no + b * same_no) @ weights)
-        return mean
+def _gp_mean(x_obs: np.ndarray, y: np.ndarray, x_new: np.ndarray) -> np.ndarray:
+    """Posterior mean at ``x_new`` (centred rows) after the evidence picks the kernels' scales."""
+    offset = float(y.mean())
+    scale = float(y.std()) if len(y) > 1 and y.std() > 1e-12 else 1.0
+    t = (y - offset) / scale
+    p = max(x_obs.shape[1], 1)
+    lin_oo, lin_no = x_obs @ x_obs.T / p, x_new @ x_obs.T / p
+    same_oo = (np.abs(x_obs[:, None, :] - x_obs[None, :, :]).sum(-1) == 0).astype(float)
+    same_no = (np.abs(x_new[:, None, :] - x_obs[None, :, :]).sum(-1) == 0).astype(float)
+    n = len(y)
+    best: tuple[float, float, float, float] | None = None
+    for a in LINEAR_GRID:
+        for b in PATH_GRID:
+            if a == 0.0 and b == 0.0:
+                continue
+            for g in NOISE_GRID:
+                k = a * lin_oo + b * same_oo + g * np.eye(n)
+                chol = np.linalg.cholesky(k)
+                alpha = np.linalg.solve(chol, t)
+                evidence = -0.5 * float(alpha @ alpha) - float(np.log(np.diag(chol)).sum())
+                if best is None or evidence > best[0]:
+                    best = (evidence, a, b, g)
+    assert best is not None
+    _, a, b, g = best
+    weights = np.linalg.solve(a * lin_oo + b * same_oo + g * np.eye(n), t)
+    mean: np.ndarray = offset + scale * ((a * lin_no + b * same_no) @ weights)
+    return mean
 
 
 class PathModel:
@@ -123,12 +98,11 @@ class PathModel:
 
     def __init__(self, candidates: Sequence[Layout], tasks: Sequence[str]) -> None:
         self.tasks = tuple(tasks)
-        self._gps: dict[str, _TaskGP] = {}
-        for t in self.tasks:
-            rows = [task_features(lay, t) for lay in candidates]
-            names = _basis(rows)
-            x = np.array([[r.get(k, 0.0) for k in names] for r in rows]).reshape(len(rows), -1)
-            self._gps[t] = _TaskGP(names, x.mean(axis=0) if len(rows) else np.zeros(len(names)))
+        # Per task, the basis of its path features over the candidates (constant and repeated
+        # columns dropped, centred on them), as the pooled model's Design does for layouts.
+        self._designs = {
+            t: Design.of_rows([task_features(lay, t) for lay in candidates]) for t in self.tasks
+        }
 
     def predict(
         self,
@@ -148,12 +122,13 @@ class PathModel:
         if not seen:
             return np.zeros(len(layouts))
         total = np.zeros(len(layouts))
-        for task, gp in self._gps.items():
+        for task, design in self._designs.items():
             # A crashed or diverged training's term says nothing about its path: left out.
             pairs = [(lay, terms[task]) for lay, terms in seen if np.isfinite(terms[task])]
             if not pairs:
                 continue
             y = np.array([v for _, v in pairs], dtype=float)
-            x_obs = gp.matrix([lay for lay, _ in pairs], task)
-            total += gp.predict(x_obs, y, gp.matrix(layouts, task))
-        return total / len(self._gps)
+            x_obs = design.rows_matrix([task_features(lay, task) for lay, _ in pairs])
+            x_new = design.rows_matrix([task_features(lay, task) for lay in layouts])
+            total += _gp_mean(x_obs, y, x_new)
+        return total / len(self._designs)

@@ -19,7 +19,7 @@ and a handful of trials gives a broad posterior rather than a confident wrong on
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import combinations
 
@@ -73,7 +73,11 @@ class Design:
     @classmethod
     def of(cls, layouts: Iterable[Layout]) -> Design:
         """The basis that spans the features of ``layouts``."""
-        rows = [features(lay) for lay in layouts]
+        return cls.of_rows([features(lay) for lay in layouts])
+
+    @classmethod
+    def of_rows(cls, rows: Sequence[Mapping[str, float]]) -> Design:
+        """The basis that spans ``rows`` of named features (absent names are 0)."""
         names = sorted({k for r in rows for k in r})
         if not rows or not names:
             return cls((), np.zeros(0))
@@ -92,9 +96,12 @@ class Design:
 
     def matrix(self, layouts: Sequence[Layout]) -> np.ndarray:
         """One centred row per layout."""
+        return self.rows_matrix([features(lay) for lay in layouts])
+
+    def rows_matrix(self, rows: Sequence[Mapping[str, float]]) -> np.ndarray:
+        """One centred row per row of named features."""
         if not self.names:
-            return np.zeros((len(layouts), 0))
-        rows = [features(lay) for lay in layouts]
+            return np.zeros((len(rows), 0))
         m = np.array([[r.get(k, 0.0) for k in self.names] for r in rows])
         centred: np.ndarray = m - self.center
         return centred
