@@ -84,10 +84,16 @@ def run_trials(
 
     def started(trial: optuna.Trial) -> float | tuple[float, float]:
         current[:] = [trial]
-        if gate is not None:
-            gate.release()  # this trial is RUNNING now: other workers may count it
         try:
+            if gate is not None:
+                gate.release()  # this trial is RUNNING now: other workers may count it
             return objective(trial)
+        except KeyboardInterrupt as err:
+            # A signal outside the objective's own recording (during the gate's release, or
+            # deferred to the end of the objective's last writes): Optuna marks the trial FAILED
+            # next, after which no reason can be written, and only a stated SIGTERM is queued.
+            _store_reason(trial, interrupt_reason(err))
+            raise
         except Exception as err:
             # A full disk or a broken database fails every later trial too: stop after this one.
             fault = describe_fault(err)
@@ -122,6 +128,7 @@ def run_trials(
             # asks for the next trial, so this worker takes their queued retries first.
             fail_stale(study)
             last.clear()
+            current.clear()
             if sampler is not None:
                 study.sampler = sampler(len(states))
             study.optimize(
@@ -149,6 +156,12 @@ def run_trials(
         if gate is not None:
             gate.close()
         bar.close()
+
+
+def _store_reason(trial: optuna.Trial, reason: str) -> None:
+    storage = trial.study._storage
+    if "fail_reason" not in storage.get_trial(trial._trial_id).user_attrs:
+        storage.set_trial_user_attr(trial._trial_id, "fail_reason", reason)
 
 
 def _fail_if_running(study: optuna.Study, trial: optuna.Trial, err: BaseException) -> None:
