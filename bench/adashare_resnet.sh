@@ -21,8 +21,8 @@ limit=${LIMIT:-0}
 device=${DEVICE:-auto}
 size=${SIZE:-small}
 art=${ARTIFACTS:-$out/artifacts}
-run=(python3 -m nas.cli)
-[ "$limit" -gt 0 ] && run=(timeout -s TERM "$limit" python3 -m nas.cli)
+run=(python3 -m nas.app.cli)
+[ "$limit" -gt 0 ] && run=(timeout -s TERM "$limit" python3 -m nas.app.cli)
 common=(--benchmark scenes --size "$size" --backbone resnet18 --backbone-option width=0.25
         --backbone-option output_stride=8 --space adashare --batch-size 16 --epochs "$epochs"
         --device "$device" --quiet)
@@ -39,6 +39,6 @@ sleep 30  # the studies exist (and their baselines are queued) before a worker j
     --artifacts "$art/tpe" --device "$device" --quiet >>"$out/tpe.log" 2>&1 &
 wait
 for s in adashare tpe; do
-    python3 -m nas.cli show "resnet-$s" --storage "sqlite:///$out/$s.db" --artifacts "$art/$s"
+    python3 -m nas.app.cli show "resnet-$s" --storage "sqlite:///$out/$s.db" --artifacts "$art/$s"
 done >"$out/show.txt" 2>&1
 cat "$out/show.txt"

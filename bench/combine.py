@@ -20,11 +20,11 @@ from typing import Any
 
 import torch
 
-from nas.combine import METHODS, make_combiner
-from nas.layout import Layout
-from nas.study.config import SearchConfig
+from nas.core.layout import Layout
+from nas.explore.config import SearchConfig
+from nas.model.combine import METHODS, make_combiner
 from nas.study.prepare import prepare
-from nas.train import TrainConfig, optimizer_for
+from nas.training.train import TrainConfig, optimizer_for
 
 DEFAULT = "equal,uncertainty,dwa,gradnorm,upgrad,mgda,pcgrad,cagrad,imtl_g,aligned_mtl"
 

@@ -21,12 +21,12 @@ import time
 
 import optuna
 
-from nas.benchmark import load_benchmark
-from nas.evaluators import Candidate, FullTraining
-from nas.layout import Layout
-from nas.metrics import delta_mtl
-from nas.problem import Problem
-from nas.train import evaluate, pick_device
+from nas.core.layout import Layout
+from nas.data.benchmark import load_benchmark
+from nas.data.metrics import delta_mtl
+from nas.explore.evaluators import Candidate, FullTraining
+from nas.training.problem import Problem
+from nas.training.train import evaluate, pick_device
 from search_spaces import BranchedSpace
 
 TASKS = ("segmentation", "depth", "normals", "count")

@@ -28,12 +28,12 @@ from pathlib import Path
 import torch
 
 from bench.strategies import answer, interval, search
-from nas.evaluators import Preparation
-from nas.layout import Layout
-from nas.strategies import make_strategy
-from nas.study.config import SearchConfig
+from nas.core.layout import Layout
+from nas.explore.config import SearchConfig
+from nas.explore.evaluators import Preparation
+from nas.explore.strategies import make_strategy
+from nas.explore.tables import Table, load_table
 from nas.study.prepare import prepare
-from nas.tables import Table, load_table
 from nas.testing import MemoryState
 
 

@@ -26,14 +26,14 @@ import sys
 import optuna
 import torch
 
-from nas.evaluators import Candidate, FullTraining
-from nas.layout import Layout
+from nas.core.layout import Layout
+from nas.explore.config import SearchConfig
+from nas.explore.evaluators import Candidate, FullTraining
+from nas.runtime.machine import numerics
 from nas.study import artifact_store, open_storage, study_config
-from nas.study.config import SearchConfig
 from nas.study.prepare import prepare
-from nas.study.record import TrialRecord
-from nas.study.recording import numerics
-from nas.study.weights import load_weights
+from nas.study.store.record import TrialRecord
+from nas.study.store.weights import load_weights
 
 SET_UPS = {
     "as it is": {},

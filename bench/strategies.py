@@ -20,10 +20,10 @@ layouts scored at least twice (SMAC's intensification, simplified); ``affinity+t
 and its three trees queued first; branched tables only); ``halving`` /
 ``tpe+halving``, successive halving with training seeds as the resource (see :func:`halving`);
 ``structure``, the Bayesian model of Δ_MTL over which tasks share which blocks
-(:mod:`nas.strategies.structure`), with the alternatives measured when its design was chosen
+(:mod:`nas.explore.strategies.structure`), with the alternatives measured when its design was chosen
 (:data:`VARIANTS`), each also as ``NAME+mean``: the same search answered by the model's best
 posterior mean among the layouts tried instead of the best score; ``paths``, each task's term of
-Δ_MTL modelled from its own path (:mod:`nas.strategies.pertask`), with the per-task variants
+Δ_MTL modelled from its own path (:mod:`nas.explore.strategies.pertask`), with the per-task variants
 measured when its design was chosen (``pertask*`` in :data:`VARIANTS`).
 
     python -m bench.strategies tables/digits-branched.table.json [more tables]
@@ -43,11 +43,11 @@ from pathlib import Path
 
 import optuna
 
-from nas.layout import Layout
-from nas.metrics import delta_mtl, task_deltas
-from nas.strategies import make_strategy
-from nas.strategies.surrogate import Design, fit
-from nas.tables import Entry, Run, Table, load_table
+from nas.core.layout import Layout
+from nas.data.metrics import delta_mtl, task_deltas
+from nas.explore.strategies import make_strategy
+from nas.explore.strategies.surrogate import Design, fit
+from nas.explore.tables import Entry, Run, Table, load_table
 from search_spaces import SearchSpace, make_space
 
 optuna.logging.set_verbosity(optuna.logging.ERROR)
@@ -61,7 +61,7 @@ VARIANTS: dict[str, dict[str, object]] = {
     "structure-start12": {"n_startup_trials": 12},
     "thompson": {"n_startup_trials": 0, "acquisition": "thompson"},
     "thompson-start8": {"n_startup_trials": 8, "acquisition": "thompson"},
-    # Each task's term from its path (nas.strategies.pertask): 6 trainings, then its mean.
+    # Each task's term from its path (nas.explore.strategies.pertask): 6 trainings, then its mean.
     "pertask": {"model": "per-task", "n_startup_trials": 6},
     "pertask-d8": {"model": "per-task", "n_startup_trials": 6, "draws": 8},
     "pertask-d32": {"model": "per-task", "n_startup_trials": 6, "draws": 32},

@@ -20,13 +20,13 @@ from collections.abc import Sequence
 
 import optuna
 
-from nas.layout import Layout
+from nas.core.layout import Layout
+from nas.explore.tables import Table, load_table
 from nas.study import confirmed
 from nas.study.compute import study_compute
 from nas.study.create import study_config
-from nas.study.stats import summarize
-from nas.study.storage import open_storage
-from nas.tables import Table, load_table
+from nas.study.outcome.stats import summarize
+from nas.study.store.storage import open_storage
 
 __all__ = ["main", "rows"]
 

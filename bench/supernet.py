@@ -36,13 +36,13 @@ import optuna
 import torch
 from scipy import stats
 
-from nas.cli import main as mtlnas
-from nas.evaluators import Candidate, FullTraining
-from nas.evaluators.supernet import SupernetEvaluator
-from nas.layout import Layout
-from nas.metrics import delta_mtl
-from nas.problem import Problem
-from nas.study.verdict import confirmed
+from nas.app.cli import main as mtlnas
+from nas.core.layout import Layout
+from nas.data.metrics import delta_mtl
+from nas.explore.evaluators import Candidate, FullTraining
+from nas.explore.evaluators.supernet import SupernetEvaluator
+from nas.study.outcome.verdict import confirmed
+from nas.training.problem import Problem
 from search_spaces import SearchSpace, make_space
 
 EPOCHS, BATCH, LR = 6, 64, 3e-3
@@ -87,7 +87,7 @@ def layouts(space: SearchSpace, n: int, seed: int) -> list[tuple[Layout, dict[st
 
 
 def rank_study(bench: str, args: argparse.Namespace) -> dict[str, Any]:
-    from nas.benchmark import load_benchmark
+    from nas.data.benchmark import load_benchmark
 
     problem = Problem.prepare(
         load_benchmark(bench, size=args.size, seed=0), None, torch.device("cpu")

@@ -28,12 +28,12 @@ from scipy import stats
 
 from bench.strategies import CONFIRM_SEEDS, CONFIRM_TOP, space_of
 from bench.supernet import Keeper
-from nas.evaluators import Candidate
-from nas.evaluators.supernet import SupernetEvaluator
-from nas.metrics import delta_mtl
-from nas.study.config import SearchConfig
+from nas.data.metrics import delta_mtl
+from nas.explore.config import SearchConfig
+from nas.explore.evaluators import Candidate
+from nas.explore.evaluators.supernet import SupernetEvaluator
+from nas.explore.tables import load_table
 from nas.study.prepare import prepare
-from nas.tables import load_table
 
 
 def main(argv: Sequence[str] | None = None) -> None:

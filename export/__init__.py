@@ -1,7 +1,9 @@
-"""Export of a searched multi-task network to ONNX, and a runtime for the exported file.
+"""Export of a study's answer: the confirmed winner as a checked ONNX file with its metadata.
 
-``export.onnx`` (needs torch) writes and verifies a model; ``export.runtime`` (numpy and
-onnxruntime only) serves one. They are imported explicitly so that serving never loads torch.
+``export.onnx`` reads the study and writes the file; converting a network and serving a file
+live below the study, in :mod:`nas.runtime` (``nas.runtime.session`` needs numpy and
+onnxruntime only, never torch). ``export.cli`` adds ``export``, ``predict`` and ``bench`` to
+``mtlnas``.
 """
 
-__all__ = ["cli", "onnx", "runtime"]
+__all__ = ["cli", "onnx"]

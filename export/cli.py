@@ -92,7 +92,7 @@ def export(args: argparse.Namespace, given: dict[str, Any]) -> int:
 
 def predict(args: argparse.Namespace, given: dict[str, Any]) -> int:
     """``mtlnas predict FILE INPUT.npy``."""
-    from export.runtime import ModelError, OnnxModel
+    from nas.runtime.session import ModelError, OnnxModel
 
     model = OnnxModel(args.file, args.device)
     try:
@@ -125,7 +125,7 @@ def bench(args: argparse.Namespace, given: dict[str, Any]) -> int:
     import torch
 
     from export.onnx import load_trial_network
-    from export.runtime import ModelError, OnnxModel
+    from nas.runtime.session import ModelError, OnnxModel
     from nas.study import artifact_store, load_study, open_storage
 
     model = OnnxModel(args.file, "cpu")

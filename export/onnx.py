@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import logging
 import os
 import shlex
 import tempfile
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import onnx
 import optuna
 import torch
@@ -25,28 +22,22 @@ from optuna.artifacts import FileSystemArtifactStore
 from optuna.trial import FrozenTrial, TrialState
 
 import nas
-from nas.errors import UserError
-from nas.layout import Layout
-from nas.network import MultiTaskNetwork
-from nas.problem import network_from_description
+from nas.core.errors import UserError
+from nas.core.layout import Layout
+from nas.data.tasks import Task
+from nas.model.network import MultiTaskNetwork
+from nas.runtime.onnx import to_fp16, to_onnx, verify
 from nas.study import ConfirmedResult, StudyRecord, TrialRecord, is_internal, study_config
-from nas.study.record import CONFIRM_SUFFIX, CONFIRMED_KEY
-from nas.study.weights import CorruptWeights, load_weights
-from nas.tasks import Task
+from nas.study.store.record import CONFIRM_SUFFIX, CONFIRMED_KEY
+from nas.study.store.weights import CorruptWeights, load_weights
+from nas.training.problem import network_from_description
 
 __all__ = [
     "ExportError",
     "ExportReport",
-    "FP16_TOLERANCE",
-    "FP32_TOLERANCE",
     "export_trial",
     "load_trial_network",
-    "to_onnx",
 ]
-
-FP32_TOLERANCE = 1e-4  # max abs difference, onnxruntime vs PyTorch
-FP16_TOLERANCE = 1e-2  # relative: max abs difference / max(1, max abs PyTorch output)
-BATCHES = (1, 7, 64)
 
 
 class ExportError(UserError, ValueError):
@@ -184,53 +175,6 @@ def _confirmed_facts(study: optuna.Study, trial: FrozenTrial) -> dict[str, objec
     }
 
 
-def to_onnx(net: MultiTaskNetwork) -> onnx.ModelProto:
-    """``net`` as an ONNX graph with a dynamic batch axis, one output per task (no metadata)."""
-    # The dynamo exporter, deliberately: the legacy one is deprecated. A dict output is
-    # flattened in task order, and output_names gives each its task's name.
-    x = torch.randn(2, *net.input_shape)
-    batch = torch.export.Dim("batch", min=1, max=4096)
-    # The exporter logs each optional operator library it does not find; none is needed here.
-    logging.getLogger("torch.onnx").setLevel(logging.ERROR)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        program = torch.onnx.export(
-            net,
-            (x,),
-            dynamo=True,
-            input_names=["input"],
-            output_names=list(net.tasks),
-            dynamic_shapes=({0: batch},),
-            external_data=False,
-            verbose=False,
-        )
-    if program is None:
-        raise ExportError("the ONNX exporter returned nothing")
-    return program.model_proto
-
-
-def _verify(
-    model: onnx.ModelProto, net: MultiTaskNetwork, fp16: bool
-) -> tuple[dict[int, float], str, float]:
-    from export.runtime import session_for
-
-    session = session_for(model.SerializeToString())
-    gen = torch.Generator().manual_seed(0)
-    diffs: dict[int, float] = {}
-    for batch in BATCHES:
-        x = torch.randn(batch, *net.input_shape, generator=gen)
-        with torch.no_grad():
-            want = net(x)
-        got = session.run(list(net.tasks), {"input": x.numpy()})
-        worst = 0.0
-        for task, y in zip(net.tasks, got, strict=True):
-            ref = want[task].numpy()
-            diff = float(np.abs(y.astype(np.float64) - ref).max())
-            worst = max(worst, diff / max(1.0, float(np.abs(ref).max())) if fp16 else diff)
-        diffs[batch] = worst
-    return diffs, session.get_providers()[0], FP16_TOLERANCE if fp16 else FP32_TOLERANCE
-
-
 def export_trial(
     study: optuna.Study,
     trial: FrozenTrial,
@@ -253,16 +197,10 @@ def export_trial(
     net, tasks = load_trial_network(study, trial, store)
     model = to_onnx(net)
     if fp16:
-        from onnxruntime.transformers.float16 import convert_float_to_float16
-        from onnxruntime.transformers.onnx_model import OnnxModel as _Graph
-
-        model = convert_float_to_float16(model, keep_io_types=True)
-        graph = _Graph(model)
-        graph.topological_sort()  # the conversion appends input casts after their users
-        model = graph.model
+        model = to_fp16(model)
     onnx.helper.set_model_props(model, _metadata(study, trial, net, tasks))
     onnx.checker.check_model(model, full_check=True)
-    diffs, provider, tol = _verify(model, net, fp16)
+    diffs, provider, tol = verify(model, net, fp16)
     if max(diffs.values()) > tol:
         raise ExportError(
             f"onnxruntime differs from PyTorch by {max(diffs.values()):.3g} "

@@ -3,10 +3,10 @@
 The Layout flows through everything: a search space suggests one per trial, :func:`build` turns
 it into a network, an evaluator scores it, and the study records it with its metrics.
 
-The three jobs from Python: :func:`search`, :func:`resume` and :func:`export` (``nas.api``).
+The three jobs from Python: :func:`search`, :func:`resume` and :func:`export` (``nas.app.api``).
 
-Names are loaded on first use, so ``import nas.layout`` (or ``from nas import Layout``) does not
-pull in torch.
+Names are loaded on first use, so ``import nas.core.layout`` (or ``from nas import Layout``)
+does not pull in torch.
 """
 
 from __future__ import annotations
@@ -18,47 +18,47 @@ __version__ = "0.2.0"
 
 # public name -> module that defines it
 _EXPORTS = {
-    "Backbone": "nas.backbones",
-    "BackboneSpec": "nas.backbones",
-    "ConvBackbone": "nas.backbones",
-    "MLPBackbone": "nas.backbones",
-    "ResNetBackbone": "nas.backbones",
-    "create_backbone": "nas.backbones",
-    "register_backbone": "nas.backbones",
-    "Benchmark": "nas.benchmark",
-    "BenchmarkError": "nas.benchmark",
-    "Split": "nas.benchmark",
-    "load_benchmark": "nas.benchmark",
-    "register_benchmark": "nas.benchmark",
-    "Candidate": "nas.evaluators",
-    "Evaluation": "nas.evaluators",
-    "Evaluator": "nas.evaluators",
-    "FullTraining": "nas.evaluators",
-    "SupernetEvaluator": "nas.evaluators.supernet",
-    "Supernet": "nas.supernet",
-    "HeadSpec": "nas.heads",
-    "Layout": "nas.layout",
-    "LayoutError": "nas.layout",
-    "TaskMeter": "nas.metrics",
-    "delta_mtl": "nas.metrics",
-    "Cost": "nas.network",
-    "MultiTaskNetwork": "nas.network",
-    "build": "nas.network",
-    "cost": "nas.network",
-    "Problem": "nas.problem",
-    "SearchConfig": "nas.study.config",
-    "Task": "nas.tasks",
-    "TrainConfig": "nas.train",
-    "TrainResult": "nas.train",
-    "evaluate": "nas.train",
-    "train": "nas.train",
-    "UserError": "nas.errors",
-    "search": "nas.api",
-    "resume": "nas.api",
-    "export": "nas.api",
-    "SearchResult": "nas.jobs",
-    "Best": "nas.jobs",
-    "ConfirmedResult": "nas.study.confirmed",
+    "Backbone": "nas.model.backbones",
+    "BackboneSpec": "nas.model.backbones",
+    "ConvBackbone": "nas.model.backbones",
+    "MLPBackbone": "nas.model.backbones",
+    "ResNetBackbone": "nas.model.backbones",
+    "create_backbone": "nas.model.backbones",
+    "register_backbone": "nas.model.backbones",
+    "Benchmark": "nas.data.benchmark",
+    "BenchmarkError": "nas.data.benchmark",
+    "Split": "nas.data.benchmark",
+    "load_benchmark": "nas.data.benchmark",
+    "register_benchmark": "nas.data.benchmark",
+    "Candidate": "nas.explore.evaluators",
+    "Evaluation": "nas.explore.evaluators",
+    "Evaluator": "nas.explore.evaluators",
+    "FullTraining": "nas.explore.evaluators",
+    "SupernetEvaluator": "nas.explore.evaluators.supernet",
+    "Supernet": "nas.training.supernet",
+    "HeadSpec": "nas.model.heads",
+    "Layout": "nas.core.layout",
+    "LayoutError": "nas.core.layout",
+    "TaskMeter": "nas.data.metrics",
+    "delta_mtl": "nas.data.metrics",
+    "Cost": "nas.model.network",
+    "MultiTaskNetwork": "nas.model.network",
+    "build": "nas.model.network",
+    "cost": "nas.model.network",
+    "Problem": "nas.training.problem",
+    "SearchConfig": "nas.explore.config",
+    "Task": "nas.data.tasks",
+    "TrainConfig": "nas.training.train",
+    "TrainResult": "nas.training.train",
+    "evaluate": "nas.training.train",
+    "train": "nas.training.train",
+    "UserError": "nas.core.errors",
+    "search": "nas.app.api",
+    "resume": "nas.app.api",
+    "export": "nas.app.api",
+    "SearchResult": "nas.app.jobs",
+    "Best": "nas.app.jobs",
+    "ConfirmedResult": "nas.study.outcome.confirmed",
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS)]

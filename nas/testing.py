@@ -22,20 +22,20 @@ from typing import Any
 import optuna
 import torch
 
-from nas.backbones.base import Backbone, stem_of
-from nas.backbones.measure import block_cost
-from nas.evaluators import Candidate, Evaluation, Evaluator, Preparation
-from nas.layout import Layout
-from nas.problem import Problem
-from nas.strategies import Strategy
-from nas.study.config import SearchConfig
+from nas.core.layout import Layout
+from nas.explore.config import SearchConfig
+from nas.explore.evaluators import Candidate, Evaluation, Evaluator, Preparation
+from nas.explore.strategies import Strategy
+from nas.model.backbones.base import Backbone, stem_of
+from nas.model.backbones.measure import block_cost
+from nas.training.problem import Problem
 from search_spaces import SearchSpace
 
 __all__ = ["MemoryState", "check_backbone", "check_evaluator", "check_space", "check_strategy"]
 
 
 class MemoryState:
-    """A :class:`~nas.evaluators.StateKeeper` in memory: the state contract without a study."""
+    """A :class:`~nas.explore.evaluators.StateKeeper` in memory: the state contract, no study."""
 
     def __init__(self) -> None:
         self.saved: list[dict[str, Any]] = []
@@ -122,11 +122,11 @@ def check_evaluator(
 ) -> None:
     """An evaluator: prepared once, finite metrics for every task, stopped on request.
 
-    Checks: it is an :class:`~nas.evaluators.Evaluator` (``evaluate`` and ``prepare``);
+    Checks: it is an :class:`~nas.explore.evaluators.Evaluator` (``evaluate`` and ``prepare``);
     ``prepare`` (with a :class:`MemoryState`) returns a line or None; ``evaluate`` returns an
-    :class:`~nas.evaluators.Evaluation` with each task's metrics (finite primary ones); every
-    progress report is an Evaluation; an exception raised by the progress callback stops the
-    evaluation and reaches the caller (that is how pruning works).
+    :class:`~nas.explore.evaluators.Evaluation` with each task's metrics (finite primary ones);
+    every progress report is an Evaluation; an exception raised by the progress callback stops
+    the evaluation and reaches the caller (that is how pruning works).
     """
     name = type(evaluator).__name__
     assert isinstance(evaluator, Evaluator), f"{name}: needs evaluate() and prepare()"

@@ -9,7 +9,7 @@ from typing import Any
 import optuna
 from optuna.distributions import BaseDistribution, CategoricalDistribution
 
-from nas.layout import Layout
+from nas.core.layout import Layout
 from search_spaces.base import Rows, SearchSpace, check_basics, check_layout, register
 
 __all__ = ["SKIP", "AdaShareSpace"]

@@ -8,9 +8,9 @@ from typing import Any, TypeVar
 
 import optuna
 
-from nas.combine import DEFAULT_SEARCH, is_search, search_choices
-from nas.errors import UserError
-from nas.layout import Layout
+from nas.core.errors import UserError
+from nas.core.layout import Layout
+from nas.model.combine import DEFAULT_SEARCH, is_search, search_choices
 
 __all__ = ["LOSS_WEIGHTINGS", "SearchSpace", "SpaceError", "make_space", "register", "space_names"]
 
@@ -98,7 +98,7 @@ class SearchSpace(abc.ABC):
     def suggest_loss_weighting(self, trial: optuna.trial.BaseTrial, configured: str) -> str:
         """The study's combination method, or, when it is ``search[:a,b]``, one chosen by ``trial``.
 
-        Methods are :mod:`nas.combine`'s: loss weightings (equal, uncertainty, dwa, gradnorm)
+        Methods are :mod:`nas.model.combine`'s: loss weightings (equal, uncertainty, dwa, gradnorm)
         and gradient aggregations (upgrad, mgda, pcgrad, ...).
         """
         if not is_search(configured):
@@ -140,7 +140,7 @@ def make_space(
     if name in _REGISTRY:
         factory = _REGISTRY[name]
     elif ":" in name:  # a space of your own, as backbones and evaluators are named
-        from nas.plugins import Registry
+        from nas.core.plugins import Registry
 
         factory = Registry("search space", {}, SpaceError).resolve(name)
     else:

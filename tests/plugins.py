@@ -12,16 +12,16 @@ import optuna
 import torch
 from torch import nn
 
-from nas.backbones.registry import BackboneSpec
-from nas.benchmark import Benchmark, Split
-from nas.evaluators import Candidate, Evaluation, Evaluator, FullTraining
-from nas.layout import Layout
-from nas.objectives import Objectives
-from nas.problem import Problem
-from nas.strategies import Strategy
-from nas.study.config import SearchConfig
-from nas.tasks import Task
-from nas.train import evaluate
+from nas.core.layout import Layout
+from nas.data.benchmark import Benchmark, Split
+from nas.data.tasks import Task
+from nas.explore.config import SearchConfig
+from nas.explore.evaluators import Candidate, Evaluation, Evaluator, FullTraining
+from nas.explore.objectives import Objectives
+from nas.explore.strategies import Strategy
+from nas.model.backbones.registry import BackboneSpec
+from nas.training.problem import Problem
+from nas.training.train import evaluate
 from search_spaces import SearchSpace
 
 

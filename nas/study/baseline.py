@@ -14,11 +14,11 @@ from collections.abc import Callable
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from nas.combine import enqueued_choice, is_search
-from nas.layout import Layout
-from nas.study.config import SearchConfig
-from nas.study.record import FINISHED, StudyRecord, TrialRecord
-from nas.study.stale import fail_stale
+from nas.core.layout import Layout
+from nas.explore.config import SearchConfig
+from nas.model.combine import enqueued_choice, is_search
+from nas.study.store.record import FINISHED, StudyRecord, TrialRecord
+from nas.study.store.stale import fail_stale
 from search_spaces import SearchSpace
 
 __all__ = [

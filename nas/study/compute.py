@@ -17,7 +17,7 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from nas.study.record import StudyRecord
+from nas.study.store.record import StudyRecord
 
 __all__ = ["COMPUTE_KEY", "Compute", "record_strategy", "study_compute"]
 

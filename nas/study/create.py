@@ -15,15 +15,15 @@ from typing import Any
 
 import optuna
 
-from nas.errors import UserError
-from nas.problem import Problem
-from nas.strategies import make_strategy
+from nas.core.errors import UserError
+from nas.explore.config import SearchConfig, conflicts, pruning_warmup
+from nas.explore.strategies import make_strategy
 from nas.study.baseline import enqueue_baselines
-from nas.study.config import SearchConfig, conflicts
-from nas.study.gate import TrialGate
-from nas.study.joining import create_or_join, study_exists, wait_ready
-from nas.study.record import CONFIG_KEY, FINISHED, StudyRecord
-from nas.study.storage import load_study
+from nas.study.store.gate import TrialGate
+from nas.study.store.joining import create_or_join, study_exists, wait_ready
+from nas.study.store.record import CONFIG_KEY, FINISHED, StudyRecord
+from nas.study.store.storage import load_study
+from nas.training.problem import Problem
 from search_spaces import SearchSpace
 
 __all__ = [
@@ -33,7 +33,6 @@ __all__ = [
     "finished",
     "make_pruner",
     "make_sampler",
-    "pruning_warmup",
     "study_config",
     "study_exists",
 ]
@@ -58,7 +57,7 @@ def make_sampler(
 ) -> optuna.samplers.BaseSampler:
     """The configured strategy's sampler, seeded with the study's seed plus ``draw``.
 
-    With ``space``, through :meth:`~nas.strategies.Strategy.sampler_for` (a strategy that
+    With ``space``, through :meth:`~nas.explore.strategies.Strategy.sampler_for` (a strategy that
     models layouts needs it); the runner passes it for every trial it asks for.
 
     The runner builds one per trial with ``draw`` = the trial count at that moment: a resumed
@@ -88,13 +87,6 @@ def make_pruner(config: SearchConfig) -> optuna.pruners.BasePruner:
     return optuna.pruners.PercentilePruner(
         percentile, n_startup_trials=4, n_warmup_steps=pruning_warmup(config)
     )
-
-
-def pruning_warmup(config: SearchConfig) -> int:
-    """The first epoch the pruner judges (the last epoch when nothing is pruned)."""
-    if config.pruner == "none" or config.multi_objective:
-        return config.epochs
-    return min(config.epochs, config.epochs // 2 + 1)
 
 
 def check_same_tasks(study: optuna.Study, problem: Problem) -> None:
@@ -216,7 +208,7 @@ def _create(
     """Create the study (baselines queued, configuration stored last), or load the one there.
 
     Of several workers starting at the same moment exactly one creates the study
-    (:func:`~nas.study.joining.create_or_join`), so the baselines are enqueued once.
+    (:func:`~nas.study.store.joining.create_or_join`), so the baselines are enqueued once.
     """
 
     def make() -> optuna.Study:

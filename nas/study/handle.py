@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import optuna
 from optuna.artifacts import FileSystemArtifactStore
 
-from nas.study.config import SearchConfig
+from nas.explore.config import SearchConfig
 
 __all__ = ["StudyHandle"]
 

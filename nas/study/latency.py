@@ -1,7 +1,7 @@
 """Latency as a cost the search can minimise or bound, measured once per layout per study.
 
 A layout's latency is a property of its graph, not of its training: its freshly built network is
-exported and timed under onnxruntime (:func:`export.latency.measure_latency`, batch 1) side by
+exported and timed under onnxruntime (:func:`nas.runtime.latency.measure_latency`, batch 1) side by
 side with the independent networks, and the *ratio* of the two is kept. Ratios measured side by
 side survive the drift of a noisy machine that absolute times do not; a layout's milliseconds
 are its ratio times the independent networks' time, measured once when the study first needs
@@ -16,12 +16,12 @@ import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from nas.layout import Layout
-from nas.problem import Problem
-from nas.study.record import StudyRecord
+from nas.core.layout import Layout
+from nas.study.store.record import StudyRecord
+from nas.training.problem import Problem
 
 if TYPE_CHECKING:
-    from export.latency import Graph
+    from nas.runtime.latency import Graph
 
 __all__ = ["LATENCY_KEY", "LatencyCache", "LayoutLatency", "measure_ratio"]
 
@@ -48,7 +48,7 @@ def measure_ratio(
     ``reference_graph``: the reference already exported (it is timed with every layout; its
     export costs as much as the timing several times over).
     """
-    from export.latency import measure_latency  # the serving graph is export's business
+    from nas.runtime.latency import measure_latency  # the serving graph is export's business
 
     ref = problem.build(reference).eval() if reference_graph is None else reference_graph
     same = reference_graph is not None and layout == reference
@@ -79,7 +79,7 @@ class LatencyCache:
         self._graph: Graph | None = None  # the independent networks, exported once per process
 
     def _reference(self) -> Graph:
-        from export.latency import Graph
+        from nas.runtime.latency import Graph
 
         if self._graph is None:
             self._graph = Graph.of(self.problem.build(self.independent).eval())

@@ -2,7 +2,8 @@
 
 It asks the search space for a candidate, lets the evaluator score it, turns the evaluator's
 per-epoch progress into Optuna reports and pruning, and writes the trial's record. How a
-layout is scored lives in :mod:`nas.evaluators`; what is stored, in :mod:`nas.study.record`.
+layout is scored lives in :mod:`nas.explore.evaluators`; what is stored, in
+:mod:`nas.study.store.record`.
 """
 
 from __future__ import annotations
@@ -17,21 +18,21 @@ from optuna.artifacts import FileSystemArtifactStore
 from optuna.trial import TrialState
 from tqdm.auto import tqdm
 
-from nas.evaluators.base import Candidate, Evaluation, Evaluator
-from nas.layout import Layout
-from nas.metrics import delta_mtl, task_deltas
-from nas.objectives import feasible
-from nas.problem import Problem
-from nas.study import record
+from nas.core.layout import Layout
+from nas.data.metrics import delta_mtl, task_deltas
+from nas.explore.config import SearchConfig
+from nas.explore.evaluators.base import Candidate, Evaluation, Evaluator
+from nas.explore.objectives import feasible
 from nas.study.baseline import await_baseline, enqueue_baselines
-from nas.study.config import SearchConfig
 from nas.study.latency import LatencyCache
-from nas.study.record import FINISHED, StudyRecord
-from nas.study.recording import recording
-from nas.study.stale import fail_stale
-from nas.study.takeover import run_claimed
-from nas.study.weights import save_weights
-from nas.train import DivergedError
+from nas.study.store import record
+from nas.study.store.record import FINISHED, StudyRecord
+from nas.study.store.recording import recording
+from nas.study.store.stale import fail_stale
+from nas.study.store.takeover import run_claimed
+from nas.study.store.weights import save_weights
+from nas.training.problem import Problem
+from nas.training.train import DivergedError
 from search_spaces import SearchSpace
 
 __all__ = ["Objective", "is_front"]

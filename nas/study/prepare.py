@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import torch
 
-from nas.backbones.registry import BackboneSpec
-from nas.benchmark import load_benchmark
-from nas.problem import Problem
-from nas.study.config import SearchConfig
+from nas.data.benchmark import load_benchmark
+from nas.explore.config import SearchConfig
+from nas.model.backbones.registry import BackboneSpec
+from nas.training.problem import Problem
 from search_spaces import SearchSpace, make_space
 
 __all__ = ["prepare"]
@@ -22,11 +22,11 @@ def prepare(config: SearchConfig, device: torch.device) -> tuple[Problem, Search
     """Load the benchmark, resolve the backbone once, and build the search space."""
     bench = load_benchmark(config.benchmark, size=config.size, seed=config.seed, root=config.data)
     if config.tasks:  # a subset of the benchmark's tasks
-        from nas.merge import keep_tasks
+        from nas.data.merge import keep_tasks
 
         bench = keep_tasks(bench, config.tasks).validate()
     if config.labels:  # the few-labels regime: hide all but a share of some tasks' labels
-        from nas.merge import keep_labels
+        from nas.data.merge import keep_labels
 
         bench = keep_labels(bench, config.labels, config.seed).validate()
     spec = None  # the benchmark's own suggestion

@@ -9,11 +9,17 @@ import optuna
 from optuna.trial import TrialState
 from tqdm.auto import tqdm
 
-from nas.errors import UserError
-from nas.faults import MachineFault, describe_fault, interrupt_reason, is_interrupt, is_terminated
-from nas.study.gate import TrialGate
-from nas.study.record import FINISHED
-from nas.study.stale import fail_stale, requeue
+from nas.core.errors import UserError
+from nas.core.faults import (
+    MachineFault,
+    describe_fault,
+    interrupt_reason,
+    is_interrupt,
+    is_terminated,
+)
+from nas.study.store.gate import TrialGate
+from nas.study.store.record import FINISHED
+from nas.study.store.stale import fail_stale, requeue
 
 __all__ = ["MAX_FAILURES_IN_A_ROW", "SearchStalled", "run_trials"]
 
@@ -40,7 +46,7 @@ def run_trials(
     """Run trials until ``target`` trials are finished (complete or pruned).
 
     Any number of processes may run this on one study: ``storage_url`` names the database so
-    that they agree, through :class:`~nas.study.gate.TrialGate`, on who starts the remaining
+    that they agree, through :class:`~nas.study.store.gate.TrialGate`, on who starts the remaining
     trials. The gate is released as soon as the new trial is RUNNING (other workers count it
     from then on), never held while training.
 

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import optuna
 
-from nas.combine import enqueued_choice, is_search
-from nas.evaluators import Preparation, make_evaluator
-from nas.problem import Problem
-from nas.strategies import Strategy, StrategyError, make_strategy
+from nas.explore.config import SearchConfig
+from nas.explore.evaluators import Preparation, make_evaluator
+from nas.explore.strategies import Strategy, StrategyError, make_strategy
+from nas.model.combine import enqueued_choice, is_search
 from nas.study.baseline import enqueue_baselines
 from nas.study.compute import record_strategy
-from nas.study.config import SearchConfig
 from nas.study.create import make_sampler
-from nas.study.evaluator_state import STRATEGY_STATE_KEY, WARM_STATE_KEY, StudyState
 from nas.study.handle import StudyHandle
 from nas.study.objective import Objective
-from nas.study.record import TRIVIAL_KEY, StudyRecord
 from nas.study.runner import run_trials
+from nas.study.store.evaluator_state import STRATEGY_STATE_KEY, WARM_STATE_KEY, StudyState
+from nas.study.store.record import TRIVIAL_KEY, StudyRecord
+from nas.training.problem import Problem
 from search_spaces import SearchSpace
 
 __all__ = ["queue_layouts", "run_search"]

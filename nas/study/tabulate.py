@@ -15,19 +15,19 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
-from nas.errors import UserError
-from nas.evaluators import Candidate, Evaluation, FullTraining
-from nas.layout import Layout
-from nas.problem import Problem
-from nas.strategies import Grid
-from nas.study.config import SearchConfig, conflicts
+from nas.core.errors import UserError
+from nas.core.layout import Layout
+from nas.explore.config import SearchConfig, conflicts
+from nas.explore.evaluators import Candidate, Evaluation, FullTraining
+from nas.explore.strategies import Grid
+from nas.explore.tables import Table, build_entries
 from nas.study.create import study_exists
-from nas.study.joining import create_or_join, queued_study, wait_ready
-from nas.study.record import CONFIG_KEY, TABLE_KEY, TABLE_PLAN_KEY, StudyRecord
-from nas.study.recording import claim_missing, recording
 from nas.study.runner import run_trials
-from nas.tables import Table, build_entries
-from nas.train import evaluate
+from nas.study.store.joining import create_or_join, queued_study, wait_ready
+from nas.study.store.record import CONFIG_KEY, TABLE_KEY, TABLE_PLAN_KEY, StudyRecord
+from nas.study.store.recording import claim_missing, recording
+from nas.training.problem import Problem
+from nas.training.train import evaluate
 from search_spaces import SearchSpace
 
 __all__ = [

@@ -7,8 +7,8 @@ from pathlib import Path
 import optuna
 import pytest
 
-from export.runtime import OnnxModel
-from nas.cli import main
+from nas.app.cli import main
+from nas.runtime.session import OnnxModel
 from nas.study import confirmed, open_storage
 
 TINY = ["--benchmark", "digits", "--size", "tiny", "--device", "cpu", "--quiet", "--epochs", "1"]

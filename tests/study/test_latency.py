@@ -10,15 +10,15 @@ import pytest
 import torch
 from optuna.trial import TrialState
 
-import export.latency
+import nas.runtime.latency
 import nas.study.latency
-from nas.cli import main
-from nas.layout import Layout
-from nas.objectives import feasible
-from nas.study.config import SearchConfig
+from nas.app.cli import main
+from nas.core.layout import Layout
+from nas.explore.config import SearchConfig
+from nas.explore.objectives import feasible
 from nas.study.latency import LATENCY_KEY, LatencyCache
 from nas.study.prepare import prepare
-from nas.study.record import StudyRecord
+from nas.study.store.record import StudyRecord
 
 FAST = ["--benchmark", "digits", "--size", "tiny", "--device", "cpu", "--quiet", "--no-confirm"]
 
@@ -35,14 +35,14 @@ def test_each_layout_is_measured_once_and_read_back_after(
         return real(problem, layout, reference, *graph)
 
     exported: list[Any] = []
-    real_export = export.latency.to_onnx
+    real_export = nas.runtime.latency.to_onnx
 
     def exporting(net: Any) -> Any:
         exported.append(net)
         return real_export(net)
 
     monkeypatch.setattr(nas.study.latency, "measure_ratio", counting)
-    monkeypatch.setattr(export.latency, "to_onnx", exporting)
+    monkeypatch.setattr(nas.runtime.latency, "to_onnx", exporting)
     study = optuna.create_study()
     independent = Layout.independent(space.tasks, space.depth)
     hard = Layout.hard_sharing(space.tasks, space.depth)

@@ -10,19 +10,19 @@ import pytest
 import torch
 from optuna.trial import FixedTrial, TrialState
 
-from nas.evaluators import FullTraining
-from nas.evaluators.base import Candidate, Evaluation
-from nas.layout import Layout
-from nas.problem import Problem
+from nas.core.layout import Layout
+from nas.explore.config import SearchConfig
+from nas.explore.evaluators import FullTraining
+from nas.explore.evaluators.base import Candidate, Evaluation
 from nas.study.baseline import BaselineFailed, baseline_trials
-from nas.study.config import SearchConfig
 from nas.study.create import create_or_resume
 from nas.study.handle import StudyHandle
 from nas.study.objective import Objective, is_front
 from nas.study.prepare import prepare
-from nas.study.record import StudyRecord, TrialRecord
 from nas.study.search import run_search
-from nas.study.storage import artifact_store, open_storage
+from nas.study.store.record import StudyRecord, TrialRecord
+from nas.study.store.storage import artifact_store, open_storage
+from nas.training.problem import Problem
 from tests.plugins import UntrainedEvaluator
 
 CONFIG = SearchConfig(benchmark="digits", size="tiny", epochs=1, n_trials=3)
@@ -138,7 +138,7 @@ def baseline_metrics_of(study: optuna.Study) -> dict[str, float] | None:
 def test_full_training_is_reproducible_on_the_cpu(tmp_path: Path) -> None:
     problem, _ = prepare(CONFIG, torch.device("cpu"))
     layout = Layout.hard_sharing(problem.benchmark.task_names, problem.backbone.depth)
-    from nas.evaluators import Candidate
+    from nas.explore.evaluators import Candidate
 
     trainer = FullTraining(epochs=2, batch_size=32)
     a = trainer.evaluate(problem, Candidate(layout, seed=3))

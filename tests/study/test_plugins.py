@@ -8,9 +8,9 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from nas.cli import main
-from nas.layout import Layout
-from nas.study.record import StudyRecord, TrialRecord
+from nas.app.cli import main
+from nas.core.layout import Layout
+from nas.study.store.record import StudyRecord, TrialRecord
 from tests.plugins import UntrainedEvaluator
 
 FAST = ["--benchmark", "digits", "--size", "tiny", "--device", "cpu", "--quiet", "--no-confirm"]

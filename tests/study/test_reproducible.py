@@ -14,9 +14,9 @@ from pathlib import Path
 import optuna
 import pytest
 
-from nas.study.recording import numerics
-from nas.views import numerics_note
-from tests.study.test_faults import BASE, mtlnas
+from nas.app.views import numerics_note
+from nas.runtime.machine import numerics
+from tests.study.store.test_faults import BASE, mtlnas
 
 
 def _fingerprint(root: Path) -> list[tuple[str, list[float] | None, object]]:

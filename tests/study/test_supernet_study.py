@@ -10,10 +10,10 @@ import pytest
 from optuna.artifacts import get_all_artifact_meta
 from optuna.trial import TrialState
 
-from nas.cli import main
-from nas.study.evaluator_state import STATE_KEY as SUPERNET_KEY
-from nas.study.record import TrialRecord
-from tests.study.test_faults import start
+from nas.app.cli import main
+from nas.study.store.evaluator_state import STATE_KEY as SUPERNET_KEY
+from nas.study.store.record import TrialRecord
+from tests.study.store.test_faults import start
 
 TINY = ["--size", "tiny", "--epochs", "1", "--supernet-epochs", "2", "--device", "cpu", "--quiet"]
 

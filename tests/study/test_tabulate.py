@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from optuna.trial import TrialState
 
-from nas.evaluators import Candidate, Evaluation
-from nas.evaluators.table import TableEvaluator
-from nas.layout import Layout
-from nas.metrics import delta_mtl
-from nas.tables import TABLE_VERSION, Table, TableError, build_entries, load_table
-from tests.study.test_faults import finish, mtlnas, start, study, wait_until_running
+from nas.core.layout import Layout
+from nas.data.metrics import delta_mtl
+from nas.explore.evaluators import Candidate, Evaluation
+from nas.explore.evaluators.table import TableEvaluator
+from nas.explore.tables import TABLE_VERSION, Table, TableError, build_entries, load_table
+from tests.study.store.test_faults import finish, mtlnas, start, study, wait_until_running
 
 # Five layouts (every partition of three tasks, split only at 0 or 4 blocks), two seeds.
 TABLE = ["--benchmark", "digits", "--size", "tiny", "--epochs", "2", "--device", "cpu",

@@ -1,0 +1,178 @@
+"""The three jobs from Python: start a search, resume it, export its answer.
+
+The ``mtlnas search``, ``resume`` and ``export`` commands are these functions with their
+arguments read from the command line; both print the same progress lines.
+
+Example:
+    >>> import nas
+    >>> result = nas.search("demo", benchmark="digits", size="tiny", n_trials=3, epochs=1,
+    ...                     storage="sqlite:///demo.db", progress=False,
+    ...                     confirm_top=1, confirm_seeds=2)  # doctest: +SKIP
+    >>> result.confirmed.winner_row.summary  # doctest: +SKIP
+    >>> nas.export("demo", "demo.onnx", storage="sqlite:///demo.db")  # doctest: +SKIP
+
+docs/api.md runs this example (its test does).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+from nas.app.jobs import Best, SearchResult, run
+from nas.core.errors import UserError
+from nas.data.benchmark import Benchmark
+from nas.study import (
+    SearchConfig,
+    artifact_store,
+    is_internal,
+    load_study,
+    open_storage,
+    study_config,
+)
+from nas.study.store.storage import DEFAULT_STORAGE
+
+__all__ = ["Best", "SearchResult", "export", "resume", "search"]
+
+
+def search(
+    name: str | None = None,
+    *,
+    storage: str = DEFAULT_STORAGE,
+    benchmark: str | Benchmark | Callable[..., Benchmark] = "scenes",
+    confirm: bool = True,
+    confirm_top: int | None = None,
+    confirm_seeds: int | None = None,
+    device: str = "auto",
+    artifacts: str | None = None,
+    heartbeat: int | None = None,
+    progress: bool = True,
+    **options: Any,
+) -> SearchResult:
+    """Start the search study ``name`` (or continue one made with the same options).
+
+    Args:
+        name: the study's name (default ``{benchmark}-{space}``).
+        storage: any SQLAlchemy URL; SQLite by default, PostgreSQL for many workers.
+        benchmark: a built-in name, ``package.module:function``, or your own
+            :class:`~nas.Benchmark` (or a factory returning one). An object is known only to
+            this process: pass it again to :func:`resume`.
+        confirm: then retrain the finalists with fresh seeds and read the test split once.
+        confirm_top: finalists to retrain besides the two baselines (default 2).
+        confirm_seeds: fresh seeds per finalist (default 5).
+        device: ``auto`` (CUDA if present), ``cpu`` or ``cuda[:N]``.
+        artifacts: folder of trial weights (default ``artifacts/`` beside a SQLite file).
+        heartbeat: seconds between trial heartbeats.
+        progress: progress bars over trials and epochs.
+        **options: :class:`~nas.SearchConfig` fields: ``n_trials``, ``epochs``, ``space``,
+            ``strategy``, ``size``, ``tasks``, ...
+
+    Raises:
+        UserError: an unknown option or a bad value, named in one line, before the database
+            is touched.
+    """
+    options["benchmark"] = _benchmark_name(benchmark)
+    known = {f.name for f in fields(SearchConfig)}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise UserError(
+            f"unknown search option {unknown[0]!r}; the options are SearchConfig's fields: "
+            + ", ".join(sorted(known))
+        )
+    if name is not None and not name.strip():
+        raise UserError("the study name is empty; give one, or leave it out")
+    if name is not None and is_internal(name):
+        raise UserError(
+            f"study names ending in {name[len(name.rsplit(':', 1)[0]) :]!r} are kept for the "
+            "stages mtl-nas runs beside a search; choose another name"
+        )
+    config = SearchConfig(**options)
+    name = name if name is not None else f"{config.benchmark.replace(':', '.')}-{config.space}"
+    return run(name, config, options, storage, device, artifacts, heartbeat, progress,
+               confirm, confirm_top, confirm_seeds)  # fmt: skip
+
+
+def resume(
+    name: str,
+    *,
+    storage: str = DEFAULT_STORAGE,
+    n_trials: int | None = None,
+    benchmark: Benchmark | Callable[..., Benchmark] | None = None,
+    confirm: bool = True,
+    confirm_top: int | None = None,
+    confirm_seeds: int | None = None,
+    device: str = "auto",
+    artifacts: str | None = None,
+    heartbeat: int | None = None,
+    progress: bool = True,
+) -> SearchResult:
+    """Continue study ``name`` from its database to its target (``n_trials`` raises it).
+
+    Args:
+        name: the study.
+        storage: its database URL.
+        n_trials: a new target; the stored one by default.
+        benchmark: your own benchmark object again, for a study started with one.
+        confirm: then run (or finish) the confirm stage.
+        confirm_top: finalists besides the baselines, for a confirm stage not yet planned.
+        confirm_seeds: seeds per finalist, likewise.
+        device: ``auto``, ``cpu`` or ``cuda[:N]``.
+        artifacts: folder of trial weights.
+        heartbeat: seconds between trial heartbeats.
+        progress: progress bars.
+
+    Every other option is the study's own, read from its database.
+    """
+    if benchmark is not None:
+        _benchmark_name(benchmark)
+    given = {} if n_trials is None else {"n_trials": n_trials}
+    return run(name, None, given, storage, device, artifacts, heartbeat, progress, confirm,
+               confirm_top, confirm_seeds)  # fmt: skip
+
+
+def export(
+    name: str,
+    path: str | Path,
+    *,
+    storage: str = DEFAULT_STORAGE,
+    artifacts: str | None = None,
+    trial: int | None = None,
+    front_point: int | None = None,
+    fp16: bool = False,
+) -> Any:
+    """Write study ``name``'s answer (the confirmed winner, else the best trial) to ONNX.
+
+    Checked with ``onnx.checker`` and against PyTorch under onnxruntime before it is written.
+    Returns the :class:`export.onnx.ExportReport` (path, trial, parity per batch size).
+    """
+    from export.onnx import export_trial
+    from nas.study import answer
+
+    db = open_storage(storage)
+    study = load_study(db, name)
+    study_config(study)  # names a half-created study (or one not made by mtl-nas) first
+    study, chosen = answer(db, study, trial, front_point)
+    store = artifact_store(storage, artifacts, create=False)
+    return export_trial(study, chosen, store, Path(path), fp16=fp16)
+
+
+def _benchmark_name(benchmark: str | Benchmark | Callable[..., Benchmark]) -> str:
+    # An object is registered under its name for this process, so a study can store a name.
+    if isinstance(benchmark, str):
+        return benchmark
+    from nas.data.benchmark import register_benchmark
+
+    if isinstance(benchmark, Benchmark):
+        made = benchmark
+        register_benchmark(made.name)(lambda **_: made)  # made already: size, seed unused
+        return made.name
+    if callable(benchmark):
+        name = getattr(benchmark, "__name__", "benchmark")
+        register_benchmark(name)(benchmark)
+        return name
+    raise UserError(
+        f"benchmark must be a name, a nas.Benchmark or a function returning one, got "
+        f"{type(benchmark).__name__}"
+    )

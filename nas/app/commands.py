@@ -1,0 +1,142 @@
+"""What each ``mtlnas`` command does, given parsed arguments."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from typing import Any
+
+import optuna
+
+from nas.app.jobs import confirm_stage, refuse_table, run
+from nas.core.errors import UserError
+from nas.core.faults import quiet_trial_tracebacks
+from nas.study import (
+    SearchConfig,
+    StudyHandle,
+    artifact_store,
+    finished,
+    is_internal,
+    load_study,
+    open_storage,
+    prepare,
+    study_config,
+)
+from nas.study.create import check_same_tasks
+from nas.training.train import pick_device
+
+__all__ = ["USER_ERRORS", "confirm", "resume", "search"]
+
+# Errors that are the user's to fix: one line, exit status 2, no traceback. Anything else is
+# a bug and keeps its traceback.
+USER_ERRORS = (UserError, FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+quiet_trial_tracebacks()
+
+
+def _start(args: argparse.Namespace, given: dict[str, Any], create: bool) -> int:
+    # Everything the user typed is checked before the database is touched.
+    if getattr(args, "name", None) is not None and not args.name.strip():
+        raise UserError("--name is empty; give the study a name, or leave --name out")
+    if getattr(args, "name", None) is not None and is_internal(args.name):
+        search_name = args.name.rsplit(":", 1)[0]
+        if create:
+            raise UserError(
+                f"study names ending in {args.name[len(search_name) :]!r} are kept for the "
+                "stages mtl-nas runs beside a search; choose another --name"
+            )
+        raise UserError(
+            f"{args.name!r} is the confirm stage of study {search_name!r}, not a search; "
+            f"run: mtlnas confirm {shlex.quote(search_name)}"
+        )
+    pick_device(args.device)  # a bad --device is named before a bad option
+    config = SearchConfig(**given) if create else None
+    name = args.name
+    if config is not None and name is None:
+        name = f"{config.benchmark.replace(':', '.')}-{config.space}"
+    run(name, config, given, args.storage, args.device, args.artifacts, args.heartbeat,
+        not args.quiet, not args.no_confirm, getattr(args, "confirm_top", None),
+        getattr(args, "confirm_seeds", None), bool(getattr(args, "retrain", False)))  # fmt: skip
+    return 0
+
+
+def confirm(args: argparse.Namespace, given: dict[str, Any]) -> int:
+    """``mtlnas confirm NAME``: retrain the finalists with fresh seeds, then test once."""
+    if is_internal(args.name):
+        search_name = args.name.rsplit(":", 1)[0]
+        raise UserError(
+            f"{args.name!r} is the confirm stage of study {search_name!r}; "
+            f"run: mtlnas confirm {shlex.quote(search_name)}"
+        )
+    device = pick_device(args.device)
+    storage = open_storage(args.storage, args.heartbeat)
+    refuse_table(storage, args.name)
+    study = load_study(storage, args.name)
+    config = study_config(study)
+    done = finished(study)
+    if done < config.n_trials:
+        print(
+            f"note: study {args.name!r} has {done}/{config.n_trials} finished trials; "
+            "confirming its best so far"
+        )
+    problem, _ = prepare(config, device)
+    check_same_tasks(study, problem)
+    store = artifact_store(args.storage, args.artifacts)
+    handle = StudyHandle(study, storage, config, store, args.storage)
+    top, seeds = getattr(args, "confirm_top", None), getattr(args, "confirm_seeds", None)
+    confirm_stage(
+        handle, problem, top, seeds, not args.quiet, bool(getattr(args, "retrain", False))
+    )
+    return 0
+
+
+def search(args: argparse.Namespace, given: dict[str, Any]) -> int:
+    """``mtlnas search``: create a study (or continue one with the same configuration)."""
+    return _start(args, given, create=True)
+
+
+def resume(args: argparse.Namespace, given: dict[str, Any]) -> int:
+    """``mtlnas resume NAME``: continue until the stored target count is reached."""
+    return _start(args, given, create=False)
+
+
+def tabulate(args: argparse.Namespace, given: dict[str, Any]) -> int:
+    """``mtlnas tabulate``: train every layout of a space with S seeds; write the table file."""
+    from nas.study.create import study_exists
+    from nas.study.tabulate import open_table_study, run_tabulate, table_of
+
+    if not args.name.strip() or is_internal(args.name):
+        raise UserError(f"--name {args.name!r} cannot name a tabulation; choose another")
+    if args.seeds is not None and args.seeds < 1:
+        raise UserError(f"--seeds must be at least 1, got {args.seeds}")
+    out = args.out or f"{args.name}.table.json"
+    device = pick_device(args.device)
+    storage = open_storage(args.storage, args.heartbeat, create=True)
+    config = (
+        study_config(load_study(storage, args.name))
+        if study_exists(storage, args.name)
+        else SearchConfig(**given)
+    )
+    problem, space = prepare(config, device)
+    study, plan = open_table_study(storage, args.name, config, given, space, problem, args.seeds)
+    total = len(plan["layouts"]) * len(plan["seeds"])
+    print(
+        f"tabulation {args.name!r} in {args.storage}: {len(plan['layouts'])} layouts x "
+        f"{len(plan['seeds'])} seeds, {finished(study)}/{total} runs finished, training on {device}"
+    )
+    run_tabulate(study, plan, config, problem, args.storage, not args.quiet)
+    made_with = "mtlnas " + shlex.join(sys.argv[1:])
+    table = table_of(study, plan, problem, space, made_with)
+    table.save(out)
+    ranked = table.ranked()
+    base = table.independent
+    better = [e for e in ranked if e.test_delta > 0 and e is not base]
+    print(
+        f"wrote {out}: best mean test Δ_MTL {100 * ranked[0].test_delta:+.2f}% "
+        f"({ranked[0].layout.summary()}); {len(better)} of {len(ranked)} layouts beat "
+        f"independent networks on mean test Δ_MTL; hard sharing ranks "
+        f"{table.rank_of(table.hard_sharing.layout)}, independent "
+        f"{table.rank_of(base.layout)}"
+    )
+    return 0

@@ -1,0 +1,227 @@
+"""One search job from start to answer: what :mod:`nas.app.api` and the command line both run.
+
+Create (or resume) the study, search to its target, then the confirm stage; the results come
+back typed (:class:`SearchResult`) and the progress lines are printed on the way.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+
+from nas.app.views import confirmed_table, health_warnings
+from nas.core.errors import UserError
+from nas.explore.evaluators import make_evaluator
+from nas.explore.strategies import make_strategy
+from nas.study import (
+    ConfirmedResult,
+    SearchConfig,
+    StudyHandle,
+    StudyRecord,
+    TrialRecord,
+    artifact_store,
+    best_trial,
+    create_or_resume,
+    finished,
+    load_study,
+    open_storage,
+    prepare,
+    run_confirm,
+    run_search,
+)
+from nas.study.create import check_same_tasks
+from nas.study.store.record import TRIVIAL_KEY
+from nas.training.problem import Problem
+from nas.training.train import pick_device
+from search_spaces import SearchSpace
+
+__all__ = ["Best", "SearchResult", "confirm_stage", "print_best", "refuse_table", "run"]
+
+
+@dataclass(frozen=True)
+class Best:
+    """The search's best trial on validation (before the confirm stage's verdict)."""
+
+    number: int
+    delta_mtl: float  # validation Δ_MTL against the study's independent networks (a fraction)
+    summary: str  # the layout in one line
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """Where a search stands after :func:`nas.search` or :func:`nas.resume`.
+
+    Attributes:
+        name: the study's name; ``storage``: its database URL.
+        config: the study's stored configuration.
+        finished: trials finished (complete or pruned) out of ``config.n_trials``.
+        best: the best trial on validation (None: none complete, or a Pareto front).
+        confirmed: the confirm stage's answer on the test split (None without it).
+    """
+
+    name: str
+    storage: str
+    config: SearchConfig
+    finished: int
+    best: Best | None
+    confirmed: ConfirmedResult | None
+
+
+def run(
+    name: str,
+    config: SearchConfig | None,
+    given: dict[str, Any],
+    storage_url: str,
+    device_name: str,
+    artifacts: str | None,
+    heartbeat: int | None,
+    progress: bool,
+    confirm: bool,
+    confirm_top: int | None = None,
+    confirm_seeds: int | None = None,
+    retrain: bool = False,
+) -> SearchResult:
+    """Create (``config`` given) or resume (None) study ``name``, search, then confirm.
+
+    Everything given is checked before the database is touched; ``given`` holds the options
+    set explicitly (an existing study refuses any that differ from its own but ``n_trials``).
+    """
+    device = pick_device(device_name)
+    parts = prepare(config, device) if config is not None else None
+    if config is not None and parts is not None:
+        if config.max_cost:
+            config = _with_budgets(config, *parts)
+        # An unknown evaluator or strategy, or bad options, are refused here.
+        make_evaluator(config)
+        make_strategy(config.strategy, config.strategy_options)
+        if config.warm_start is not None:
+            make_strategy(config.warm_start, config.warm_start_options)
+    storage = open_storage(storage_url, heartbeat, create=config is not None)
+    refuse_table(storage, name)
+    space = parts[1] if parts is not None else None
+    study, stored = create_or_resume(storage, name, config, given, space, storage_url)
+    if parts is None or config is None or not _same_except_target(stored, config):
+        parts = prepare(stored, device)  # the stored configuration rules an existing study
+    config, (problem, space) = stored, parts
+    check_same_tasks(study, problem)
+    for task, shares in problem.benchmark.label_shares().items():
+        if min(shares.values()) < 1:
+            split_shares = ", ".join(f"{100 * v:.0f}% of {k}" for k, v in shares.items())
+            print(f"task {task!r} is labelled on {split_shares}")
+    handle = StudyHandle(study, storage, config, artifact_store(storage_url, artifacts),
+                         storage_url)  # fmt: skip
+    q = shlex.quote(name)
+    done = finished(study)
+    if done >= config.n_trials:
+        print(
+            f"study {name!r} already has {done} finished trials (target {config.n_trials}); "
+            f"raise it with: mtlnas resume {q} --n-trials N"
+        )
+    else:
+        print(
+            f"study {name!r} in {storage_url}: {done}/{config.n_trials} trials finished, "
+            f"training on {device}"
+        )
+        run_search(handle, problem, space, progress, retrain)
+        print_best(study, config)
+        if not confirm:
+            print(f"next: mtlnas confirm {q}   |   mtlnas show {q}")
+    confirmed = None
+    if confirm:
+        confirmed = confirm_stage(handle, problem, confirm_top, confirm_seeds, progress, retrain)
+    return SearchResult(name, storage_url, config, finished(study), _best(study, config),
+                        confirmed)  # fmt: skip
+
+
+def confirm_stage(
+    handle: StudyHandle,
+    problem: Problem,
+    top: int | None,
+    seeds: int | None,
+    progress: bool,
+    retrain: bool,
+) -> ConfirmedResult:
+    """Run the confirm stage of ``handle``'s study and print its table."""
+    print(f"confirming on fresh seeds, then the test split: study {handle.name!r}")
+    result = run_confirm(handle, problem, top, seeds, progress, retrain)
+    print(confirmed_table(result))
+    q = shlex.quote(handle.name)
+    print(f"next: mtlnas show {q}   |   mtlnas export {q} -o model.onnx")
+    return result
+
+
+def print_best(study: optuna.Study, config: SearchConfig) -> None:
+    """Health warnings, then the best trial on validation (or the front)."""
+    for line in health_warnings(study, StudyRecord(study).get(TRIVIAL_KEY)):
+        print(line, file=sys.stderr)
+    if config.multi_objective:
+        front = sorted(study.best_trials, key=lambda t: t.values[1])
+        print(f"Pareto front ({len(front)} trials): Δ_MTL vs {config.metric_names[1]}")
+        for t in front:
+            print(
+                f"  trial {t.number}: Δ_MTL {100 * t.values[0]:+.2f}%  "
+                f"{config.metric_names[1]} {t.values[1]:.3g}  {t.user_attrs.get('summary')}"
+            )
+        return
+    if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        hint = "mtlnas show " + shlex.quote(study.study_name)
+        print("no trial completed; see the reasons with: " + hint)
+        return
+    best = best_trial(study)
+    print(
+        f"best on validation: trial {best.number}, Δ_MTL {100 * best.values[0]:+.2f}%  "
+        f"{TrialRecord.of(best).summary}"
+    )
+
+
+def _best(study: optuna.Study, config: SearchConfig) -> Best | None:
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if config.multi_objective or not complete:
+        return None
+    t = best_trial(study)
+    return Best(t.number, float(t.values[0]), TrialRecord.of(t).summary or "")
+
+
+def _with_budgets(config: SearchConfig, problem: Problem, space: SearchSpace) -> SearchConfig:
+    # Relative budgets become absolute once, against this problem's independent networks, so
+    # every process of the study (and a resume) judges layouts by the same numbers.
+    from nas.core.layout import Layout
+    from nas.explore.budgets import resolve
+
+    independent_layout = Layout.independent(space.tasks, space.depth)
+    independent = problem.cost(independent_layout)
+    cheapest = problem.cost(space.cheapest())
+    base = {"params": float(independent.params), "flops": float(independent.flops)}
+    least = {"params": float(cheapest.params), "flops": float(cheapest.flops)}
+    if "latency" in config.max_cost:  # measured here, side by side (nas.study.latency)
+        from nas.study.latency import measure_ratio
+
+        ratio, ms, device = measure_ratio(problem, space.cheapest(), independent_layout)
+        base["latency"], least["latency"] = ms, ratio * ms
+        print(
+            f"latency budget against {device}: independent networks {ms:.2f} ms at batch 1, "
+            f"the cheapest layout {ratio:.2f}x"
+        )
+    budgets = resolve(config.max_cost, base, least)
+    return config.replace(objective_options={**config.objective_options, **budgets})
+
+
+def refuse_table(storage: optuna.storages.BaseStorage, name: str) -> None:
+    """Refuse to search or confirm a tabulation (a UserError naming the command to run)."""
+    from nas.study.create import study_exists
+    from nas.study.store.record import TABLE_KEY
+
+    if study_exists(storage, name) and TABLE_KEY in load_study(storage, name).user_attrs:
+        raise UserError(
+            f"study {name!r} is a tabulation, not a search; run the mtlnas tabulate command "
+            "that built it again to resume it"
+        )
+
+
+def _same_except_target(a: SearchConfig, b: SearchConfig) -> bool:
+    return {**a.to_dict(), "n_trials": 0} == {**b.to_dict(), "n_trials": 0}

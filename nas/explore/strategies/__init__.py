@@ -1,0 +1,178 @@
+"""Search strategies, chosen by name or ``package.module:function`` like backbones and evaluators.
+
+A strategy factory takes the study's options (``--strategy-option KEY=JSON``) as keyword
+arguments and returns a :class:`Strategy`. Built in: Optuna's samplers ``tpe`` (the default),
+``random``, ``nsga2`` (multi-objective) and ``gp`` (Gaussian process, told the objective is
+noisy), ``grid``, which queues every layout of the space, ``adashare``, which learns
+AdaShare's select-or-skip policy and queues layouts sampled from it, and ``affinity``, which
+measures task affinity on single-task networks and queues the trees it prefers.
+
+    mtlnas search --strategy gp
+    mtlnas search --strategy tpe --strategy-option n_startup_trials=5
+    mtlnas search --strategy my_pkg.strategies:fixed --strategy-option k=3
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import optuna
+
+from nas.core.errors import UserError
+from nas.core.layout import Layout
+from nas.core.plugins import Registry, call_with_options
+from nas.explore.strategies.base import Strategy
+
+if TYPE_CHECKING:
+    from nas.explore.config import SearchConfig
+    from search_spaces import SearchSpace
+
+__all__ = [
+    "Grid",
+    "SamplerStrategy",
+    "Strategy",
+    "StrategyError",
+    "make_strategy",
+    "register_strategy",
+    "strategy_names",
+]
+
+
+class StrategyError(UserError, ValueError):
+    """An unknown strategy, bad options for one, or a factory that returns no strategy."""
+
+
+class SamplerStrategy(Strategy):
+    """An Optuna sampler as a strategy: ``build(seed)`` makes the sampler for each trial."""
+
+    def __init__(self, build: Callable[[int], optuna.samplers.BaseSampler]) -> None:
+        self._build = build
+
+    def sampler(self, seed: int) -> optuna.samplers.BaseSampler:
+        """The sampler for the next trial, seeded with ``seed``."""
+        return self._build(seed)
+
+
+def tpe(n_startup_trials: int = 10, multivariate: bool = True) -> Strategy:
+    """Optuna's TPE (the default), single- or multi-objective.
+
+    Ten start-up trials (the two queued baselines among them) before TPE models anything:
+    per-trial Δ_MTL is noisy, and a model fitted to fewer points mostly follows the noise.
+    """
+    return SamplerStrategy(
+        lambda seed: optuna.samplers.TPESampler(
+            seed=seed, n_startup_trials=n_startup_trials, multivariate=multivariate
+        )
+    )
+
+
+def random() -> Strategy:
+    """Uniform random draws: the baseline every other strategy must beat."""
+    return SamplerStrategy(lambda seed: optuna.samplers.RandomSampler(seed=seed))
+
+
+def nsga2(population_size: int = 8) -> Strategy:
+    """Optuna's NSGA-II, for a Pareto front of Δ_MTL against a cost."""
+    return SamplerStrategy(
+        lambda seed: optuna.samplers.NSGAIISampler(seed=seed, population_size=population_size)
+    )
+
+
+def gp(n_startup_trials: int = 10) -> Strategy:
+    """Optuna's Gaussian-process sampler, told the objective is noisy (it learns the noise)."""
+    return SamplerStrategy(
+        lambda seed: optuna.samplers.GPSampler(
+            seed=seed, n_startup_trials=n_startup_trials, deterministic_objective=False
+        )
+    )
+
+
+class Grid(Strategy):
+    """Every layout the space reaches, each queued once (in a seeded random order).
+
+    Enumerated from the space's parameters (``distributions()``): each combination is mapped
+    to its layout and duplicates dropped, so a space whose parameters repair to the same tree
+    yields each tree once. Refused above ``max_combinations`` parameter combinations.
+    """
+
+    def __init__(self, max_combinations: int = 200_000, seed: int = 0) -> None:
+        self.max_combinations, self.seed = max_combinations, seed
+
+    def layouts(self, space: SearchSpace, config: SearchConfig) -> Sequence[Layout]:
+        """Every distinct layout of ``space``; the baselines are queued by the study itself."""
+        del config
+        dists = space.distributions()
+        choices: list[list[Any]] = []
+        for name, dist in dists.items():
+            if isinstance(dist, optuna.distributions.CategoricalDistribution):
+                choices.append(list(dist.choices))
+            elif isinstance(dist, optuna.distributions.IntDistribution) and not dist.log:
+                choices.append(list(range(dist.low, dist.high + 1, dist.step)))
+            else:
+                raise StrategyError(f"grid: parameter {name!r} of the space is not discrete")
+        total = 1
+        for c in choices:
+            total *= len(c)
+        if total > self.max_combinations:
+            raise StrategyError(
+                f"grid: the space has {total} parameter combinations, over max_combinations="
+                f"{self.max_combinations}; narrow the space or raise the option"
+            )
+        seen: dict[Layout, None] = {}
+        for values in itertools.product(*choices):
+            trial = optuna.trial.FixedTrial(dict(zip(dists, values, strict=True)))
+            seen.setdefault(space.suggest(trial), None)
+        order = list(seen)
+        import random as _random
+
+        _random.Random(self.seed).shuffle(order)
+        return order
+
+
+def grid(max_combinations: int = 200_000, seed: int = 0) -> Strategy:
+    """Every layout of the space, queued (for exhaustive studies and ground-truth tables)."""
+    return Grid(max_combinations, seed)
+
+
+_REGISTRY = Registry(
+    "strategy",
+    {
+        **{
+            name: f"nas.explore.strategies:{name}"
+            for name in ("tpe", "random", "nsga2", "gp", "grid")
+        },
+        "adashare": "nas.explore.strategies.adashare:adashare",
+        "affinity": "nas.explore.strategies.affinity:affinity_strategy",
+        "structure": "nas.explore.strategies.structure:structure",
+        "paths": "nas.explore.strategies.structure:paths",
+    },
+    StrategyError,
+)
+
+
+def register_strategy(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorator: make a strategy factory ``fn(**options) -> Strategy`` available by ``name``."""
+    return _REGISTRY.register(name)
+
+
+def strategy_names() -> list[str]:
+    """Built-in and registered strategy names."""
+    return _REGISTRY.names()
+
+
+def make_strategy(name: str, options: Mapping[str, Any] | None = None) -> Strategy:
+    """The strategy ``name`` built with ``options``.
+
+    Raises:
+        StrategyError: unknown name, options it does not take, or no Strategy returned.
+    """
+    fn = _REGISTRY.resolve(name)
+    what = f"strategy {name!r}"
+    made = call_with_options(what, fn, dict(options or {}), StrategyError)
+    if not isinstance(made, Strategy):
+        raise StrategyError(
+            f"{what} returned {type(made).__name__}, not a nas.explore.strategies.Strategy"
+        )
+    return made

@@ -1,0 +1,85 @@
+"""The strategy seam: where a study's candidates come from.
+
+A strategy gives the sampler each trial draws from and may compute layouts itself and queue
+them into the study before the trials (an exhaustive grid, a learned policy, a task-affinity
+tree). Queued layouts are ordinary trials, so the confirm stage, export, resume and workers treat
+them like any other. Only search spaces call ``trial.suggest_*``; a strategy proposes through a
+sampler or through layouts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import optuna
+
+from nas.core.layout import Layout
+
+if TYPE_CHECKING:
+    from nas.explore.config import SearchConfig
+    from nas.explore.evaluators.base import Preparation
+    from search_spaces import SearchSpace
+
+__all__ = ["Strategy"]
+
+
+class Strategy:
+    """Where candidates come from. Override :meth:`sampler`, :meth:`layouts`, or both.
+
+    The defaults draw uniformly at random and queue nothing, so a strategy that only computes
+    layouts needs just :meth:`layouts`: its layouts run first, then random draws fill the
+    study's target if it is larger.
+
+    Example:
+        >>> from nas.core.layout import Layout
+        >>> class Fixed(Strategy):
+        ...     def layouts(self, space, config):
+        ...         return [Layout.hard_sharing(space.tasks, space.depth)]
+        >>> Fixed().sampler(0).__class__.__name__
+        'RandomSampler'
+    """
+
+    # What the strategy spent before its trials (its own learning), whichever process ran it:
+    # in full-training equivalents (one training of a candidate at the study's epochs) and wall
+    # seconds. Set by prepare(); a study records it beside its trials' compute.
+    trainings: float = 0.0
+    seconds: float = 0.0
+
+    def sampler(self, seed: int) -> optuna.samplers.BaseSampler:
+        """The sampler for the next trial.
+
+        Built once per trial with ``seed`` = the study's seed plus the trial count read under
+        the study's lock: workers starting together draw differently, one process stays
+        reproducible, and a resumed study does not replay its earlier random draws.
+        """
+        return optuna.samplers.RandomSampler(seed=seed)
+
+    def sampler_for(self, space: SearchSpace, seed: int) -> optuna.samplers.BaseSampler:
+        """The sampler for the next trial of a study over ``space``.
+
+        For a sampler that models layouts and so must know the space; by default
+        :meth:`sampler`, which does not.
+        """
+        del space
+        return self.sampler(seed)
+
+    def prepare(self, context: Preparation) -> str | None:
+        """Learn what the strategy needs before its layouts (a policy), once per study.
+
+        Called by each search process before its trials, with the study's problem, space and a
+        state keeper of the strategy's own (checkpoints in the artifact store, under a lock:
+        the first process trains, a killed one resumes from its last epoch, others load).
+        Returns a line to print, or None. Nothing to learn by default.
+        """
+        del context
+        return None
+
+    def layouts(self, space: SearchSpace, config: SearchConfig) -> Sequence[Layout]:
+        """Layouts to queue into the study before its trials (none by default).
+
+        Called under the study's lock by every process that searches; a layout already queued
+        or tried is not queued twice.
+        """
+        del space, config
+        return ()

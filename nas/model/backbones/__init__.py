@@ -1,0 +1,38 @@
+"""Backbones: the blocks a Layout routes tasks through, chosen by name or import path."""
+
+from nas.model.backbones.base import Backbone, Shortcut, head_of, stem_of
+from nas.model.backbones.conv import ConvBackbone, ConvBlock
+from nas.model.backbones.measure import ModuleCost, block_cost, measure
+from nas.model.backbones.mlp import MLPBackbone, MLPBlock
+from nas.model.backbones.pretrained import torchvision_state_dict
+from nas.model.backbones.registry import (
+    BackboneError,
+    BackboneSpec,
+    backbone_from_dict,
+    backbone_names,
+    create_backbone,
+    register_backbone,
+)
+from nas.model.backbones.resnet import ResNetBackbone
+
+__all__ = [
+    "Backbone",
+    "BackboneError",
+    "BackboneSpec",
+    "ConvBackbone",
+    "ConvBlock",
+    "MLPBackbone",
+    "MLPBlock",
+    "ModuleCost",
+    "Shortcut",
+    "backbone_from_dict",
+    "backbone_names",
+    "block_cost",
+    "create_backbone",
+    "head_of",
+    "measure",
+    "register_backbone",
+    "ResNetBackbone",
+    "stem_of",
+    "torchvision_state_dict",
+]

@@ -1,0 +1,91 @@
+"""How the tasks are trained together: loss weightings and gradient aggregations, by name.
+
+``--combine NAME`` (stored with the study as its ``loss_weighting``) picks one for every
+trial; ``--combine search`` makes equal or uncertainty weighting a parameter of the search, and
+``--combine search:equal,upgrad,pcgrad`` searches the methods named, jointly with the layout.
+
+Example:
+    >>> make_combiner("dwa", ["a", "b"]).weights.tolist()
+    [1.0, 1.0]
+    >>> search_choices("search:equal,pcgrad")
+    ['equal', 'pcgrad']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from nas.model.combine.aggregators import AGGREGATORS, Aggregation
+from nas.model.combine.base import Combiner, Scaler, users_of
+from nas.model.combine.weightings import DWA, Equal, GradNorm, Uncertainty
+
+__all__ = [
+    "AGGREGATORS",
+    "DEFAULT_SEARCH",
+    "METHODS",
+    "SEARCH",
+    "WEIGHTINGS",
+    "Combiner",
+    "Scaler",
+    "check_combine",
+    "enqueued_choice",
+    "is_search",
+    "make_combiner",
+    "search_choices",
+    "users_of",
+]
+
+WEIGHTINGS = {"equal": Equal, "uncertainty": Uncertainty, "dwa": DWA, "gradnorm": GradNorm}
+METHODS = (*WEIGHTINGS, *AGGREGATORS)
+SEARCH = "search"  # alone: equal or uncertainty; "search:a,b": the methods named
+DEFAULT_SEARCH = ("equal", "uncertainty")
+
+
+def make_combiner(name: str, tasks: Sequence[str]) -> Combiner:
+    """The combination method ``name`` for ``tasks``.
+
+    Raises:
+        ValueError: an unknown name.
+    """
+    if name in WEIGHTINGS:
+        return WEIGHTINGS[name](tasks)
+    if name in AGGREGATORS:
+        return Aggregation(tasks, AGGREGATORS[name])
+    raise ValueError(f"unknown combination method {name!r}; choose one of {list(METHODS)}")
+
+
+def search_choices(value: str) -> list[str]:
+    """The methods a ``search`` or ``search:a,b`` value chooses between."""
+    if value == SEARCH:
+        return list(DEFAULT_SEARCH)
+    return [m.strip() for m in value.removeprefix(SEARCH + ":").split(",")]
+
+
+def is_search(value: str) -> bool:
+    """Whether ``value`` makes the method a parameter of the search."""
+    return value == SEARCH or value.startswith(SEARCH + ":")
+
+
+def enqueued_choice(value: str) -> str:
+    """The method a queued trial (a baseline, a strategy's layout) of a searched study uses.
+
+    Equal weights when the search may choose them, else the first method named.
+    """
+    choices = search_choices(value)
+    return "equal" if "equal" in choices else choices[0]
+
+
+def check_combine(value: str) -> str | None:
+    """Why ``value`` is not a method, ``search`` or ``search:a,b,...``; None when it is."""
+    if value in METHODS:
+        return None
+    if is_search(value):
+        choices = search_choices(value)
+        bad = [m for m in choices if m not in METHODS]
+        if bad or len(choices) < 2 or len(set(choices)) != len(choices):
+            return (
+                f"{value!r} must name two or more distinct methods after 'search:', from "
+                f"{list(METHODS)}, e.g. search:equal,upgrad,pcgrad"
+            )
+        return None
+    return f"{value!r} is not one of {list(METHODS)}, search, or search:NAME,NAME,..."
