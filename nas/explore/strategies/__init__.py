@@ -14,7 +14,7 @@ measures task affinity on single-task networks and queues the trees it prefers.
 
 from __future__ import annotations
 
-import itertools
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +23,7 @@ import optuna
 from nas.core.errors import UserError
 from nas.core.layout import Layout
 from nas.core.plugins import Registry, call_with_options
-from nas.explore.strategies.base import Strategy
+from nas.explore.strategies.base import Strategy, discrete_values, layouts_of
 
 if TYPE_CHECKING:
     from nas.explore.config import SearchConfig
@@ -103,28 +103,19 @@ class Grid(Strategy):
     def layouts(self, space: SearchSpace, config: SearchConfig) -> Sequence[Layout]:
         """Every distinct layout of ``space``; the baselines are queued by the study itself."""
         del config
-        dists = space.distributions()
-        choices: list[list[Any]] = []
-        for name, dist in dists.items():
-            if isinstance(dist, optuna.distributions.CategoricalDistribution):
-                choices.append(list(dist.choices))
-            elif isinstance(dist, optuna.distributions.IntDistribution) and not dist.log:
-                choices.append(list(range(dist.low, dist.high + 1, dist.step)))
-            else:
+        values: dict[str, list[Any]] = {}
+        for name, dist in space.distributions().items():
+            choices = discrete_values(dist)
+            if choices is None:
                 raise StrategyError(f"grid: parameter {name!r} of the space is not discrete")
-        total = 1
-        for c in choices:
-            total *= len(c)
+            values[name] = choices
+        total = math.prod(len(c) for c in values.values())
         if total > self.max_combinations:
             raise StrategyError(
                 f"grid: the space has {total} parameter combinations, over max_combinations="
                 f"{self.max_combinations}; narrow the space or raise the option"
             )
-        seen: dict[Layout, None] = {}
-        for values in itertools.product(*choices):
-            trial = optuna.trial.FixedTrial(dict(zip(dists, values, strict=True)))
-            seen.setdefault(space.suggest(trial), None)
-        order = list(seen)
+        order = list(layouts_of(space, values))
         import random as _random
 
         _random.Random(self.seed).shuffle(order)

@@ -9,10 +9,12 @@ sampler or through layouts.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+import itertools
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import optuna
+from optuna.distributions import BaseDistribution, CategoricalDistribution, IntDistribution
 
 from nas.core.layout import Layout
 
@@ -21,7 +23,7 @@ if TYPE_CHECKING:
     from nas.explore.evaluators.base import Preparation
     from search_spaces import SearchSpace
 
-__all__ = ["Strategy"]
+__all__ = ["Strategy", "discrete_values", "layouts_of"]
 
 
 class Strategy:
@@ -83,3 +85,26 @@ class Strategy:
         """
         del space, config
         return ()
+
+
+def discrete_values(dist: BaseDistribution) -> list[Any] | None:
+    """Every value of a categorical or linear integer distribution; None for any other."""
+    if isinstance(dist, CategoricalDistribution):
+        return list(dist.choices)
+    if isinstance(dist, IntDistribution) and not dist.log:
+        return list(range(dist.low, dist.high + 1, dist.step))
+    return None
+
+
+def layouts_of(
+    space: SearchSpace, values: Mapping[str, Sequence[Any]]
+) -> dict[Layout, dict[str, Any]]:
+    """Every distinct layout the combinations of ``values`` give, with parameters that give it.
+
+    Layouts come in the order of :func:`itertools.product`; each keeps its first parameters.
+    """
+    seen: dict[Layout, dict[str, Any]] = {}
+    for combo in itertools.product(*values.values()):
+        params = dict(zip(values, combo, strict=True))
+        seen.setdefault(space.suggest(optuna.trial.FixedTrial(params)), params)
+    return seen

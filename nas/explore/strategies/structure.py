@@ -25,7 +25,6 @@ scores on the ground-truth tables: docs/tables.md.
 from __future__ import annotations
 
 import functools
-import itertools
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -34,14 +33,12 @@ import numpy as np
 import optuna
 from optuna.distributions import (
     BaseDistribution,
-    CategoricalDistribution,
-    IntDistribution,
 )
 from optuna.trial import FrozenTrial, TrialState
 
 from nas.core.layout import Layout
 from nas.explore.strategies import StrategyError
-from nas.explore.strategies.base import Strategy
+from nas.explore.strategies.base import Strategy, discrete_values, layouts_of
 from nas.explore.strategies.observed import layout_of, observations, task_observations
 from nas.explore.strategies.pertask import PathModel
 from nas.explore.strategies.surrogate import Design, fit
@@ -62,26 +59,15 @@ MODELS = ("pooled", "per-task")
 PENDING = (TrialState.RUNNING, TrialState.WAITING)
 
 
-def _choices(dist: BaseDistribution) -> list[Any] | None:
-    if isinstance(dist, CategoricalDistribution):
-        return list(dist.choices)
-    if isinstance(dist, IntDistribution) and not dist.log:
-        return list(range(dist.low, dist.high + 1, dist.step))
-    return None
-
-
 @functools.lru_cache(maxsize=8)
 def _enumerate(space: SearchSpace, limit: int) -> tuple[tuple[Layout, dict[str, Any]], ...] | None:
     """Every distinct layout of ``space`` with parameters that give it, or None if too many."""
-    dists = space.distributions()
-    choices = [_choices(d) for d in dists.values()]
-    if any(c is None for c in choices) or math.prod(len(c or ()) for c in choices) > limit:
+    values = {name: discrete_values(d) for name, d in space.distributions().items()}
+    if any(v is None for v in values.values()):
         return None
-    seen: dict[Layout, dict[str, Any]] = {}
-    for values in itertools.product(*[c or [] for c in choices]):
-        params = dict(zip(dists, values, strict=True))
-        seen.setdefault(space.suggest(optuna.trial.FixedTrial(params)), params)
-    return tuple(seen.items())
+    if math.prod(len(v or ()) for v in values.values()) > limit:
+        return None
+    return tuple(layouts_of(space, {k: v or [] for k, v in values.items()}).items())
 
 
 class StructureSampler(optuna.samplers.BaseSampler):
@@ -203,7 +189,7 @@ class StructureSampler(optuna.samplers.BaseSampler):
             except ValueError:
                 continue
             for k, d in dists.items():
-                for value in _choices(d) or []:
+                for value in discrete_values(d) or []:
                     if value != base.get(k):
                         params = {**base, k: value}
                         out.setdefault(self.space.suggest(optuna.trial.FixedTrial(params)), params)
@@ -221,7 +207,7 @@ class StructureSampler(optuna.samplers.BaseSampler):
 
 
 def _draw(dist: BaseDistribution, rng: np.random.Generator) -> Any:
-    choices = _choices(dist)
+    choices = discrete_values(dist)
     if choices is None:
         raise ValueError(f"the structure strategy needs discrete parameters, got {dist!r}")
     return choices[int(rng.integers(len(choices)))]
