@@ -165,6 +165,7 @@ def run_trials(
 
 
 def _store_reason(trial: optuna.Trial, reason: str) -> None:
+    """Store why ``trial`` stopped, unless a reason is stored already (the first is the cause)."""
     storage = trial.study._storage
     if "fail_reason" not in storage.get_trial(trial._trial_id).user_attrs:
         storage.set_trial_user_attr(trial._trial_id, "fail_reason", reason)
@@ -175,9 +176,7 @@ def _fail_if_running(study: optuna.Study, trial: optuna.Trial, err: BaseExceptio
     try:
         frozen = storage.get_trial(trial._trial_id)
         if frozen.state == TrialState.RUNNING:
-            if "fail_reason" not in frozen.user_attrs:
-                reason = interrupt_reason(err) if is_interrupt(err) else type(err).__name__
-                storage.set_trial_user_attr(trial._trial_id, "fail_reason", reason)
+            _store_reason(trial, interrupt_reason(err) if is_interrupt(err) else type(err).__name__)
             storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
             frozen = storage.get_trial(trial._trial_id)
         # Preempted (SIGTERM), not stopped by choice: queue its layout for whoever resumes.

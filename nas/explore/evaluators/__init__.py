@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from nas.core.errors import UserError
 from nas.core.plugins import Registry, call_with_options
+from nas.explore.config import pruning_warmup
 from nas.explore.evaluators.base import (
     Candidate,
     Evaluation,
@@ -70,8 +71,6 @@ def full_training(config: SearchConfig) -> FullTraining:
     Validation is scored from the first epoch the pruner may judge: earlier scores would be
     computed (on a large validation split, not for free) only to be ignored.
     """
-    from nas.explore.config import pruning_warmup
-
     return FullTraining.from_config(config, score_from=pruning_warmup(config))
 
 
