@@ -90,9 +90,16 @@ def test_killed_worker_is_replaced(postgres_url: str, tmp_path: Path) -> None:
         for t in study.get_trials(states=(TrialState.RUNNING,)):
             pid = int(t.user_attrs.get("worker", ":0").rsplit(":", 1)[1])
             if t.intermediate_values and pid in by_pid:  # mid-training: an epoch reported
-                victim = by_pid.pop(pid)
-                os.killpg(victim.pid, signal.SIGKILL)
-                killed_trial = t.number
+                # Frozen first, then checked: a trial pruned or finished since the read above
+                # would let the kill land between trials, where it interrupts nothing.
+                os.killpg(pid, signal.SIGSTOP)
+                now = optuna.load_study(study_name="w", storage=postgres_url).trials[t.number]
+                if now.state == TrialState.RUNNING:
+                    victim = by_pid.pop(pid)
+                    os.killpg(pid, signal.SIGKILL)
+                    killed_trial = t.number
+                else:
+                    os.killpg(pid, signal.SIGCONT)
                 break
     assert victim is not None, "no trial reached training in time"
     victim.wait()
