@@ -79,6 +79,7 @@ class Replay:
     base: Run = field(init=False)
     spent: float = 0.0
     log: list[tuple[float, Layout, float]] = field(default_factory=list)  # (spent, layout, Δ)
+    seen_terms: dict[Layout, dict[str, float]] = field(default_factory=dict)  # first training's
 
     def __post_init__(self) -> None:
         self.base = self.rng.choice(self.table.independent.runs)
@@ -195,7 +196,8 @@ def search(
         value = value if math.isfinite(value) else -1e9
         seen[layout] = [value]
         first[layout] = trial.number
-        trial.set_user_attr("task_deltas", rep.terms(run.val))  # as the study's objective does
+        rep.seen_terms[layout] = rep.terms(run.val)
+        trial.set_user_attr("task_deltas", rep.seen_terms[layout])  # as the study's objective does
         study.tell(trial, value)
         rep.log.append((rep.spent, layout, value))
     return rep
@@ -257,16 +259,27 @@ def confirm(rep: Replay, budget: float) -> tuple[Layout | None, float]:
     if search_budget < 2 or not best:
         return None, cost
     top = sorted(best, key=lambda lay: -best[lay])
-    finalists = [rep.table.independent.layout, rep.table.hard_sharing.layout]
-    finalists += [lay for lay in top if lay not in finalists][:CONFIRM_TOP]
+    baselines = (rep.table.independent.layout, rep.table.hard_sharing.layout)
+    chosen = [lay for lay in top if lay not in baselines][:CONFIRM_TOP]
+    if not chosen:
+        return None, cost
+    return verdict(rep, chosen, seeds), cost
+
+
+def verdict(rep: Replay, finalists: Sequence[Layout], seeds: int) -> Layout:
+    """The finalist of best mean validation Δ_MTL over ``seeds`` fresh seeds.
+
+    As the product's verdict (:mod:`nas.study.outcome.verdict`) does, the baselines are retrained
+    beside the finalists (their draws are made here too) but are never the answer: the answer is
+    a searched layout, and the baselines are what it is compared with.
+    """
     means = {}
-    for layout in finalists:
+    for layout in (rep.table.independent.layout, rep.table.hard_sharing.layout, *finalists):
         entry = rep.table.find(layout)
         assert entry is not None
         runs = rep.rng.sample(entry.runs, seeds)  # fresh seeds, paired with independent's
         means[layout] = statistics.fmean(r.val_delta for r in runs)
-    inside = [lay for lay in means if lay not in rep.outside]
-    return max(inside, key=lambda lay: means[lay]), cost
+    return max(finalists, key=lambda lay: means[lay])
 
 
 def halving(table: Table, seed: int, budget: float, strategy: str = "random") -> Layout | None:
