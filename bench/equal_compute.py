@@ -17,7 +17,7 @@ the same, split between its search and its confirm stage:
 ``--extra N`` gives every pipeline but ``affinity`` N trainings more (14: the main job's 40).
 Every pipeline's answer is the finalist of best mean validation Δ_MTL over the confirm seeds, as
 the product's verdict chooses (a baseline is never the answer); the regret is in points of the
-table's mean **test** Δ_MTL, paired by repetition against ``affinity``.
+table's mean **test** Δ_MTL, paired by repetition against ``--against`` (default ``affinity``).
 
     python -m bench.equal_compute tables/digits-branched.table.json [more] [--reps 100]
         [--extra 14] [--pipelines affinity,tpe+confirm,...]
@@ -111,6 +111,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         default=0.0,
         help="trainings every pipeline but affinity spends beyond its compute",
     )
+    p.add_argument("--against", default="affinity", help="pair every pipeline with this one")
     args = p.parse_args(argv)
     from bench.peers import affinity_trees  # trains for real: imported only when run
 
@@ -136,10 +137,10 @@ def main(argv: Sequence[str] | None = None) -> None:
             mean, half = interval(regrets[name])
             hit5 = sum(g in top5 for g in got) / len(got)
             line = f"{name:<27} regret {mean:6.2f} ± {half:4.2f}  top-5 {hit5:.2f}"
-            if name != "affinity" and "affinity" in regrets:
-                d = [a - b for a, b in zip(regrets[name], regrets["affinity"], strict=True)]
+            if name != args.against and args.against in regrets:
+                d = [a - b for a, b in zip(regrets[name], regrets[args.against], strict=True)]
                 dm, dh = interval(d)
-                line += f"  minus affinity {dm:+.2f} ± {dh:.2f}"
+                line += f"  minus {args.against} {dm:+.2f} ± {dh:.2f}"
             print(f"{line}  ({time.perf_counter() - start:.0f} s)", flush=True)
 
 
