@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bench.strategies import Replay, interval, search, verdict
+from bench.strategies import Replay, interval, outside_space, search, verdict
 from nas.core.layout import Layout
 from nas.explore.strategies.pertask import PathModel
 from nas.explore.tables import Table, load_table
@@ -120,9 +120,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         chosen = {k: v for k, v in chosen.items() if k in args.pipelines.split(",")}
     for path in args.tables:
         table = load_table(path)
-        truth = table.ranked()
+        outside = outside_space(table)  # a select/skip space's independent networks
+        truth = [e for e in table.ranked() if e.layout not in outside]
         best, top5 = truth[0].test_delta, {e.layout for e in truth[:5]}
-        trees = affinity_trees(table, AFFINITY_TREES)[0]
+        branched = table.meta["space"] == "branched"  # affinity builds trees
+        trees = affinity_trees(table, AFFINITY_TREES)[0] if branched else []
         seeds = min(5, len(table.meta["seeds"]))
         print(f"\n[{Path(path).name}] {len(table.entries)} layouts; compute "
               f"{affinity_compute(table)} + {args.extra:g} trainings ({seeds} confirm seeds); "
@@ -130,6 +132,8 @@ def main(argv: Sequence[str] | None = None) -> None:
               f"{[table.rank_of(t) for t in trees]}")  # fmt: skip
         regrets: dict[str, list[float]] = {}
         for name, pipeline in chosen.items():
+            if "affinity" in name and not branched:
+                continue
             start = time.perf_counter()
             got = [pipeline(table, rep, trees) for rep in range(args.reps)]
             found = [table.find(g) for g in got]
