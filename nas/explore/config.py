@@ -32,7 +32,7 @@ class ConfigError(UserError, ValueError):
 
 @dataclass(frozen=True)
 class SearchConfig:
-    """One study's configuration, with defaults for the main job (under 15 minutes on a CPU)."""
+    """One study's configuration, with defaults for the main job (about 25 minutes on 2 CPU cores)."""
 
     benchmark: str = "scenes"  # built-in name or package.module:function
     size: str | None = None  # benchmark size knob (tiny, small, default); None: its default
@@ -48,7 +48,7 @@ class SearchConfig:
     # Budgets as given (nas.explore.budgets): {"flops": "0.5"} is half the independent nets' FLOPs;
     # resolved into absolute objective_options when the study is created.
     max_cost: Mapping[str, str] = field(default_factory=dict)
-    n_trials: int = 20  # finished trials to reach; with the confirm stage, 15 min on 2 cores
+    n_trials: int = 20  # finished trials to reach; with the confirm stage, 23 min on 2 cores
     epochs: int = 6  # training epochs per trial
     batch_size: int = 64
     lr: float = 3e-3

@@ -32,7 +32,7 @@ __all__ = ["scenes"]
 # Scoring is cheap next to training, so validation and test are larger than they were (300):
 # on 300 samples the binomial sd of the count accuracy (about 0.55) alone is 2.9 points, 1.3
 # points of Δ_MTL. Validation is scored every judged epoch of every trial, so it stops at 500
-# (main job within 15 minutes on 2 cores); test is scored once per confirm run.
+# (the main job stays near 20 minutes on 2 cores); test is scored once per confirm run.
 SIZES = {"tiny": (96, 48, 48), "small": (600, 200, 200), "default": (1200, 500, 1000)}
 RESOLUTION = {"tiny": 16, "small": 32, "default": 32}
 MAX_OBJECTS = 5
