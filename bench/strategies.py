@@ -11,8 +11,9 @@ scores the layout each returns against the truth: the table's mean **test** Δ_M
   two queued baselines count; a layout proposed again is answered from the first, for free).
 
 Strategies: random, TPE (the default), TPE with the percentile pruner, GP, the product pipeline
-(TPE search, then the confirm stage: the two baselines and the search's best two layouts
-retrained with fresh seeds, the winner by mean validation Δ_MTL), and ``race``, a noise-aware
+(``tpe+confirm``: TPE search, then the confirm stage: the two baselines and the search's best two
+layouts retrained with fresh seeds, the winner the finalist of best mean validation Δ_MTL;
+``paths+confirm`` the same after a ``paths`` search), and ``race``, a noise-aware
 strategy: TPE proposes, and every third training goes to the contender with the best mean so
 far, on a fresh seed, until it has as many seeds as the table; it returns the best mean among
 layouts scored at least twice (SMAC's intensification, simplified); ``affinity+tpe`` and
@@ -364,6 +365,7 @@ def strategies(max_budget: float) -> dict[str, Scorer]:
         "gp": lambda t, s, b: answer(cached("gp", t, s), b),
         "race": lambda t, s, b: answer(cached("tpe+race", t, s, race=True), b, race=True),
         "tpe+confirm": lambda t, s, b: confirm(cached("tpe", t, s), b)[0],
+        "paths+confirm": lambda t, s, b: confirm(cached("paths", t, s), b)[0],
         **{f"{v}{m}": variant(v, m == "+mean") for v in VARIANTS for m in ("", "+mean")},
         "affinity+tpe": warm("tpe"),
         "affinity+structure": warm("structure"),
@@ -456,6 +458,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                       f"{hit1 / n:>6.2f} {hit5 / n:>6.2f}")  # fmt: skip
             print(f"{'':<12} ({time.perf_counter() - start:.0f} s for {args.reps} repetitions)")
         pairs = [(s, "random") for s in out if s != "random"] + [("tpe+confirm", "tpe")]
+        pairs += [("paths+confirm", "tpe+confirm")]
         for a, b in pairs:
             if a in out and b in out:
                 for budget in budgets:
