@@ -32,7 +32,7 @@ class ConfigError(UserError, ValueError):
 
 @dataclass(frozen=True)
 class SearchConfig:
-    """One study's configuration, with defaults for the main job (about 25 minutes on 2 CPU cores)."""
+    """One study's configuration, with defaults for the main job (about 25 min on 2 CPU cores)."""
 
     benchmark: str = "scenes"  # built-in name or package.module:function
     size: str | None = None  # benchmark size knob (tiny, small, default); None: its default
