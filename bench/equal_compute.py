@@ -30,30 +30,19 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bench.strategies import Replay, interval, outside_space, search, verdict
+from bench.strategies import (
+    CONFIRM_TOP,
+    confirm_seeds,
+    finalists,
+    interval,
+    outside_space,
+    search,
+    verdict,
+)
 from nas.core.layout import Layout
-from nas.explore.strategies.pertask import PathModel
 from nas.explore.tables import Table, load_table
 
 AFFINITY_TREES = 3
-
-
-def finalists(rep: Replay, search_budget: float, top: int, by: str) -> list[Layout]:
-    """The ``top`` layouts of a search stopped at ``search_budget``, baselines excluded."""
-    tried: dict[Layout, float] = {}
-    for spent, layout, value in rep.log:
-        if spent <= search_budget + 1e-9:
-            tried.setdefault(layout, value)
-    base = {rep.table.independent.layout, rep.table.hard_sharing.layout}
-    pool = [lay for lay in tried if lay not in base]
-    if by == "model" and pool:
-        model = PathModel([e.layout for e in rep.table.entries], rep.table.independent.layout.tasks)
-        seen = [(lay, rep.seen_terms[lay]) for lay in tried]
-        mean = model.predict(seen, pool)
-        score = dict(zip(pool, mean, strict=True))
-    else:
-        score = {lay: tried[lay] for lay in pool}
-    return sorted(pool, key=lambda lay: -score[lay])[:top]
 
 
 Pipeline = Callable[[Table, int, list[Layout]], Layout]
@@ -61,7 +50,7 @@ Pipeline = Callable[[Table, int, list[Layout]], Layout]
 
 def affinity_compute(table: Table) -> int:
     """The affinity method's trainings on ``table``: its own, the baselines, trees, confirm."""
-    return 1 + 2 + AFFINITY_TREES + 4 * min(5, len(table.meta["seeds"]))
+    return 1 + 2 + AFFINITY_TREES + (2 + CONFIRM_TOP) * confirm_seeds(table)
 
 
 def pipelines(extra: float = 0.0) -> dict[str, Pipeline]:
@@ -72,7 +61,7 @@ def pipelines(extra: float = 0.0) -> dict[str, Pipeline]:
 
     def make(sampler: str, warm: bool, top: int, by: str, more: float = extra) -> Pipeline:
         def run(table: Table, seed: int, trees: list[Layout]) -> Layout:
-            seeds = min(5, len(table.meta["seeds"]))
+            seeds = confirm_seeds(table)
             budget = affinity_compute(table) + more
             search_budget = budget - (2 + top) * seeds
             queued, spent = (trees, 1.0) if warm else ((), 0.0)
@@ -125,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         best, top5 = truth[0].test_delta, {e.layout for e in truth[:5]}
         branched = table.meta["space"] == "branched"  # affinity builds trees
         trees = affinity_trees(table, AFFINITY_TREES)[0] if branched else []
-        seeds = min(5, len(table.meta["seeds"]))
+        seeds = confirm_seeds(table)
         print(f"\n[{Path(path).name}] {len(table.entries)} layouts; compute "
               f"{affinity_compute(table)} + {args.extra:g} trainings ({seeds} confirm seeds); "
               f"affinity trees at ranks "

@@ -47,6 +47,7 @@ import optuna
 from nas.core.layout import Layout
 from nas.data.metrics import delta_mtl, task_deltas
 from nas.explore.strategies import make_strategy
+from nas.explore.strategies.pertask import PathModel
 from nas.explore.strategies.surrogate import Design, fit
 from nas.explore.tables import Entry, Run, Table, load_table
 from search_spaces import SearchSpace, make_space
@@ -250,21 +251,38 @@ def model_answer(rep: Replay, budget: float) -> Layout | None:
 
 def confirm(rep: Replay, budget: float) -> tuple[Layout | None, float]:
     """The product pipeline: search, then retrain baselines and top 2 with fresh seeds."""
-    seeds = min(CONFIRM_SEEDS, len(rep.table.meta["seeds"]))
+    seeds = confirm_seeds(rep.table)
     cost = (2 + CONFIRM_TOP) * seeds
     search_budget = budget - cost
-    best: dict[Layout, float] = {}
-    for spent, layout, value in rep.log:
-        if spent <= search_budget + 1e-9:
-            best.setdefault(layout, value)
-    if search_budget < 2 or not best:
-        return None, cost
-    top = sorted(best, key=lambda lay: -best[lay])
-    baselines = (rep.table.independent.layout, rep.table.hard_sharing.layout)
-    chosen = [lay for lay in top if lay not in baselines][:CONFIRM_TOP]
+    chosen = finalists(rep, search_budget, CONFIRM_TOP) if search_budget >= 2 else []
     if not chosen:
         return None, cost
     return verdict(rep, chosen, seeds), cost
+
+
+def confirm_seeds(table: Table) -> int:
+    """The confirm stage's seeds on ``table``: its default, or every seed the table has."""
+    return min(CONFIRM_SEEDS, len(table.meta["seeds"]))
+
+
+def finalists(rep: Replay, search_budget: float, top: int, by: str = "score") -> list[Layout]:
+    """The ``top`` layouts a search stopped at ``search_budget`` retrains, baselines excluded.
+
+    ``by``: ``score``, each layout's first validation score (as the product chooses), or
+    ``model``, the per-task path model's posterior mean over every training so far.
+    """
+    tried: dict[Layout, float] = {}
+    for spent, layout, value in rep.log:
+        if spent <= search_budget + 1e-9:
+            tried.setdefault(layout, value)
+    baselines = {rep.table.independent.layout, rep.table.hard_sharing.layout}
+    pool = [lay for lay in tried if lay not in baselines]
+    score = {lay: tried[lay] for lay in pool}
+    if by == "model" and pool:
+        model = PathModel([e.layout for e in rep.table.entries], rep.table.independent.layout.tasks)
+        mean = model.predict([(lay, rep.seen_terms[lay]) for lay in tried], pool)
+        score = dict(zip(pool, mean.tolist(), strict=True))
+    return sorted(pool, key=lambda lay: -score[lay])[:top]
 
 
 def verdict(rep: Replay, finalists: Sequence[Layout], seeds: int) -> Layout:
