@@ -26,14 +26,16 @@ RESUME = ["--device", "cpu", "--quiet", "--no-confirm", "--heartbeat", "1"]
 
 # Runs the CLI in a process that stops itself (SIGSTOP) the moment trial N of its study is
 # RUNNING, before its first heartbeat is written: the test then kills it, as a preempted
-# machine would. Everything else is the real command.
+# machine would. Everything else is the real command. The signal goes to the beating thread
+# itself: sent to the process, it is taken by the main thread, and the beating thread may run
+# on long enough to write the beat before the whole process stops.
 STOP_BEFORE_FIRST_BEAT = (
-    "import os, signal, sys\n"
+    "import os, signal, sys, threading\n"
     "from optuna.storages import RDBStorage\n"
     "real = RDBStorage.record_heartbeat\n"
     "def beat(self, trial_id):\n"
     "    if self.get_trial(trial_id).number >= int(os.environ['STOP_AT']):\n"
-    "        os.kill(os.getpid(), signal.SIGSTOP)\n"
+    "        signal.pthread_kill(threading.get_ident(), signal.SIGSTOP)\n"
     "    real(self, trial_id)\n"
     "RDBStorage.record_heartbeat = beat\n"
     "from nas.app.cli import main\n"
@@ -41,9 +43,13 @@ STOP_BEFORE_FIRST_BEAT = (
 )
 
 
-def _stopped(pid: int) -> bool:
+def stopped(pid: int) -> bool:
+    """Whether every thread of process ``pid`` is stopped (a SIGSTOP has fully taken hold)."""
     try:
-        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1].startswith("T")
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+        return bool(tasks) and all(
+            (t / "stat").read_text().split(") ")[1].startswith("T") for t in tasks
+        )
     except (FileNotFoundError, IndexError):
         return False
 
@@ -62,7 +68,7 @@ def kill_before_first_beat(cwd: Path, stop_at: int, *args: str) -> bool:
         env={**os.environ, "STOP_AT": str(stop_at)},
     )  # fmt: skip
     deadline = time.time() + 300
-    while not _stopped(proc.pid):
+    while not stopped(proc.pid):
         if proc.poll() is not None:
             err = proc.communicate()[1]
             assert proc.returncode == 0, f"ended before trial {stop_at}: {err}"

@@ -14,6 +14,7 @@ import pytest
 from optuna.trial import TrialState
 
 from tests import QUICK
+from tests.study.store.test_preemption import stopped
 
 pytestmark = pytest.mark.slow  # real servers, several processes
 
@@ -93,6 +94,9 @@ def test_killed_worker_is_replaced(postgres_url: str, tmp_path: Path) -> None:
                 # Frozen first, then checked: a trial pruned or finished since the read above
                 # would let the kill land between trials, where it interrupts nothing.
                 os.killpg(pid, signal.SIGSTOP)
+                # kill() returns before every thread has stopped: one may still be writing.
+                while not stopped(pid) and by_pid[pid].poll() is None:
+                    time.sleep(0.01)
                 now = optuna.load_study(study_name="w", storage=postgres_url).trials[t.number]
                 if now.state == TrialState.RUNNING:
                     victim = by_pid.pop(pid)
