@@ -16,9 +16,10 @@ layouts retrained with fresh seeds, the winner the finalist of best mean validat
 ``paths+confirm`` the same after a ``paths`` search), and ``race``, a noise-aware
 strategy: TPE proposes, and every third training goes to the contender with the best mean so
 far, on a fresh seed, until it has as many seeds as the table; it returns the best mean among
-layouts scored at least twice (SMAC's intensification, simplified); ``affinity+tpe`` and
-``affinity+structure`` (``--warm-start affinity``: the affinity method's training, counted as one,
-and its three trees queued first; branched tables only); ``halving`` /
+layouts scored at least twice (SMAC's intensification, simplified); ``affinity+tpe``,
+``affinity+structure`` and ``affinity+paths`` (``--warm-start affinity``: the affinity method's
+training, counted as one, and its three trees queued first; branched tables only), and
+``affinity+paths+confirm``, the confirm stage after the last; ``halving`` /
 ``tpe+halving``, successive halving with training seeds as the resource (see :func:`halving`);
 ``structure``, the Bayesian model of Δ_MTL over which tasks share which blocks
 (:mod:`nas.explore.strategies.structure`), with the alternatives measured when its design was chosen
@@ -352,9 +353,10 @@ def strategies(max_budget: float) -> dict[str, Scorer]:
 
     trees: dict[int, list[Layout]] = {}
 
-    def warm(sampler: str) -> Scorer:
+    def warm(sampler: str, pipeline: bool = False) -> Scorer:
         # --warm-start affinity: one training of single-task networks (run for real with the
-        # table's configuration), its trees queued after the baselines, then the sampler.
+        # table's configuration), its trees queued after the baselines, then the sampler;
+        # ``pipeline``: the confirm stage after it, as ``mtlnas search`` runs it.
         def score(table: Table, seed: int, budget: float) -> Layout | None:
             if table.meta["space"] != "branched":
                 return None  # its trees are trees: a select-or-skip space holds none
@@ -366,7 +368,7 @@ def strategies(max_budget: float) -> dict[str, Scorer]:
             if key not in cache:
                 cache[key] = search(table, seed, max_budget, sampler, queued=trees[id(table)],
                                     spent=1.0)  # fmt: skip
-            return answer(cache[key], budget)
+            return confirm(cache[key], budget)[0] if pipeline else answer(cache[key], budget)
 
         return score
 
@@ -387,6 +389,8 @@ def strategies(max_budget: float) -> dict[str, Scorer]:
         **{f"{v}{m}": variant(v, m == "+mean") for v in VARIANTS for m in ("", "+mean")},
         "affinity+tpe": warm("tpe"),
         "affinity+structure": warm("structure"),
+        "affinity+paths": warm("paths"),
+        "affinity+paths+confirm": warm("paths", pipeline=True),
         "halving": lambda t, s, b: halving(t, s, b),
         "tpe+halving": lambda t, s, b: halving(t, s, b, "tpe"),
     }
