@@ -37,16 +37,26 @@ def test_builtin_strategies_give_their_samplers(name: str, sampler: type) -> Non
 def test_a_seeded_sampler_draws_the_same_twice() -> None:
     space = make_space("branched", ("a", "b", "c"), 4)
 
-    def draws() -> list[Layout]:
-        study = optuna.create_study(sampler=make_strategy("random").sampler(7))
+    def draws(options: dict[str, object] | None = None, name: str = "random") -> list[Layout]:
+        study = optuna.create_study(sampler=make_strategy(name, options).sampler(7))
         out = []
-        for _ in range(5):
+        for i in range(12):
             trial = study.ask()
             out.append(space.suggest(trial))
-            study.tell(trial, 0.0)
+            study.tell(trial, float(i % 5))
         return out
 
     assert draws() == draws()
+    # The seed option moves the sampler's draws (to replicate a search on the same data).
+    for name in ("random", "tpe"):
+        assert draws({"seed": 0}, name) == draws(None, name)
+        assert draws({"seed": 1}, name) == draws({"seed": 1}, name) != draws(None, name)
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, True, "2"])
+def test_a_bad_sampler_seed_is_refused(seed: object) -> None:
+    with pytest.raises(StrategyError, match="strategy option seed must be an int >= 0"):
+        make_strategy("tpe", {"seed": seed})
 
 
 def test_bad_strategies_are_refused_in_one_line() -> None:

@@ -55,36 +55,50 @@ class SamplerStrategy(Strategy):
         return self._build(seed)
 
 
-def tpe(n_startup_trials: int = 10, multivariate: bool = True) -> Strategy:
+def _offset(seed: object) -> int:
+    # A search's own luck is measured by repeating it on the same data and initial weights
+    # (the study's --seed) with other sampler draws: this offset moves the draws alone.
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise StrategyError(f"strategy option seed must be an int >= 0, got {seed!r}")
+    return 1_000_003 * seed  # far from seed + draw of the study's other trials
+
+
+def tpe(n_startup_trials: int = 10, multivariate: bool = True, seed: int = 0) -> Strategy:
     """Optuna's TPE (the default), single- or multi-objective.
 
     Ten start-up trials (the two queued baselines among them) before TPE models anything:
     per-trial Δ_MTL is noisy, and a model fitted to fewer points mostly follows the noise.
+    ``seed`` (in every sampler strategy) changes the sampler's draws and nothing else: the
+    data and the weights stay the study's, so two studies that differ in it replicate a search.
     """
+    shift = _offset(seed)
     return SamplerStrategy(
-        lambda seed: optuna.samplers.TPESampler(
-            seed=seed, n_startup_trials=n_startup_trials, multivariate=multivariate
+        lambda s: optuna.samplers.TPESampler(
+            seed=s + shift, n_startup_trials=n_startup_trials, multivariate=multivariate
         )
     )
 
 
-def random() -> Strategy:
+def random(seed: int = 0) -> Strategy:
     """Uniform random draws: the baseline every other strategy must beat."""
-    return SamplerStrategy(lambda seed: optuna.samplers.RandomSampler(seed=seed))
+    shift = _offset(seed)
+    return SamplerStrategy(lambda s: optuna.samplers.RandomSampler(seed=s + shift))
 
 
-def nsga2(population_size: int = 8) -> Strategy:
+def nsga2(population_size: int = 8, seed: int = 0) -> Strategy:
     """Optuna's NSGA-II, for a Pareto front of Δ_MTL against a cost."""
+    shift = _offset(seed)
     return SamplerStrategy(
-        lambda seed: optuna.samplers.NSGAIISampler(seed=seed, population_size=population_size)
+        lambda s: optuna.samplers.NSGAIISampler(seed=s + shift, population_size=population_size)
     )
 
 
-def gp(n_startup_trials: int = 10) -> Strategy:
+def gp(n_startup_trials: int = 10, seed: int = 0) -> Strategy:
     """Optuna's Gaussian-process sampler, told the objective is noisy (it learns the noise)."""
+    shift = _offset(seed)
     return SamplerStrategy(
-        lambda seed: optuna.samplers.GPSampler(
-            seed=seed, n_startup_trials=n_startup_trials, deterministic_objective=False
+        lambda s: optuna.samplers.GPSampler(
+            seed=s + shift, n_startup_trials=n_startup_trials, deterministic_objective=False
         )
     )
 
