@@ -45,22 +45,22 @@ class StrategyError(UserError, ValueError):
 
 
 class SamplerStrategy(Strategy):
-    """An Optuna sampler as a strategy: ``build(seed)`` makes the sampler for each trial."""
+    """An Optuna sampler as a strategy: ``build(seed)`` makes the sampler for each trial.
 
-    def __init__(self, build: Callable[[int], optuna.samplers.BaseSampler]) -> None:
+    ``seed`` (the option of every sampler strategy) changes the sampler's draws and nothing
+    else: the data and the weights stay the study's, so two studies that differ in it
+    replicate one search, which is how a search's own luck is measured.
+    """
+
+    def __init__(self, build: Callable[[int], optuna.samplers.BaseSampler], seed: int = 0) -> None:
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise StrategyError(f"strategy option seed must be an int >= 0, got {seed!r}")
         self._build = build
+        self._shift = 1_000_003 * seed  # far from the study's seed + draw of its other trials
 
     def sampler(self, seed: int) -> optuna.samplers.BaseSampler:
         """The sampler for the next trial, seeded with ``seed``."""
-        return self._build(seed)
-
-
-def _offset(seed: object) -> int:
-    # A search's own luck is measured by repeating it on the same data and initial weights
-    # (the study's --seed) with other sampler draws: this offset moves the draws alone.
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise StrategyError(f"strategy option seed must be an int >= 0, got {seed!r}")
-    return 1_000_003 * seed  # far from seed + draw of the study's other trials
+        return self._build(seed + self._shift)
 
 
 def tpe(n_startup_trials: int = 10, multivariate: bool = True, seed: int = 0) -> Strategy:
@@ -68,38 +68,34 @@ def tpe(n_startup_trials: int = 10, multivariate: bool = True, seed: int = 0) ->
 
     Ten start-up trials (the two queued baselines among them) before TPE models anything:
     per-trial Δ_MTL is noisy, and a model fitted to fewer points mostly follows the noise.
-    ``seed`` (in every sampler strategy) changes the sampler's draws and nothing else: the
-    data and the weights stay the study's, so two studies that differ in it replicate a search.
     """
-    shift = _offset(seed)
     return SamplerStrategy(
         lambda s: optuna.samplers.TPESampler(
-            seed=s + shift, n_startup_trials=n_startup_trials, multivariate=multivariate
-        )
+            seed=s, n_startup_trials=n_startup_trials, multivariate=multivariate
+        ),
+        seed,
     )
 
 
 def random(seed: int = 0) -> Strategy:
     """Uniform random draws: the baseline every other strategy must beat."""
-    shift = _offset(seed)
-    return SamplerStrategy(lambda s: optuna.samplers.RandomSampler(seed=s + shift))
+    return SamplerStrategy(lambda s: optuna.samplers.RandomSampler(seed=s), seed)
 
 
 def nsga2(population_size: int = 8, seed: int = 0) -> Strategy:
     """Optuna's NSGA-II, for a Pareto front of Δ_MTL against a cost."""
-    shift = _offset(seed)
     return SamplerStrategy(
-        lambda s: optuna.samplers.NSGAIISampler(seed=s + shift, population_size=population_size)
+        lambda s: optuna.samplers.NSGAIISampler(seed=s, population_size=population_size), seed
     )
 
 
 def gp(n_startup_trials: int = 10, seed: int = 0) -> Strategy:
     """Optuna's Gaussian-process sampler, told the objective is noisy (it learns the noise)."""
-    shift = _offset(seed)
     return SamplerStrategy(
         lambda s: optuna.samplers.GPSampler(
-            seed=s + shift, n_startup_trials=n_startup_trials, deterministic_objective=False
-        )
+            seed=s, n_startup_trials=n_startup_trials, deterministic_objective=False
+        ),
+        seed,
     )
 
 
