@@ -72,6 +72,9 @@ VARIANTS: dict[str, dict[str, object]] = {
     "pertask-d16": {"model": "per-task", "n_startup_trials": 6, "draws": 16},
 }
 
+# TPE with start-up layouts spread along the level of sharing (``--strategy-option start=spread``).
+STARTS: dict[str, dict[str, object]] = {"spread": {"start": "spread"}}
+
 
 @dataclass
 class Replay:
@@ -346,8 +349,8 @@ def strategies(max_budget: float) -> dict[str, Scorer]:
         key = (kind, id(table), seed)
         if key not in cache:
             name = kind.split("+")[0]
-            options = VARIANTS.get(name)
-            strategy = "structure" if options is not None else name
+            options = VARIANTS.get(name) or STARTS.get(name)
+            strategy = "structure" if name in VARIANTS else "tpe" if name in STARTS else name
             cache[key] = search(table, seed, max_budget, strategy, options=options, **kw)
         return cache[key]
 
@@ -384,7 +387,9 @@ def strategies(max_budget: float) -> dict[str, Scorer]:
         "tpe+pruner": lambda t, s, b: answer(cached("tpe+pruner", t, s, prune=True), b),
         "gp": lambda t, s, b: answer(cached("gp", t, s), b),
         "race": lambda t, s, b: answer(cached("tpe+race", t, s, race=True), b, race=True),
+        "spread": lambda t, s, b: answer(cached("spread", t, s), b),
         "tpe+confirm": lambda t, s, b: confirm(cached("tpe", t, s), b)[0],
+        "spread+confirm": lambda t, s, b: confirm(cached("spread", t, s), b)[0],
         "paths+confirm": lambda t, s, b: confirm(cached("paths", t, s), b)[0],
         **{f"{v}{m}": variant(v, m == "+mean") for v in VARIANTS for m in ("", "+mean")},
         "affinity+tpe": warm("tpe"),
@@ -480,7 +485,11 @@ def main(argv: Sequence[str] | None = None) -> None:
                       f"{hit1 / n:>6.2f} {hit5 / n:>6.2f}")  # fmt: skip
             print(f"{'':<12} ({time.perf_counter() - start:.0f} s for {args.reps} repetitions)")
         pairs = [(s, "random") for s in out if s != "random"] + [("tpe+confirm", "tpe")]
-        pairs += [("paths+confirm", "tpe+confirm")]
+        pairs += [
+            ("paths+confirm", "tpe+confirm"),
+            ("spread", "tpe"),
+            ("spread+confirm", "tpe+confirm"),
+        ]
         for a, b in pairs:
             if a in out and b in out:
                 for budget in budgets:

@@ -63,18 +63,49 @@ class SamplerStrategy(Strategy):
         return self._build(seed + self._shift)
 
 
-def tpe(n_startup_trials: int = 10, multivariate: bool = True, seed: int = 0) -> Strategy:
+class SpreadStrategy(SamplerStrategy):
+    """A sampler strategy whose start-up layouts spread along the level of sharing."""
+
+    def __init__(
+        self,
+        build: Callable[[int], optuna.samplers.BaseSampler],
+        seed: int = 0,
+        n_startup_trials: int = 10,
+    ) -> None:
+        super().__init__(build, seed)
+        self.n_startup_trials = n_startup_trials
+
+    def sampler_for(self, space: SearchSpace, seed: int) -> optuna.samplers.BaseSampler:
+        """The sampler behind a :class:`~nas.explore.strategies.spread.SpreadStart` start-up."""
+        from nas.explore.strategies.spread import SpreadStart
+
+        return SpreadStart(space, self.sampler(seed), seed + self._shift, self.n_startup_trials)
+
+
+STARTS = ("random", "spread")
+
+
+def tpe(
+    n_startup_trials: int = 10, multivariate: bool = True, seed: int = 0, start: str = "random"
+) -> Strategy:
     """Optuna's TPE (the default), single- or multi-objective.
 
     Ten start-up trials (the two queued baselines among them) before TPE models anything:
     per-trial Δ_MTL is noisy, and a model fitted to fewer points mostly follows the noise.
+    ``start``: ``random`` (TPE's own start-up draws) or ``spread``, start-up layouts spread
+    along the level of sharing (:mod:`nas.explore.strategies.spread`).
     """
-    return SamplerStrategy(
-        lambda s: optuna.samplers.TPESampler(
+    if start not in STARTS:
+        raise StrategyError(f"strategy option start must be one of {list(STARTS)}, got {start!r}")
+
+    def build(s: int) -> optuna.samplers.BaseSampler:
+        return optuna.samplers.TPESampler(
             seed=s, n_startup_trials=n_startup_trials, multivariate=multivariate
-        ),
-        seed,
-    )
+        )
+
+    if start == "spread":
+        return SpreadStrategy(build, seed, n_startup_trials)
+    return SamplerStrategy(build, seed)
 
 
 def random(seed: int = 0) -> Strategy:
