@@ -7,8 +7,9 @@ seeds), ``S = min(5, the table's seeds)``: 26 trainings with 5 seeds. Each pipel
 the same, split between its search and its confirm stage:
 
 - ``affinity``: the method itself (``--strategy affinity``: its three trees, top 2 confirmed);
-- ``SAMPLER+confirm`` (random, tpe, paths): the search, then the confirm stage (top 2), with
-  what the confirm stage leaves for the search; ``tpe+confirm`` is today's default;
+- ``SAMPLER+confirm`` (random, tpe, paths, and spread: TPE with ``start=spread``): the search,
+  then the confirm stage (top 2), with what the confirm stage leaves for the search;
+  ``tpe+confirm`` is today's default;
 - ``+model``: the finalists are the layouts tried with the best posterior mean of the per-task
   path model (which pools every training of a shared path), not the best single-seed scores;
 - ``+top1``: one finalist instead of two, so the search gets ``S`` more trainings;
@@ -76,6 +77,7 @@ def pipelines(extra: float = 0.0) -> dict[str, Pipeline]:
         "random+top1+score": make("random", False, 1, "score"),
         "tpe+confirm": make("tpe", False, 2, "score"),
         "paths+confirm": make("paths", False, 2, "score"),
+        "spread+confirm": make("spread", False, 2, "score"),
         "tpe+confirm+model": make("tpe", False, 2, "model"),
         "paths+confirm+model": make("paths", False, 2, "model"),
         "affinity+tpe+confirm": make("tpe", True, 2, "score"),

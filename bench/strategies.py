@@ -158,6 +158,8 @@ def search(
     if prune:  # the product's default pruner: bottom quarter, judged from mid-training
         pruner = optuna.pruners.PercentilePruner(75.0, n_startup_trials=4,
                                                  n_warmup_steps=epochs // 2 + 1)  # fmt: skip
+    if strategy in STARTS:  # TPE with another start-up
+        strategy, options = "tpe", STARTS[strategy]
     sampler = make_strategy(strategy, options).sampler_for(space, seed)
     study = optuna.create_study(direction="maximize", sampler=sampler, pruner=pruner)
     outside: list[Layout] = []  # a baseline the space cannot reach (independent, select/skip)
@@ -349,8 +351,8 @@ def strategies(max_budget: float) -> dict[str, Scorer]:
         key = (kind, id(table), seed)
         if key not in cache:
             name = kind.split("+")[0]
-            options = VARIANTS.get(name) or STARTS.get(name)
-            strategy = "structure" if name in VARIANTS else "tpe" if name in STARTS else name
+            options = VARIANTS.get(name)
+            strategy = "structure" if options is not None else name
             cache[key] = search(table, seed, max_budget, strategy, options=options, **kw)
         return cache[key]
 
