@@ -10,12 +10,11 @@ scores the layout each returns against the truth: the table's mean **test** Δ_M
 - compute: full trainings spent (a pruned trial counts the share of epochs it ran; the search's
   two queued baselines count; a layout proposed again is answered from the first, for free).
 
-Strategies: random, ``tpe`` (TPE with its own random start-up, the default until ``spread``),
-``spread`` (TPE with ``start=spread``, the default), TPE with the percentile pruner, GP, the
-pipelines (``tpe+confirm``: TPE search, then the confirm stage: the two baselines and the
-search's best two layouts retrained with fresh seeds, the winner the finalist of best mean
-validation Δ_MTL; ``spread+confirm``, the product's default pipeline, and ``paths+confirm``, the
-same after a ``spread`` or ``paths`` search), and ``race``, a noise-aware
+Strategies: random, ``tpe`` (TPE with its own random start-up, the default), ``spread`` (TPE
+with ``start=spread``), TPE with the percentile pruner, GP, the pipelines (``tpe+confirm``: TPE
+search, then the confirm stage: the two baselines and the search's best two layouts retrained
+with fresh seeds, the winner the finalist of best mean validation Δ_MTL; ``spread+confirm`` and
+``paths+confirm``, the same after a ``spread`` or ``paths`` search), and ``race``, a noise-aware
 strategy: TPE proposes, and every third training goes to the contender with the best mean so
 far, on a fresh seed, until it has as many seeds as the table; it returns the best mean among
 layouts scored at least twice (SMAC's intensification, simplified); ``affinity+tpe``,
@@ -74,8 +73,8 @@ VARIANTS: dict[str, dict[str, object]] = {
     "pertask-d16": {"model": "per-task", "n_startup_trials": 6, "draws": 16},
 }
 
-# TPE by its start-up: ``tpe`` TPE's own random draws (the default until spread, and what every
-# ``tpe`` figure in docs/tables.md replays), ``spread`` along the level of sharing (the default).
+# TPE by its start-up: ``tpe`` TPE's own random draws (the default), ``spread`` along the level
+# of sharing (``--strategy-option start=spread``).
 STARTS: dict[str, dict[str, object]] = {"tpe": {"start": "random"}, "spread": {"start": "spread"}}
 
 
