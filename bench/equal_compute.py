@@ -16,8 +16,8 @@ the same, split between its search and its confirm stage:
 - ``affinity+SAMPLER``: ``--warm-start affinity``, its training and trees, then the sampler.
 
 ``--extra N`` gives every pipeline but ``affinity`` N trainings more (14: the main job's 40).
-Every pipeline's answer is the finalist of best mean validation Δ_MTL over the confirm seeds, as
-the product's verdict chooses (a baseline is never the answer); the regret is in points of the
+Every pipeline's answer is the retrained layout of best mean validation Δ_MTL over the confirm
+seeds, the baselines included, as the product's verdict chooses; the regret is in points of the
 table's mean **test** Δ_MTL, paired by repetition against ``--against`` (default ``affinity``).
 
     python -m bench.equal_compute tables/digits-branched.table.json [more] [--reps 100]

@@ -13,7 +13,7 @@ scores the layout each returns against the truth: the table's mean **test** Δ_M
 Strategies: random, ``tpe`` (TPE with its own random start-up, the default), ``spread`` (TPE
 with ``start=spread``), TPE with the percentile pruner, GP, the pipelines (``tpe+confirm``: TPE
 search, then the confirm stage: the two baselines and the search's best two layouts retrained
-with fresh seeds, the winner the finalist of best mean validation Δ_MTL; ``spread+confirm`` and
+with fresh seeds, the winner the one of best mean validation Δ_MTL; ``spread+confirm`` and
 ``paths+confirm``, the same after a ``spread`` or ``paths`` search), and ``race``, a noise-aware
 strategy: TPE proposes, and every third training goes to the contender with the best mean so
 far, on a fresh seed, until it has as many seeds as the table; it returns the best mean among
@@ -294,19 +294,22 @@ def finalists(rep: Replay, search_budget: float, top: int, by: str = "score") ->
 
 
 def verdict(rep: Replay, finalists: Sequence[Layout], seeds: int) -> Layout:
-    """The finalist of best mean validation Δ_MTL over ``seeds`` fresh seeds.
+    """The retrained layout of best mean validation Δ_MTL over ``seeds`` fresh seeds.
 
     As the product's verdict (:mod:`nas.study.outcome.verdict`) does, the baselines are retrained
-    beside the finalists (their draws are made here too) but are never the answer: the answer is
-    a searched layout, and the baselines are what it is compared with.
+    beside the finalists and may be the answer, ties going to a searched finalist; a baseline
+    the table's space cannot reach (:func:`outside_space`) is retrained but never the answer,
+    since the truth is the best layout of the space.
     """
     means = {}
-    for layout in (rep.table.independent.layout, rep.table.hard_sharing.layout, *finalists):
+    baselines = (rep.table.independent.layout, rep.table.hard_sharing.layout)
+    for layout in (*baselines, *finalists):
         entry = rep.table.find(layout)
         assert entry is not None
         runs = rep.rng.sample(entry.runs, seeds)  # fresh seeds, paired with independent's
         means[layout] = statistics.fmean(r.val_delta for r in runs)
-    return max(finalists, key=lambda lay: means[lay])
+    pool = [*finalists, *(b for b in baselines if b not in rep.outside and b not in finalists)]
+    return max(pool, key=lambda lay: (means[lay], lay in finalists))
 
 
 def halving(table: Table, seed: int, budget: float, strategy: str = "random") -> Layout | None:

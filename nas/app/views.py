@@ -10,7 +10,7 @@ import optuna
 
 from nas.explore.objectives import feasible
 from nas.study import TrialRecord
-from nas.study.outcome.confirmed import ConfirmedResult, ConfirmedRow
+from nas.study.outcome.confirmed import CONFIRMED_VERSION, ConfirmedResult, ConfirmedRow
 from nas.study.outcome.front import dominated
 from nas.study.outcome.stats import Summary
 
@@ -52,7 +52,7 @@ def columns(header: list[str], rows: list[list[str]], right: set[int] | None = N
 def row_name(result: ConfirmedResult, row: ConfirmedRow) -> str:
     """A confirmed row's name: a baseline's role, or ``#K search trial N`` (winner marked)."""
     if row.role in _ROLE:
-        return _ROLE[row.role]
+        return _ROLE[row.role][:-1] + (", winner)" if row.finalist == result.winner else ")")
     if result.cost_axis is None:
         return f"winner (search trial {row.source_trial})"
     win = ", winner" if row.finalist == result.winner else ""
@@ -72,20 +72,28 @@ def _front_lines(result: ConfirmedResult, dom: Mapping[int, int]) -> list[str]:
     return lines
 
 
-def _baseline_won(result: ConfirmedResult) -> list[str]:
-    """A line when a baseline beat the winner on validation, where the winner was chosen.
+def _baseline_lines(result: ConfirmedResult) -> list[str]:
+    """What a reader must know when a baseline is the answer, or beat it on validation.
 
-    The winner is the best searched layout; a reader of its test figures should know when the
-    search found nothing that beat a layout it did not need to search for.
+    Validation chooses among every layout within the budget, the baselines included; a baseline
+    ahead of the winner on validation was therefore over the study's budget.
     """
     win = result.winner_row
+    searched = [r for r in result.rows if r.role == "candidate"]
+    if win.role in _BASELINE_WORDS:
+        best = max(searched, key=lambda r: r.val_delta.mean, default=None)
+        behind = "" if best is None else f" (the best of them {_pm(best.val_delta)})"
+        return [
+            f"winner: {_BASELINE_WORDS[win.role]}, a baseline: on validation no searched "
+            f"finalist beat them{behind}; deploy them, or search further"
+        ]
     best = max((r for r in result.rows if r.role in _ROLE), key=lambda r: r.val_delta.mean)
     if best.val_delta.mean <= win.val_delta.mean:
         return []
     return [
         f"note: on validation {_BASELINE_WORDS[best.role]} "
         f"({_pm(best.val_delta)}) beat every searched finalist (the winner "
-        f"{_pm(win.val_delta)}): the search found no layout better than that baseline"
+        f"{_pm(win.val_delta)}) but are over the study's budget"
     ]
 
 
@@ -139,6 +147,8 @@ def confirmed_table(result: ConfirmedResult) -> str:
             f"side by side (machine-specific); independent networks {each}"
         )
     for other in ("independent", "hard_sharing"):
+        if other == result.winner_row.role:
+            continue  # the winner itself
         paired = result.paired(other)
         p = paired.summary
         verdict = "better (>= 2 SE above zero)" if paired.better else "not shown better"
@@ -150,7 +160,12 @@ def confirmed_table(result: ConfirmedResult) -> str:
     if result.cost_axis is not None:
         lines += _front_lines(result, dom)
     else:
-        lines += _baseline_won(result)
+        lines += _baseline_lines(result)
+    if result.version < CONFIRMED_VERSION:
+        lines.append(
+            "note: this verdict was chosen by an earlier rule, under which a baseline could not "
+            "be the answer; mtlnas confirm on this study chooses again (nothing is retrained)"
+        )
     for r in result.rows:
         if not r.tested:
             lines.append(

@@ -1,4 +1,4 @@
-"""The confirmed report says when a baseline beat every searched finalist on validation."""
+"""The confirmed report: a baseline as the answer, or ahead of it on validation, is said."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from nas.study.outcome.confirmed import ConfirmedResult, ConfirmedRow, TaskInfo
 from nas.study.outcome.stats import summarize
 
 
-def _row(finalist: int, role: str, val: list[float]) -> ConfirmedRow:
-    tested = role != "candidate" or finalist == 2
+def _row(finalist: int, role: str, val: list[float], win: int = 2) -> ConfirmedRow:
+    tested = role != "candidate" or finalist == win  # the baselines and the winner
     source = finalist if role == "candidate" else None
     return ConfirmedRow(
         finalist, role, f"layout {finalist}", {}, "equal", source,
@@ -18,30 +18,47 @@ def _row(finalist: int, role: str, val: list[float]) -> ConfirmedRow:
     )  # fmt: skip
 
 
-def _result(hard: list[float], winner: list[float], other: list[float]) -> ConfirmedResult:
+def _result(
+    hard: list[float], winner: list[float], other: list[float], win: int = 2, version: int = 2
+) -> ConfirmedResult:
     rows = [
         _row(0, "independent", [0.0, 0.0]),
         _row(1, "hard_sharing", hard),
-        _row(2, "candidate", winner),
-        _row(3, "candidate", other),
+        _row(2, "candidate", winner, win),
+        _row(3, "candidate", other, win),
     ]
-    return ConfirmedResult([0, 1], 2, rows, [TaskInfo("a", "acc", True)])
+    return ConfirmedResult([0, 1], win, rows, [TaskInfo("a", "acc", True)], version)
 
 
-def test_a_baseline_that_beat_every_finalist_on_validation_is_named() -> None:
+def test_a_baseline_ahead_of_the_winner_on_validation_is_said_to_be_over_the_budget() -> None:
+    # Every layout within the budget may win, so a baseline ahead of the winner was over it.
     text = confirmed_table(_result(hard=[0.02, 0.04], winner=[-0.1, -0.2], other=[-0.3, -0.3]))
     notes = [line for line in text.splitlines() if line.startswith("note: on validation")]
     assert notes == [
         "note: on validation hard sharing (+3.00% ± 1.41) beat every searched finalist (the "
-        "winner -15.00% ± 7.07): the search found no layout better than that baseline"
+        "winner -15.00% ± 7.07) but are over the study's budget"
     ]
 
 
-def test_the_independent_networks_are_named_when_the_winner_is_below_zero() -> None:
-    text = confirmed_table(_result(hard=[-0.3, -0.2], winner=[-0.01, -0.03], other=[-0.1, -0.1]))
-    assert "note: on validation the independent networks (+0.00% ± 0.00) beat" in text
+def test_the_independent_networks_as_the_winner_are_said_and_not_paired_with_themselves() -> None:
+    result = _result(hard=[-0.3, -0.2], winner=[-0.01, -0.03], other=[-0.1, -0.1], win=0)
+    text = confirmed_table(result)
+    assert "independent (baseline, winner)" in text
+    assert (
+        "winner: the independent networks, a baseline: on validation no searched finalist beat "
+        "them (the best of them -2.00% ± 1.41); deploy them, or search further"
+    ) in text
+    assert "winner minus independent" not in text and "winner minus hard sharing" in text
+    assert "note:" not in text and "winner (search trial" not in text
 
 
 def test_no_note_when_the_winner_beat_both_baselines() -> None:
     text = confirmed_table(_result(hard=[0.01, 0.01], winner=[0.05, 0.03], other=[0.0, 0.0]))
     assert "note: on validation" not in text
+
+
+def test_a_verdict_of_the_earlier_rule_says_how_to_choose_again() -> None:
+    old = _result(hard=[-0.3, -0.2], winner=[-0.01, -0.03], other=[-0.1, -0.1], version=1)
+    assert "chosen by an earlier rule" in confirmed_table(old)
+    new = _result(hard=[-0.3, -0.2], winner=[-0.01, -0.03], other=[-0.1, -0.1], win=0)
+    assert "chosen by an earlier rule" not in confirmed_table(new)

@@ -15,6 +15,7 @@ from nas.core.layout import Layout
 from nas.explore.config import ConfigError, SearchConfig
 from nas.explore.objectives import ObjectivesError, feasible, make_objectives
 from nas.model.network import Cost
+from nas.study import confirmed, open_storage
 from nas.study.prepare import prepare
 from nas.study.store.record import TrialRecord
 
@@ -87,6 +88,8 @@ def test_objectives_of_your_own_with_a_budget_run_a_study_end_to_end(
     for finalist in plan["finalists"]:
         if finalist["role"] == "candidate":
             assert problem.cost(Layout.from_dict(finalist["layout"])).params <= budget
+    result = confirmed(open_storage(url), "b")
+    assert result is not None and result.winner_row.role != "independent"  # over the budget
     more = ["resume", "b", "--n-trials", "7", "--device", "cpu", "--quiet", "--no-confirm"]
     assert main(more) == 0
     assert main(["export", "b", "-o", str(tmp_path / "b.onnx")]) == 0

@@ -24,6 +24,8 @@ COLOURS = {"independent": "0.45", "hard_sharing": "C1", "candidate": "C3"}
 
 def _label(result: ConfirmedResult, row: ConfirmedRow) -> str:
     name = ROLE_NAMES.get(row.role, f"winner (trial {row.source_trial})")
+    if row.role in ROLE_NAMES and row.finalist == result.winner:
+        name += " (winner)"
     ratio, latency = result.cost_ratio(row), result.latency_ratio(row)
     if ratio is not None:
         name += f"\n{ratio[0]:.2f}x FLOPs, {ratio[1]:.2f}x params"
@@ -99,6 +101,8 @@ def plot_confirmed(result: ConfirmedResult, path: Path, study_name: str) -> Path
 def _verdict(result: ConfirmedResult) -> str:
     lines = []
     for key, name in (("independent", "independent"), ("hard_sharing", "hard sharing")):
+        if key == result.winner_row.role:
+            continue  # the winner itself
         paired = result.paired(key)
         p = paired.summary
         word = "better" if paired.better else "not shown better"

@@ -21,7 +21,9 @@ from nas.study.outcome.stats import Summary, summarize
 
 __all__ = ["CONFIRMED_VERSION", "ConfirmedResult", "ConfirmedRow", "Paired", "TaskInfo"]
 
-CONFIRMED_VERSION = 1  # raise when a field changes meaning; readers refuse newer versions
+# Raise when a field changes meaning; readers refuse newer versions. 2: ``winner`` may be a
+# baseline (version 1 chose among the searched finalists only; ``mtlnas confirm`` chooses again).
+CONFIRMED_VERSION = 2
 
 
 @dataclass(frozen=True)

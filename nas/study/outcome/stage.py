@@ -26,9 +26,9 @@ from nas.study.outcome.confirm import (
     plan,
     replaced,
 )
-from nas.study.outcome.confirmed import ConfirmedResult
+from nas.study.outcome.confirmed import CONFIRMED_VERSION, ConfirmedResult
 from nas.study.outcome.front import DEFAULT_FRONT_TOP
-from nas.study.outcome.verdict import DEFAULT_SEEDS, DEFAULT_TOP, decide
+from nas.study.outcome.verdict import DEFAULT_SEEDS, DEFAULT_TOP, answerable, decide
 from nas.study.runner import run_trials
 from nas.study.store.joining import create_or_join, queued_study, study_exists, wait_ready
 from nas.study.store.record import (
@@ -151,14 +151,22 @@ def run_confirm(
         )
     done = record.get(CONFIRMED_KEY)
     if done is not None and not lost:
-        return ConfirmedResult.from_dict(done)
+        stored = ConfirmedResult.from_dict(done)
+        if stored.version >= CONFIRMED_VERSION:
+            return stored
+        # Chosen by an earlier rule (a baseline could not be the answer): choose again from
+        # the stored runs; every run is complete, so nothing trains.
+        print(f"study {handle.name!r}: its verdict was chosen by an earlier rule; choosing "
+              "again from the stored runs (nothing is retrained)")  # fmt: skip
     _requeue_failed(study, confirm)
     baseline = StudyRecord(handle.study).baseline()
     objective = RunObjective(study, confirm, handle.config, problem, store, baseline)
     # Replaced runs are finished trials that no longer count: one more run for each.
     target = len(confirm.runs()) + len(replaced(study))
     run_trials(study, objective, target, handle.url, progress)
-    result = with_latency(decide(study, confirm, problem, store), study, problem, store)
+    eligible = answerable(handle.study, confirm, bool(handle.config.judged_on().max_cost))
+    result = decide(study, confirm, problem, store, eligible)
+    result = with_latency(result, study, problem, store)
     StudyRecord(study).set(CONFIRMED_KEY, result.to_dict())
     return result
 

@@ -1,11 +1,20 @@
-"""The confirm stage's verdict: the winner chosen on validation, then the test split read once."""
+"""The confirm stage's verdict: the winner chosen on validation, then the test split read once.
+
+Every retrained layout within the study's budget may be the answer, the baselines included:
+validation chooses, and when the separate networks (or hard sharing) beat every searched
+finalist on the confirm seeds, they are the answer a user should deploy, as they are the
+search's own best trial when no layout beats them on its single seed.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence, Set
 
 import optuna
 from optuna.artifacts import FileSystemArtifactStore
 
 from nas.data.metrics import delta_mtl
+from nas.explore.objectives import feasible
 from nas.study.outcome.confirm import (
     CONFIRM_SUFFIX,
     ConfirmError,
@@ -28,6 +37,8 @@ from nas.training.train import evaluate
 __all__ = [
     "DEFAULT_SEEDS",
     "DEFAULT_TOP",
+    "answerable",
+    "choose",
     "confirm_progress",
     "confirmed",
     "decide",
@@ -66,13 +77,52 @@ def confirm_progress(storage: optuna.storages.BaseStorage, name: str) -> str | N
     )
 
 
+def answerable(search: optuna.Study, confirm: ConfirmPlan, budgeted: bool) -> list[int]:
+    """The finalists that may be the answer: every one within the search study's budget.
+
+    Searched finalists are within it by construction; a baseline is when its search trial
+    stored no constraint above zero, or, never run in the search, when the study has no
+    budget (``budgeted``: the study sets a maximum cost).
+    """
+    trials = search.get_trials(deepcopy=False)
+    out: list[int] = []
+    for i, f in enumerate(confirm.finalists):
+        if f.role == "candidate":
+            out.append(i)
+        elif f.source_trial is None:
+            out += [] if budgeted else [i]
+        elif feasible(trials[f.source_trial]):
+            out.append(i)
+    return out
+
+
+def choose(val: Mapping[int, Sequence[float]], eligible: Iterable[int], searched: Set[int]) -> int:
+    """The eligible finalist of best mean validation Δ_MTL over the confirm seeds.
+
+    Ties go to a searched layout before a baseline, then to the earlier finalist.
+
+    Raises:
+        ConfirmError: nothing is eligible.
+    """
+    pool = list(eligible)
+    if not pool:
+        raise ConfirmError("no confirmed layout is within the study's budget")
+    return max(pool, key=lambda i: (sum(val[i]) / len(val[i]), i in searched, -i))
+
+
 def decide(
-    study: optuna.Study, confirm: ConfirmPlan, problem: Problem, store: FileSystemArtifactStore
+    study: optuna.Study,
+    confirm: ConfirmPlan,
+    problem: Problem,
+    store: FileSystemArtifactStore,
+    eligible: Sequence[int] | None = None,
 ) -> ConfirmedResult:
     """Pick the winner on mean validation Δ_MTL; only then score it and the baselines on test.
 
-    For a front (a plan with a cost axis) every finalist is scored on test, the winner being
-    the front's most accurate point on validation.
+    ``eligible``: the finalists that may be the answer (:func:`answerable`); None, every one.
+    A baseline wins only by a higher mean than every eligible searched finalist: ties go to
+    the searched layout. For a front (a plan with a cost axis) every finalist is scored on
+    test, the winner being the front's most accurate eligible point on validation.
 
     Every Δ_MTL here is paired: a run at seed s against the independent run at seed s.
     """
@@ -94,15 +144,16 @@ def decide(
         i: [delta_mtl(primary(i, s), primary(0, s), up) for s in confirm.seeds]
         for i in range(len(confirm.finalists))
     }
-    candidates = [i for i, f in enumerate(confirm.finalists) if f.role == "candidate"]
-    winner = max(candidates, key=lambda i: (sum(val[i]) / len(val[i]), -i))
+    searched = {i for i, f in enumerate(confirm.finalists) if f.role == "candidate"}
+    pool = range(len(confirm.finalists)) if eligible is None else eligible
+    winner = choose(val, pool, searched)
     # The test split is read here and nowhere before.
     test_split = problem.test_split()
     test: dict[int, list[dict[str, float]]] = {}
     # A front tests every finalist (what each point of cost buys); otherwise only the winner
     # and the baselines are read on test.
     every = range(len(confirm.finalists))
-    for i in every if confirm.cost_axis else (0, 1, winner):
+    for i in every if confirm.cost_axis else dict.fromkeys((0, 1, winner)):
         test[i] = []
         for s in confirm.seeds:
             net = problem.build(confirm.finalists[i].layout)

@@ -23,7 +23,10 @@ from nas.data.benchmark import load_benchmark
 from nas.runtime.session import OnnxModel
 from nas.study import confirmed, open_storage, study_config
 from nas.study.outcome.confirm import confirm_name
+from nas.study.outcome.confirmed import CONFIRMED_VERSION
+from nas.study.outcome.verdict import choose
 from nas.study.prepare import prepare
+from nas.study.store.record import CONFIRMED_KEY, StudyRecord
 from nas.training.problem import Problem
 
 TINY = ["--benchmark", "digits", "--size", "tiny", "--device", "cpu", "--quiet", "--epochs", "1"]
@@ -76,8 +79,11 @@ def test_the_test_split_is_read_once_after_every_run(
     assert events.count("test_split after 4 trials and 6 runs") == 1  # (2 baselines + 1) x 2
     first_test = events.index("test_split after 4 trials and 6 runs")
     assert "eval test" not in events[:first_test]
-    # the winner and both baselines, each seed, on test; nothing else
-    assert events[first_test + 1 :] == ["eval test"] * 6
+    # the winner and both baselines (the winner may be one of them), each seed; nothing else
+    result = confirmed(open_storage("sqlite:///studies.db"), "t")
+    assert result is not None
+    tested = 2 if result.winner_row.role != "candidate" else 3
+    assert events[first_test + 1 :] == ["eval test"] * (2 * tested)
     out = capsys.readouterr().out
     assert "CONFIRMED" in out and "winner minus independent" in out
 
@@ -194,6 +200,31 @@ def test_confirmed_winner_is_shown_exported_and_kept(
     runs = len(load(confirm_name("w")).trials)
     assert main(["confirm", "w", "--quiet"]) == 0
     assert len(load(confirm_name("w")).trials) == runs
+
+
+@pytest.mark.slow
+def test_a_verdict_of_the_earlier_rule_is_chosen_again_without_training(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["search", "--name", "v", "--n-trials", "4", *TINY, "--confirm-seeds", "2"]
+    assert main([*args, "--confirm-top", "1"]) == 0
+    runs = load(confirm_name("v"))
+    record = StudyRecord(runs)
+    stored = record.get(CONFIRMED_KEY)
+    assert stored is not None and stored["version"] == CONFIRMED_VERSION
+    # As version 1 stored it: the searched finalist, whatever the baselines scored.
+    record.set(CONFIRMED_KEY, {**stored, "version": 1, "winner": 2})
+    before = len(runs.trials)
+    capsys.readouterr()
+    assert main(["confirm", "v", "--quiet"]) == 0
+    assert "its verdict was chosen by an earlier rule" in capsys.readouterr().out
+    assert len(load(confirm_name("v")).trials) == before  # nothing trained
+    result = confirmed(open_storage("sqlite:///studies.db"), "v")
+    assert result is not None and result.version == CONFIRMED_VERSION
+    val = {r.finalist: r.val_deltas for r in result.rows}
+    assert result.winner == choose(val, range(3), {2})
+    assert main(["confirm", "v", "--quiet"]) == 0
+    assert "earlier rule" not in capsys.readouterr().out
 
 
 @pytest.mark.slow
