@@ -2,7 +2,8 @@
 
 Each named study is a finished ``mtlnas search`` (search, then the confirm stage on fresh seeds
 and the test split). Per study: its compute in full-training equivalents (as ``mtlnas show``
-counts it), the winner's test Δ_MTL (mean ± sd over the confirm seeds), its FLOPs against the
+counts it), the winner's test Δ_MTL (mean ± sd over the confirm seeds; the winner may be a
+baseline, when no searched finalist beat it on validation), its FLOPs against the
 independent networks, its rank in a ground-truth table when one is given (a layout outside the
 table, e.g. one that skips blocks, has none), and the winner minus the first study's winner
 paired seed by seed (± SE): the confirm stage trains every finalist with the same seeds, so
@@ -25,6 +26,7 @@ from nas.explore.tables import Table, load_table
 from nas.study import confirmed
 from nas.study.compute import study_compute
 from nas.study.create import study_config
+from nas.study.outcome.confirmed import ConfirmedResult
 from nas.study.outcome.stats import summarize
 from nas.study.store.storage import open_storage
 
@@ -34,6 +36,16 @@ __all__ = ["main", "rows"]
 def _paired(mine: Sequence[float], first: Sequence[float]) -> str:
     s = summarize([100 * (a - b) for a, b in zip(mine, first, strict=True)])
     return f"{s.mean:+.2f} ± {s.se:.2f}"
+
+
+def _winner(result: ConfirmedResult) -> str:
+    # The verdict may answer a baseline: name it, and how far behind the best searched one was.
+    row = result.winner_row
+    if row.role == "candidate":
+        return row.summary.replace(" | ", "; ")
+    best = max(r.val_delta.mean for r in result.rows if r.role == "candidate")
+    role = row.role.replace("_", " ")
+    return f"{role} (baseline; best searched finalist {100 * best:+.2f}% on val)"
 
 
 def rows(storage_url: str, names: Sequence[str], table: Table | None) -> list[list[str]]:
@@ -70,7 +82,7 @@ def rows(storage_url: str, names: Sequence[str], table: Table | None) -> list[li
         out.append([
             name, f"{compute.total:.1f}", f"{100 * d.mean:+.2f}% ± {100 * d.sd:.2f}",
             "n/a" if ratio is None else f"{ratio[0]:.2f}x", rank,
-            "" if deltas is first else _paired(deltas, first), win.summary.replace(" | ", "; "),
+            "" if deltas is first else _paired(deltas, first), _winner(result),
         ])  # fmt: skip
     return out
 
