@@ -73,7 +73,10 @@ def list_studies(args: argparse.Namespace, given: dict[str, Any]) -> int:
             win = table.winner_row.test_delta
             assert win is not None  # the winner is always tested
             test = f"{100 * win.mean:+.2f}% ± {100 * win.sd:.2f}"
-            if words := table.cost_words(table.winner_row):
+            role = table.winner_row.role
+            if role != "candidate":  # no searched layout beat this baseline on validation
+                test += f": {role.replace('_', ' ')} (baseline)"
+            if role != "independent" and (words := table.cost_words(table.winner_row)):
                 test += f" at {words}"
         rows.append([s.study_name, config.benchmark, config.space, count, best, test])
     if rows:

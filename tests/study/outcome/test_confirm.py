@@ -225,6 +225,11 @@ def test_a_verdict_of_the_earlier_rule_is_chosen_again_without_training(
     assert result.winner == choose(val, range(3), {2})
     assert main(["confirm", "v", "--quiet"]) == 0
     assert "earlier rule" not in capsys.readouterr().out
+    # A baseline as the answer: list names it instead of a cost against itself.
+    StudyRecord(load(confirm_name("v"))).set(CONFIRMED_KEY, {**result.to_dict(), "winner": 0})
+    assert main(["list"]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("v "))
+    assert line.endswith("+0.00% ± 0.00: independent (baseline)")
 
 
 @pytest.mark.slow
