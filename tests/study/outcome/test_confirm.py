@@ -230,6 +230,10 @@ def test_a_verdict_of_the_earlier_rule_is_chosen_again_without_training(
     assert main(["list"]) == 0
     line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("v "))
     assert line.endswith("+0.00% ± 0.00: independent (baseline)")
+    # ... and export writes the separate networks, their first confirm seed's weights.
+    assert main(["export", "v", "-o", "v.onnx"]) == 0
+    meta = OnnxModel("v.onnx", "cpu").metadata
+    assert meta["confirmed"]["role"] == "independent" and meta["confirmed"]["seed"] == 1000
 
 
 @pytest.mark.slow
