@@ -29,8 +29,9 @@ def test_a_study_with_combine_resumes_confirms_and_exports(
     assert {t.user_attrs["loss_weighting"] for t in study.trials} == {"pcgrad"}
     result = confirmed(open_storage("sqlite:///studies.db"), "c")
     assert result is not None
-    # Each finalist is retrained with its own method; the baselines with equal weights.
-    assert result.winner_row.loss_weighting == "pcgrad"
+    # Each searched finalist is retrained with its own method; the baselines with equal weights
+    # (either may be the winner).
+    assert [r.loss_weighting for r in result.rows if r.role == "candidate"] == ["pcgrad"]
     assert [r.loss_weighting for r in result.rows[:2]] == ["equal", "equal"]
     assert main(["export", "c", "-o", "c.onnx"]) == 0
     assert OnnxModel("c.onnx", "cpu").metadata["config"]["loss_weighting"] == "pcgrad"

@@ -85,7 +85,7 @@ def test_the_test_split_is_read_once_after_every_run(
     tested = 2 if result.winner_row.role != "candidate" else 3
     assert events[first_test + 1 :] == ["eval test"] * (2 * tested)
     out = capsys.readouterr().out
-    assert "CONFIRMED" in out and "winner minus independent" in out
+    assert "CONFIRMED" in out and "paired test Δ_MTL, winner minus" in out
 
 
 @pytest.mark.slow
