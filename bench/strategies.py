@@ -308,7 +308,7 @@ def verdict(rep: Replay, finalists: Sequence[Layout], seeds: int) -> Layout:
         assert entry is not None
         runs = rep.rng.sample(entry.runs, seeds)  # fresh seeds, paired with independent's
         means[layout] = statistics.fmean(r.val_delta for r in runs)
-    pool = [*finalists, *(b for b in baselines if b not in rep.outside and b not in finalists)]
+    pool = [*finalists, *(b for b in baselines if b not in rep.outside)]  # finalists exclude them
     return max(pool, key=lambda lay: (means[lay], lay in finalists))
 
 

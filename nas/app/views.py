@@ -16,7 +16,7 @@ from nas.study.outcome.stats import Summary
 
 __all__ = ["columns", "confirmed_table", "health_warnings", "numerics_note", "trial_summary"]
 
-_ROLE = {"independent": "independent (baseline)", "hard_sharing": "hard sharing (baseline)"}
+_ROLE = {"independent": "independent", "hard_sharing": "hard sharing"}
 _BASELINE_WORDS = {"independent": "the independent networks", "hard_sharing": "hard sharing"}
 
 
@@ -52,7 +52,8 @@ def columns(header: list[str], rows: list[list[str]], right: set[int] | None = N
 def row_name(result: ConfirmedResult, row: ConfirmedRow) -> str:
     """A confirmed row's name: a baseline's role, or ``#K search trial N`` (winner marked)."""
     if row.role in _ROLE:
-        return _ROLE[row.role][:-1] + (", winner)" if row.finalist == result.winner else ")")
+        win = ", winner" if row.finalist == result.winner else ""
+        return f"{_ROLE[row.role]} (baseline{win})"
     if result.cost_axis is None:
         return f"winner (search trial {row.source_trial})"
     win = ", winner" if row.finalist == result.winner else ""

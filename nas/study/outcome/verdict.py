@@ -19,6 +19,7 @@ from nas.study.outcome.confirm import (
     CONFIRM_SUFFIX,
     ConfirmError,
     ConfirmPlan,
+    Finalist,
     complete_runs,
     confirm_name,
 )
@@ -85,15 +86,13 @@ def answerable(search: optuna.Study, confirm: ConfirmPlan, budgeted: bool) -> li
     budget (``budgeted``: the study sets a maximum cost).
     """
     trials = search.get_trials(deepcopy=False)
-    out: list[int] = []
-    for i, f in enumerate(confirm.finalists):
+
+    def within(f: Finalist) -> bool:
         if f.role == "candidate":
-            out.append(i)
-        elif f.source_trial is None:
-            out += [] if budgeted else [i]
-        elif feasible(trials[f.source_trial]):
-            out.append(i)
-    return out
+            return True
+        return not budgeted if f.source_trial is None else feasible(trials[f.source_trial])
+
+    return [i for i, f in enumerate(confirm.finalists) if within(f)]
 
 
 def choose(val: Mapping[int, Sequence[float]], eligible: Iterable[int], searched: Set[int]) -> int:
