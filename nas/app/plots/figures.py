@@ -170,34 +170,35 @@ def plot_history(study: optuna.Study, path: Path, confirmed: ConfirmedResult | N
     ax.step(xs, best, where="post", color="C0", alpha=0.5, label="best so far (validation)")
     ax.axhline(0, color="0.6", lw=0.8)
     if confirmed is not None:
+        # Only what is drawn is in the legend: the winner (a baseline too, at its search
+        # trial) and, for a confirmed front, the other tested finalists.
+        seeds = len(confirmed.seeds)
         for r in confirmed.rows:
             d = r.test_delta
-            if d is None or r.role != "candidate" or r.source_trial is None:
+            winner = r.finalist == confirmed.winner
+            if d is None or r.source_trial is None or not (winner or r.role == "candidate"):
                 continue
+            what = "confirmed winner" if winner else "confirmed finalist"
+            if winner and r.role != "candidate":
+                what += f" ({r.role.replace('_', ' ')}, a baseline)"
             ax.errorbar(
                 [r.source_trial],
                 [100 * d.mean],
                 yerr=[100 * d.sd],
-                fmt="*",
-                ms=13,
-                color="C3",
+                fmt="*" if winner else "P",
+                ms=13 if winner else 9,
+                color="C3" if winner else "C1",
                 capsize=4,
                 zorder=4,
+                label=f"{what}: test split, mean ± sd of {seeds} seeds",
             )
-        seeds = len(confirmed.seeds)
-        ax.plot(
-            [],
-            [],
-            "*",
-            ms=11,
-            color="C3",
-            label=f"confirmed winner: test split, mean ± sd of {seeds} seeds",
-        )
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("trial")
     ax.set_ylabel("Δ_MTL (%)")
     ax.set_title(f"{study.study_name}: search history")
-    ax.legend(fontsize=8, loc="best")
+    handles, labels = ax.get_legend_handles_labels()
+    unique = dict(zip(labels, handles, strict=True))  # one entry for several front finalists
+    ax.legend(unique.values(), unique.keys(), fontsize=8, loc="best")
     return save(fig, path)
 
 

@@ -85,12 +85,14 @@ def plot_confirmed(result: ConfirmedResult, path: Path, study_name: str) -> Path
                 _dots(sub, y, runs, colour)
         better = "right" if task.higher_is_better else "left"
         sub.set_title(f"{task.name}: {task.primary}\n({better} is better)", fontsize=9)
-        sub.set_yticks(ys, [_label(result, r).split("\n")[0] for r in rows], fontsize=8)
+        # The rows are the left panel's, in its order: names here would run into the panel
+        # to the left, so each row is told by its colour and place.
+        sub.set_yticks(ys, [])
         sub.set_ylim(-0.6, len(rows) - 0.4)
         sub.tick_params(axis="x", labelsize=8)
     fig.suptitle(
         f"{study_name}: confirmed on the test split — {seeds} fresh seeds per layout, "
-        "dots are seeds, bars mean ± sd",
+        "dots are seeds, bars mean ± sd;\nper-task panels: the left panel's rows, in its order",
         fontsize=11,
         y=1.04,
     )
