@@ -128,6 +128,8 @@ def _check_split(where: str, split: Split, shape: tuple[int, ...], tasks: tuple[
     x = split.x
     if not isinstance(x, torch.Tensor) or not x.is_floating_point():
         raise BenchmarkError(f"{where}: field 'x' must be a floating-point tensor")
+    if x.dtype != torch.float32:  # the networks train in float32: another type fails every trial
+        raise BenchmarkError(f"{where}: field 'x' is {x.dtype}; give float32 (x.float())")
     if len(x) == 0:
         raise BenchmarkError(f"{where}: the split is empty")
     if tuple(x.shape[1:]) != shape:
@@ -168,8 +170,8 @@ def _check_target(where: str, task: Task, y: torch.Tensor, n: int, shape: tuple[
     if integer and y.dtype != torch.int64:
         raise BenchmarkError(f"{where}: field 'targets' must be int64 class indices, not {y.dtype}")
     if not integer:
-        if not y.is_floating_point():
-            raise BenchmarkError(f"{where}: field 'targets' must be floating point, not {y.dtype}")
+        if y.dtype != torch.float32:
+            raise BenchmarkError(f"{where}: field 'targets' is {y.dtype}; give float32 (y.float())")
         if torch.isinf(y).any():
             raise BenchmarkError(f"{where}: field 'targets' holds infinite values")
         if task.kind not in ("multilabel", "regression") and torch.isnan(y).any():

@@ -236,3 +236,17 @@ def test_tasks_keeps_a_subset_of_the_benchmark_in_its_own_order() -> None:
         prepare(config.replace(tasks=["middle"]), torch.device("cpu"))
     with pytest.raises(ConfigError, match="distinct tasks"):
         SearchConfig(tasks=["sum", "sum"])
+
+
+@pytest.mark.parametrize("field", ["x", "target"])
+def test_float64_data_is_refused_when_the_benchmark_is_loaded(field: str) -> None:
+    # float64 once passed validation, then every trial failed on "double != float".
+    def split(n: int) -> Split:
+        x = torch.randn(n, 4, dtype=torch.float64 if field == "x" else torch.float32)
+        y = x[:, :1].double() if field == "target" else x[:, :1].float()
+        return Split(x, {"r": y})
+
+    bench = Benchmark("f64", (4,), (Task("r", "regression", 1),), split(8), split(4), split(4))
+    what = "field 'x' is torch.float64" if field == "x" else "field 'targets' is torch.float64"
+    with pytest.raises(BenchmarkError, match=re.escape(what) + ".*float32"):
+        bench.validate()
