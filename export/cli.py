@@ -64,7 +64,9 @@ def export(args: argparse.Namespace, given: dict[str, Any]) -> int:
     """``mtlnas export NAME``."""
     from export.onnx import export_trial
     from nas.study import answer, artifact_store, load_study, open_storage, study_config
+    from nas.study.store.record import refuse_stage
 
+    refuse_stage(args.name, "export")
     storage = open_storage(args.storage)
     study = load_study(storage, args.name)
     study_config(study)  # names a half-created study (or one not made by mtl-nas) first
@@ -85,6 +87,8 @@ def export(args: argparse.Namespace, given: dict[str, Any]) -> int:
     if study.study_name != args.name:
         k = args.front_point
         point = "confirmed winner" if k is None else f"front point #{k}"
+        if args.trial is not None:  # its own weights were not kept; the confirm stage's were
+            point = f"search trial {args.trial}'s layout retrained by the confirm stage"
         what = f"{point}, {study.study_name} run {report.trial}"
     print(f"wrote {report.path} ({what}, checked with onnxruntime {report.provider})")
     return 0
@@ -99,9 +103,17 @@ def predict(args: argparse.Namespace, given: dict[str, Any]) -> int:
         x = np.load(args.input, allow_pickle=False)
     except (OSError, ValueError) as err:
         raise ModelError(f"cannot read {args.input} as a .npy array: {err}") from None
+    batch = x.shape[0] if x.ndim > len(model.input_shape) else 1
+    if batch == 0:
+        raise ModelError(
+            f"{args.input} holds no samples (shape {tuple(x.shape)}): give at least one"
+        )
+    from export.reading import describe_outputs
+
     outputs = model(x)
-    for task, y in outputs.items():
-        print(f"{task}: shape {tuple(y.shape)}, mean {float(y.mean()):.4g}")
+    tasks = model.metadata.get("tasks")
+    for line in describe_outputs(outputs, tasks if isinstance(tasks, list) else None):
+        print(line)
     if args.output:
         # numpy adds ".npz" to a name without it: say the name it really wrote.
         out = args.output if args.output.endswith(".npz") else args.output + ".npz"
@@ -130,17 +142,20 @@ def bench(args: argparse.Namespace, given: dict[str, Any]) -> int:
 
     model = OnnxModel(args.file, "cpu")
     meta = model.metadata
-    if "study" not in meta or "trial" not in meta:
+    # Where the weights come from: "weights" since 0.2 (a confirm run or a search trial),
+    # "study" and "trial" before.
+    source = meta.get("weights") or {"study": meta.get("study"), "trial": meta.get("trial")}
+    if source.get("study") is None or source.get("trial") is None:
         raise ModelError(
             f"{args.file} was not exported by mtl-nas (no study in its metadata): bench compares "
             "an exported file with the trial it came from"
         )
-    study = load_study(open_storage(args.storage), meta["study"])
-    trial = study.get_trials(deepcopy=False)[int(meta["trial"])]
+    study = load_study(open_storage(args.storage), str(source["study"]))
+    trial = study.get_trials(deepcopy=False)[int(source["trial"])]
     store = artifact_store(args.storage, args.artifacts, create=False)
     net, _ = load_trial_network(study, trial, store)
     print(
-        f"{args.file}: study {meta['study']!r} trial {meta['trial']}, "
+        f"{args.file}: study {source['study']!r} trial {source['trial']}, "
         f"{torch.get_num_threads()} torch threads, onnxruntime {model.provider}"
     )
     for batch in (1, 64):

@@ -111,10 +111,26 @@ def _what_and_fix(study: optuna.Study, trial: FrozenTrial) -> tuple[str, str]:
 def _metadata(
     study: optuna.Study, trial: FrozenTrial, net: MultiTaskNetwork, tasks: list[Task]
 ) -> dict[str, str]:
+    # The file describes the study's answer: the search study, and where its weights come
+    # from. A confirm run's own validation figure is against the search's seed-0 baseline, not
+    # its own seed's, so a confirmed row carries its test figures (mtlnas.confirmed) instead.
+    record = TrialRecord.of(trial)
+    search = study.study_name.removesuffix(CONFIRM_SUFFIX)
+    weights: dict[str, object] = {"study": study.study_name, "trial": trial.number}
+    about: dict[str, str] = {}
+    if is_internal(study.study_name):
+        weights |= {"role": record.role, "finalist": record.finalist, "seed": record.seed}
+    else:
+        about = {
+            "mtlnas.trial": str(trial.number),
+            "mtlnas.val_metrics": json.dumps(record.metrics or {}),
+            "mtlnas.val_delta_mtl": json.dumps(record.delta_mtl),
+        }
     return {
         "mtlnas.version": nas.__version__,
-        "mtlnas.study": study.study_name,
-        "mtlnas.trial": str(trial.number),
+        "mtlnas.study": search,
+        "mtlnas.weights": json.dumps(weights),
+        **about,
         "mtlnas.config": study_config(study).to_json(),
         "mtlnas.layout": net.layout.to_json(),
         "mtlnas.input": json.dumps(_input_facts(net)),
@@ -124,8 +140,6 @@ def _metadata(
                 for t in tasks
             ]
         ),
-        "mtlnas.metrics": json.dumps(TrialRecord.of(trial).metrics or {}),
-        "mtlnas.delta_mtl": json.dumps(TrialRecord.of(trial).delta_mtl),
         "mtlnas.confirmed": json.dumps(_confirmed_facts(study, trial)),
     }
 

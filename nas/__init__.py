@@ -56,6 +56,7 @@ _EXPORTS = {
     "search": "nas.app.api",
     "resume": "nas.app.api",
     "export": "nas.app.api",
+    "delete": "nas.app.api",
     "SearchResult": "nas.app.jobs",
     "Best": "nas.app.jobs",
     "ConfirmedResult": "nas.study.outcome.confirmed",

@@ -16,27 +16,60 @@ docs/api.md runs this example (its test does).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from nas.app.jobs import Best, SearchResult, run
+from nas.app.options import python_options
 from nas.core.errors import UserError
+from nas.core.faults import describe_fault, is_interrupt
 from nas.data.benchmark import Benchmark
 from nas.study import (
     SearchConfig,
+    StorageError,
     artifact_store,
     is_internal,
     load_study,
     open_storage,
     study_config,
 )
+from nas.study.store.delete import Deleted
+from nas.study.store.record import refuse_stage
 from nas.study.store.storage import DEFAULT_STORAGE
 
-__all__ = ["Best", "SearchResult", "export", "resume", "search"]
+__all__ = ["Best", "SearchResult", "delete", "export", "resume", "search"]
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 
+def _user_errors(fn: Callable[_P, _R]) -> Callable[_P, _R]:
+    """A missing file, a read-only database or a full disk become one UserError, as in the CLI."""
+
+    @functools.wraps(fn)
+    def call(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return fn(*args, **kwargs)
+        except UserError:
+            raise
+        except Exception as err:
+            fault = describe_fault(err)
+            if fault is None and isinstance(err, _OS_ERRORS):
+                fault = str(err)
+            if fault is None or is_interrupt(err):
+                raise
+            raise UserError(fault) from err
+
+    return call
+
+
+_OS_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
+
+
+@_user_errors
 def search(
     name: str | None = None,
     *,
@@ -45,6 +78,7 @@ def search(
     confirm: bool = True,
     confirm_top: int | None = None,
     confirm_seeds: int | None = None,
+    latency_repeats: int | None = None,
     device: str = "auto",
     artifacts: str | None = None,
     heartbeat: int | None = None,
@@ -62,6 +96,8 @@ def search(
         confirm: then retrain the finalists with fresh seeds and read the test split once.
         confirm_top: finalists to retrain besides the two baselines (default 2).
         confirm_seeds: fresh seeds per finalist (default 5).
+        latency_repeats: timed onnxruntime runs per tested layout and batch size when the
+            confirmed result is computed (default 30; 0 skips the latency figures).
         device: ``auto`` (CUDA if present), ``cpu`` or ``cuda[:N]``.
         artifacts: folder of trial weights (default ``artifacts/`` beside a SQLite file).
         heartbeat: seconds between trial heartbeats.
@@ -73,6 +109,9 @@ def search(
         UserError: an unknown option or a bad value, named in one line, before the database
             is touched.
     """
+    if name is not None:
+        _check_name(name)
+    options = python_options(options)
     options["benchmark"] = _benchmark_name(benchmark)
     known = {f.name for f in fields(SearchConfig)}
     unknown = sorted(set(options) - known)
@@ -91,9 +130,10 @@ def search(
     config = SearchConfig(**options)
     name = name if name is not None else f"{config.benchmark.replace(':', '.')}-{config.space}"
     return run(name, config, options, storage, device, artifacts, heartbeat, progress,
-               confirm, confirm_top, confirm_seeds)  # fmt: skip
+               confirm, confirm_top, confirm_seeds, latency_repeats=latency_repeats)  # fmt: skip
 
 
+@_user_errors
 def resume(
     name: str,
     *,
@@ -103,6 +143,7 @@ def resume(
     confirm: bool = True,
     confirm_top: int | None = None,
     confirm_seeds: int | None = None,
+    latency_repeats: int | None = None,
     device: str = "auto",
     artifacts: str | None = None,
     heartbeat: int | None = None,
@@ -118,6 +159,7 @@ def resume(
         confirm: then run (or finish) the confirm stage.
         confirm_top: finalists besides the baselines, for a confirm stage not yet planned.
         confirm_seeds: seeds per finalist, likewise.
+        latency_repeats: timed onnxruntime runs per tested layout (default 30; 0: none).
         device: ``auto``, ``cpu`` or ``cuda[:N]``.
         artifacts: folder of trial weights.
         heartbeat: seconds between trial heartbeats.
@@ -125,13 +167,16 @@ def resume(
 
     Every other option is the study's own, read from its database.
     """
+    _check_name(name)
     if benchmark is not None:
         _benchmark_name(benchmark)
+    n_trials = _integer("n_trials", n_trials)
     given = {} if n_trials is None else {"n_trials": n_trials}
     return run(name, None, given, storage, device, artifacts, heartbeat, progress, confirm,
-               confirm_top, confirm_seeds)  # fmt: skip
+               confirm_top, confirm_seeds, latency_repeats=latency_repeats)  # fmt: skip
 
 
+@_user_errors
 def export(
     name: str,
     path: str | Path,
@@ -150,12 +195,56 @@ def export(
     from export.onnx import export_trial
     from nas.study import answer
 
+    _check_name(name)
+    refuse_stage(name, "export")
+    if not isinstance(path, (str, Path)) or not str(path):
+        raise UserError(f"path must be the .onnx file to write, got {path!r}")
+    trial, front_point = _integer("trial", trial), _integer("front_point", front_point)
     db = open_storage(storage)
     study = load_study(db, name)
     study_config(study)  # names a half-created study (or one not made by mtl-nas) first
     study, chosen = answer(db, study, trial, front_point)
     store = artifact_store(storage, artifacts, create=False)
     return export_trial(study, chosen, store, Path(path), fp16=fp16)
+
+
+@_user_errors
+def delete(name: str, *, storage: str = DEFAULT_STORAGE, artifacts: str | None = None) -> Deleted:
+    """Delete study ``name``, its confirm stage, and their files in the artifact store.
+
+    Stop the study's workers first: a running trial would write to a study that is gone.
+
+    Returns:
+        What was removed (:class:`~nas.study.store.delete.Deleted`).
+
+    Raises:
+        UserError: no such study, or ``name`` is a stage kept beside a search.
+    """
+    from nas.study.store.delete import delete_study
+
+    _check_name(name)
+    refuse_stage(name, "delete")
+    db = open_storage(storage)
+    load_study(db, name)  # names the stored studies when there is none of that name
+    try:
+        store = artifact_store(storage, artifacts, create=False)
+    except StorageError:  # no artifact folder: nothing stored there to remove
+        store = None
+    return delete_study(db, name, store)
+
+
+def _check_name(name: object) -> None:
+    if not isinstance(name, str) or not name.strip():
+        raise UserError(f"the study name must be a non-empty string, got {name!r}")
+
+
+def _integer(arg: str, value: object) -> int | None:
+    # The command line's form is accepted too: trial="3" is trial 3.
+    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    raise UserError(f"{arg} must be an integer, got {value!r}")
 
 
 def _benchmark_name(benchmark: str | Benchmark | Callable[..., Benchmark]) -> str:
@@ -169,6 +258,9 @@ def _benchmark_name(benchmark: str | Benchmark | Callable[..., Benchmark]) -> st
         register_benchmark(made.name)(lambda **_: made)  # made already: size, seed unused
         return made.name
     if callable(benchmark):
+        path = _import_path(benchmark)
+        if path is not None:  # stored as its import path, so the shell can resume the study
+            return path
         name = getattr(benchmark, "__name__", "benchmark")
         register_benchmark(name)(benchmark)
         return name
@@ -176,3 +268,17 @@ def _benchmark_name(benchmark: str | Benchmark | Callable[..., Benchmark]) -> st
         f"benchmark must be a name, a nas.Benchmark or a function returning one, got "
         f"{type(benchmark).__name__}"
     )
+
+
+def _import_path(fn: Callable[..., Any]) -> str | None:
+    """``package.module:function`` when ``fn`` can be imported back by that path, else None."""
+    import importlib
+
+    module, qualname = getattr(fn, "__module__", None), getattr(fn, "__qualname__", "")
+    if not module or module == "__main__" or not qualname.isidentifier():
+        return None  # a script's function, a lambda, a closure or a method
+    try:
+        found = getattr(importlib.import_module(module), qualname, None)
+    except ImportError:
+        return None
+    return f"{module}:{qualname}" if found is fn else None

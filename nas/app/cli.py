@@ -56,6 +56,15 @@ def _confirm_args(p: argparse.ArgumentParser, prefix: str = "") -> None:
         default=None,
         help="fresh training seeds per finalist (default 5)",
     )
+    p.add_argument(
+        f"--{prefix}latency-repeats",
+        dest="latency_repeats",
+        type=int,
+        default=None,
+        metavar="N",
+        help="timed onnxruntime runs per tested layout at batch 1 and 64 when the confirmed "
+        "result is computed (default 30; 0 skips the latency figures)",
+    )
 
 
 def _retrain_arg(p: argparse.ArgumentParser) -> None:
@@ -159,6 +168,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("list", help="list the stored studies")
     _storage_args(p)
 
+    p = sub.add_parser(
+        "delete",
+        help="delete a study, the stages kept beside it and their stored weights",
+        description="Delete a study from the database with its confirm stage, and remove its "
+        "files (trial weights, checkpoints) from the artifact store. Stop its workers first.",
+    )
+    p.add_argument("name", help="study name")
+    _storage_args(p)
+
     p = sub.add_parser("show", help="leaderboard of a study")
     p.add_argument("name", help="study name")
     p.add_argument("--all", action="store_true", help="every trial, not only the top 15")
@@ -219,6 +237,7 @@ def _run(args: argparse.Namespace) -> int:
         "worker": commands.resume,
         "confirm": commands.confirm,
         "tabulate": commands.tabulate,
+        "delete": commands.delete,
         "list": reports.list_studies,
         "show": reports.show,
         "plot": reports.plot,

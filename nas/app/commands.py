@@ -24,9 +24,11 @@ from nas.study import (
     study_config,
 )
 from nas.study.create import check_same_tasks
+from nas.study.outcome.confirm import check_confirm_options, stored_confirm_options
+from nas.study.store.record import refuse_stage
 from nas.training.train import pick_device
 
-__all__ = ["USER_ERRORS", "confirm", "resume", "search"]
+__all__ = ["USER_ERRORS", "confirm", "delete", "resume", "search", "tabulate"]
 
 # Errors that are the user's to fix: one line, exit status 2, no traceback. Anything else is
 # a bug and keeps its traceback.
@@ -40,15 +42,11 @@ def _start(args: argparse.Namespace, given: dict[str, Any], create: bool) -> int
     if getattr(args, "name", None) is not None and not args.name.strip():
         raise UserError("--name is empty; give the study a name, or leave --name out")
     if getattr(args, "name", None) is not None and is_internal(args.name):
-        search_name = args.name.rsplit(":", 1)[0]
-        if create:
-            raise UserError(
-                f"study names ending in {args.name[len(search_name) :]!r} are kept for the "
-                "stages mtl-nas runs beside a search; choose another --name"
-            )
+        if not create:
+            refuse_stage(args.name, "confirm")
         raise UserError(
-            f"{args.name!r} is the confirm stage of study {search_name!r}, not a search; "
-            f"run: mtlnas confirm {shlex.quote(search_name)}"
+            f"study names ending in {args.name[len(args.name.rsplit(':', 1)[0]) :]!r} are kept "
+            "for the stages mtl-nas runs beside a search; choose another --name"
         )
     pick_device(args.device)  # a bad --device is named before a bad option
     config = SearchConfig(**given) if create else None
@@ -57,18 +55,16 @@ def _start(args: argparse.Namespace, given: dict[str, Any], create: bool) -> int
         name = f"{config.benchmark.replace(':', '.')}-{config.space}"
     run(name, config, given, args.storage, args.device, args.artifacts, args.heartbeat,
         not args.quiet, not args.no_confirm, getattr(args, "confirm_top", None),
-        getattr(args, "confirm_seeds", None), bool(getattr(args, "retrain", False)))  # fmt: skip
+        getattr(args, "confirm_seeds", None), bool(getattr(args, "retrain", False)),
+        getattr(args, "latency_repeats", None))  # fmt: skip
     return 0
 
 
 def confirm(args: argparse.Namespace, given: dict[str, Any]) -> int:
     """``mtlnas confirm NAME``: retrain the finalists with fresh seeds, then test once."""
-    if is_internal(args.name):
-        search_name = args.name.rsplit(":", 1)[0]
-        raise UserError(
-            f"{args.name!r} is the confirm stage of study {search_name!r}; "
-            f"run: mtlnas confirm {shlex.quote(search_name)}"
-        )
+    refuse_stage(args.name, "confirm")
+    top, seeds = getattr(args, "confirm_top", None), getattr(args, "confirm_seeds", None)
+    check_confirm_options(top, seeds, args.latency_repeats, prefix="--")
     device = pick_device(args.device)
     storage = open_storage(args.storage, args.heartbeat)
     refuse_table(storage, args.name)
@@ -84,10 +80,10 @@ def confirm(args: argparse.Namespace, given: dict[str, Any]) -> int:
     check_same_tasks(study, problem)
     store = artifact_store(args.storage, args.artifacts)
     handle = StudyHandle(study, storage, config, store, args.storage)
-    top, seeds = getattr(args, "confirm_top", None), getattr(args, "confirm_seeds", None)
-    confirm_stage(
-        handle, problem, top, seeds, not args.quiet, bool(getattr(args, "retrain", False))
-    )
+    top, seeds = stored_confirm_options(storage, study, top, seeds)
+    retrain = bool(getattr(args, "retrain", False))
+    confirm_stage(handle, problem, top, seeds, not args.quiet, retrain, args.artifacts,
+                  args.latency_repeats)  # fmt: skip
     return 0
 
 
@@ -138,5 +134,20 @@ def tabulate(args: argparse.Namespace, given: dict[str, Any]) -> int:
         f"independent networks on mean test Δ_MTL; hard sharing ranks "
         f"{table.rank_of(table.hard_sharing.layout)}, independent "
         f"{table.rank_of(base.layout)}"
+    )
+    return 0
+
+
+def delete(args: argparse.Namespace, given: dict[str, Any]) -> int:
+    """``mtlnas delete NAME``: the study, its confirm stage and their artifacts."""
+    from nas.app.api import delete as delete_study
+
+    gone = delete_study(args.name, storage=args.storage, artifacts=args.artifacts)
+    files = f"{gone.files} files removed from the artifact store"
+    if gone.missing:
+        files += f" ({gone.missing} already missing)"
+    print(
+        f"deleted {', '.join(repr(s) for s in gone.studies)} from {args.storage}: "
+        f"{gone.trials} trials; {files}"
     )
     return 0

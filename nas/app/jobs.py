@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import optuna
+import torch
 from optuna.trial import TrialState
 
-from nas.app.views import confirmed_table, health_warnings
+from nas.app.views import confirmed_table, flagged_tasks, health_warnings
 from nas.core.errors import UserError
 from nas.explore.evaluators import make_evaluator
 from nas.explore.strategies import make_strategy
@@ -33,14 +34,33 @@ from nas.study import (
     prepare,
     run_confirm,
     run_search,
+    study_config,
 )
 from nas.study.create import check_same_tasks
-from nas.study.store.record import TRIVIAL_KEY
+from nas.study.outcome.confirm import check_confirm_options, stored_confirm_options
+from nas.study.outcome.stage import LATENCY_REPEATS
+from nas.study.store.record import TRIVIAL_KEY, refuse_stage
+from nas.study.store.storage import DEFAULT_STORAGE
 from nas.training.problem import Problem
 from nas.training.train import pick_device
 from search_spaces import SearchSpace
 
-__all__ = ["Best", "SearchResult", "confirm_stage", "print_best", "refuse_table", "run"]
+__all__ = [
+    "Best",
+    "SearchResult",
+    "command_line",
+    "confirm_stage",
+    "print_best",
+    "refuse_table",
+    "run",
+]
+
+
+# How a printed layout reads; said where a search first prints one (docs/concepts.md).
+LAYOUT_NOTATION = (
+    "a layout reads task:b0.b1.b2...: the block instance each task runs at each depth; tasks "
+    "with the same number at a depth share that block, - skips it"
+)
 
 
 @dataclass(frozen=True)
@@ -85,42 +105,53 @@ def run(
     confirm_top: int | None = None,
     confirm_seeds: int | None = None,
     retrain: bool = False,
+    latency_repeats: int | None = None,
 ) -> SearchResult:
     """Create (``config`` given) or resume (None) study ``name``, search, then confirm.
 
     Everything given is checked before the database is touched; ``given`` holds the options
     set explicitly (an existing study refuses any that differ from its own but ``n_trials``).
     """
+    refuse_stage(name, "confirm")  # a stage is confirmed through its search, not resumed
+    if confirm:  # a bad confirm option is refused before a search that would end on it
+        check_confirm_options(confirm_top, confirm_seeds, latency_repeats)
     device = pick_device(device_name)
     parts = prepare(config, device) if config is not None else None
     if config is not None and parts is not None:
         if config.max_cost:
             config = _with_budgets(config, *parts)
-        # An unknown evaluator or strategy, or bad options, are refused here.
+        # An unknown evaluator or strategy, bad options, or a strategy that cannot search this
+        # space are refused here, before a study is stored under the name.
         make_evaluator(config)
-        make_strategy(config.strategy, config.strategy_options)
+        make_strategy(config.strategy, config.strategy_options).check(parts[1])
         if config.warm_start is not None:
-            make_strategy(config.warm_start, config.warm_start_options)
+            make_strategy(config.warm_start, config.warm_start_options).check(parts[1])
     storage = open_storage(storage_url, heartbeat, create=config is not None)
     refuse_table(storage, name)
+    prepared_for = config
+    if config is None:
+        # A resume: the stored configuration must rebuild here (its benchmark, its space)
+        # before anything, a raised target included, is written.
+        prepared_for = _stored_config(storage, name)
+        parts = None if prepared_for is None else _prepare_stored(prepared_for, name, device)
     space = parts[1] if parts is not None else None
     study, stored = create_or_resume(storage, name, config, given, space, storage_url)
-    if parts is None or config is None or not _same_except_target(stored, config):
+    if parts is None or prepared_for is None or not _same_except_target(stored, prepared_for):
         parts = prepare(stored, device)  # the stored configuration rules an existing study
     config, (problem, space) = stored, parts
     check_same_tasks(study, problem)
+    confirm_top, confirm_seeds = stored_confirm_options(storage, study, confirm_top, confirm_seeds)
     for task, shares in problem.benchmark.label_shares().items():
         if min(shares.values()) < 1:
             split_shares = ", ".join(f"{100 * v:.0f}% of {k}" for k, v in shares.items())
             print(f"task {task!r} is labelled on {split_shares}")
     handle = StudyHandle(study, storage, config, artifact_store(storage_url, artifacts),
                          storage_url)  # fmt: skip
-    q = shlex.quote(name)
     done = finished(study)
     if done >= config.n_trials:
         print(
             f"study {name!r} already has {done} finished trials (target {config.n_trials}); "
-            f"raise it with: mtlnas resume {q} --n-trials N"
+            f"raise it with: {command_line('resume', handle, artifacts)} --n-trials N"
         )
     else:
         print(
@@ -130,12 +161,62 @@ def run(
         run_search(handle, problem, space, progress, retrain)
         print_best(study, config)
         if not confirm:
-            print(f"next: mtlnas confirm {q}   |   mtlnas show {q}")
+            print(
+                f"next: {command_line('confirm', handle, artifacts)}   |   "
+                f"{command_line('show', handle)}"
+            )
     confirmed = None
     if confirm:
-        confirmed = confirm_stage(handle, problem, confirm_top, confirm_seeds, progress, retrain)
+        confirmed = confirm_stage(
+            handle, problem, confirm_top, confirm_seeds, progress, retrain, artifacts,
+            latency_repeats,
+        )  # fmt: skip
     return SearchResult(name, storage_url, config, finished(study), _best(study, config),
                         confirmed)  # fmt: skip
+
+
+def command_line(command: str, handle: StudyHandle, artifacts: str | None = None) -> str:
+    """``mtlnas COMMAND NAME`` with the storage and artifact folder the study was run with.
+
+    The defaults are left out; anything else is given, so the line works as printed.
+    """
+    words = ["mtlnas", command, handle.name]
+    if handle.url is not None and handle.url != DEFAULT_STORAGE:
+        words += ["--storage", handle.url]
+    if artifacts is not None:
+        words += ["--artifacts", artifacts]
+    return shlex.join(words)
+
+
+def _prepare_stored(
+    config: SearchConfig, name: str, device: torch.device
+) -> tuple[Problem, SearchSpace]:
+    from nas.data.benchmark import BenchmarkError, benchmark_names
+
+    try:
+        return prepare(config, device)
+    except BenchmarkError:
+        known = config.benchmark in benchmark_names() or ":" in config.benchmark
+        if known:
+            raise
+        # Made from a Python Benchmark object: only the process that holds it can rebuild it.
+        raise UserError(
+            f"study {name!r} was made from the Python benchmark {config.benchmark!r}, which "
+            f"this process does not know: resume it from Python with nas.resume({name!r}, "
+            "benchmark=<that Benchmark, or a function returning it>)"
+        ) from None
+
+
+def _stored_config(storage: optuna.storages.BaseStorage, name: str) -> SearchConfig | None:
+    # None when there is nothing readable to check: create_or_resume then names the problem.
+    from nas.study.create import study_exists
+
+    if not study_exists(storage, name):
+        return None
+    try:
+        return study_config(load_study(storage, name))
+    except UserError:
+        return None
 
 
 def confirm_stage(
@@ -145,13 +226,23 @@ def confirm_stage(
     seeds: int | None,
     progress: bool,
     retrain: bool,
+    artifacts: str | None = None,
+    latency_repeats: int | None = None,
 ) -> ConfirmedResult:
-    """Run the confirm stage of ``handle``'s study and print its table."""
+    """Run the confirm stage of ``handle``'s study and print its table.
+
+    ``artifacts``: the artifact folder given by the user, repeated in the next-step hint;
+    ``latency_repeats``: timed runs per layout (None: the default; 0: latency not measured).
+    """
     print(f"confirming on fresh seeds, then the test split: study {handle.name!r}")
-    result = run_confirm(handle, problem, top, seeds, progress, retrain)
-    print(confirmed_table(result))
-    q = shlex.quote(handle.name)
-    print(f"next: mtlnas show {q}   |   mtlnas export {q} -o model.onnx")
+    repeats = LATENCY_REPEATS if latency_repeats is None else latency_repeats
+    result = run_confirm(handle, problem, top, seeds, progress, retrain, repeats)
+    flagged = flagged_tasks(handle.study, StudyRecord(handle.study).get(TRIVIAL_KEY))
+    print(confirmed_table(result, flagged))
+    print(
+        f"next: {command_line('show', handle)}   |   "
+        f"{command_line('export', handle, artifacts)} -o model.onnx"
+    )
     return result
 
 
@@ -167,6 +258,7 @@ def print_best(study: optuna.Study, config: SearchConfig) -> None:
                 f"  trial {t.number}: Δ_MTL {100 * t.values[0]:+.2f}%  "
                 f"{config.metric_names[1]} {t.values[1]:.3g}  {t.user_attrs.get('summary')}"
             )
+        print(f"  ({LAYOUT_NOTATION})")
         return
     if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
         hint = "mtlnas show " + shlex.quote(study.study_name)
@@ -177,6 +269,7 @@ def print_best(study: optuna.Study, config: SearchConfig) -> None:
         f"best on validation: trial {best.number}, Δ_MTL {100 * best.values[0]:+.2f}%  "
         f"{TrialRecord.of(best).summary}"
     )
+    print(f"  ({LAYOUT_NOTATION})")
 
 
 def _best(study: optuna.Study, config: SearchConfig) -> Best | None:

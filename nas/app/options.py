@@ -9,9 +9,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["CONFIG_OPTIONS", "add_config_args", "given_options"]
+__all__ = ["CONFIG_OPTIONS", "add_config_args", "given_options", "python_options"]
 
 CONFIG_OPTIONS: dict[str, dict[str, Any]] = {
     "benchmark": {"help": "built-in benchmark (digits, scenes, nyuv2) or package.module:function"},
@@ -150,27 +151,9 @@ def given_options(args: argparse.Namespace) -> dict[str, Any]:
     if "space_option" in given:
         given["space_options"] = _json_options("--space-option", given.pop("space_option"))
     if "tasks" in given:
-        names = [t.strip() for t in given["tasks"].split(",")]
-        if not all(names) or len(set(names)) != len(names):
-            raise ConfigError(
-                f"--tasks {given['tasks']!r}: expected distinct task names, e.g. depth,count"
-            )
-        given["tasks"] = names
+        given["tasks"] = _tasks(given["tasks"], "--tasks")
     if "labels" in given:
-        shares: dict[str, float] = {}
-        for item in given.pop("labels").split(","):
-            key, sep, value = item.partition("=")
-            if key.strip() in shares:
-                raise ConfigError(
-                    f"--labels names task {key.strip()!r} twice; give each task one share"
-                )
-            try:
-                shares[key.strip()] = float(value)
-            except ValueError:
-                sep = ""
-            if not sep or not key.strip():
-                raise ConfigError(f"--labels {item!r}: expected TASK=SHARE, e.g. count=0.1")
-        given["labels"] = shares
+        given["labels"] = _labels(given.pop("labels"), "--labels")
     if "combine" in given:
         if "loss_weighting" in given:
             raise ConfigError("--combine and --loss-weighting name the same thing; give one")
@@ -205,6 +188,65 @@ def given_options(args: argparse.Namespace) -> dict[str, Any]:
     if "backbone_option" in given:
         given["backbone_options"] = _json_options("--backbone-option", given.pop("backbone_option"))
     return given
+
+
+def python_options(options: dict[str, Any]) -> dict[str, Any]:
+    """Study options given from Python, with the command line's string forms read as it does.
+
+    ``tasks="depth,count"``, ``labels="count=0.1"`` and ``max_cost="flops=0.5"`` mean what they
+    mean after ``--tasks``, ``--labels`` and ``--max-cost``; ``combine`` is ``loss_weighting``
+    (``--combine``); a ``*_options`` value must be a dict.
+
+    Raises:
+        ConfigError: a malformed string, a name given twice, or options that are not a dict.
+    """
+    from nas.explore.config import ConfigError
+
+    options = dict(options)
+    if "combine" in options:
+        if "loss_weighting" in options:
+            raise ConfigError("combine and loss_weighting name the same thing; give one")
+        options["loss_weighting"] = options.pop("combine")
+    if isinstance(options.get("tasks"), str):
+        options["tasks"] = _tasks(options["tasks"], "tasks=")
+    if isinstance(options.get("labels"), str):
+        options["labels"] = _labels(options["labels"], "labels=")
+    if isinstance(options.get("max_cost"), str):
+        from nas.explore.budgets import parse_max_cost
+
+        options["max_cost"] = parse_max_cost(options["max_cost"])
+    for key, value in options.items():
+        if key.endswith("_options") and not isinstance(value, Mapping):
+            raise ConfigError(
+                f"{key} must be a dict of option values, e.g. {{'seed': 3}}; got {value!r}"
+            )
+    return options
+
+
+def _tasks(text: str, flag: str) -> list[str]:
+    from nas.explore.config import ConfigError
+
+    names = [t.strip() for t in text.split(",")]
+    if not all(names) or len(set(names)) != len(names):
+        raise ConfigError(f"{flag} {text!r}: expected distinct task names, e.g. depth,count")
+    return names
+
+
+def _labels(text: str, flag: str) -> dict[str, float]:
+    from nas.explore.config import ConfigError
+
+    shares: dict[str, float] = {}
+    for item in text.split(","):
+        key, sep, value = item.partition("=")
+        if key.strip() in shares:
+            raise ConfigError(f"{flag} names task {key.strip()!r} twice; give each task one share")
+        try:
+            shares[key.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep or not key.strip():
+            raise ConfigError(f"{flag} {item!r}: expected TASK=SHARE, e.g. count=0.1")
+    return shares
 
 
 def _json_options(flag: str, items: list[str]) -> dict[str, Any]:

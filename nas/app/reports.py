@@ -13,7 +13,14 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from nas.app.views import columns, confirmed_table, health_warnings, numerics_note, trial_summary
+from nas.app.views import (
+    columns,
+    confirmed_table,
+    flagged_tasks,
+    health_warnings,
+    numerics_note,
+    trial_summary,
+)
 from nas.core.errors import UserError
 from nas.core.layout import Layout
 from nas.study import (
@@ -29,7 +36,13 @@ from nas.study import (
     study_config,
     trial_by_number,
 )
-from nas.study.store.record import CONFIRM_SUFFIX, TABLE_KEY, TABLE_PLAN_KEY, TRIVIAL_KEY
+from nas.study.store.record import (
+    CONFIRM_SUFFIX,
+    TABLE_KEY,
+    TABLE_PLAN_KEY,
+    TRIVIAL_KEY,
+    refuse_stage,
+)
 
 __all__ = ["dashboard", "file_stem", "list_studies", "plot", "show"]
 
@@ -101,6 +114,7 @@ def _backbone_line(config: Any) -> str:
 
 def show(args: argparse.Namespace, given: dict[str, Any]) -> int:
     """``mtlnas show NAME``: the leaderboard, best first."""
+    refuse_stage(args.name, "show")
     storage = open_storage(args.storage)
     study = load_study(storage, args.name)
     config = study_config(study)
@@ -141,7 +155,8 @@ def show(args: argparse.Namespace, given: dict[str, Any]) -> int:
     table = confirmed(storage, args.name)
     runs: list[FrozenTrial] = []
     if table is not None:
-        print(confirmed_table(table))
+        flagged = flagged_tasks(study, StudyRecord(study).get(TRIVIAL_KEY))
+        print(confirmed_table(table, flagged))
         runs = load_study(storage, args.name + CONFIRM_SUFFIX).get_trials(deepcopy=False)
         if (note := numerics_note(runs, "confirm runs")) is not None:
             print(note)
@@ -191,6 +206,7 @@ def plot(args: argparse.Namespace, given: dict[str, Any]) -> int:
     from nas.app.plots import figures
     from nas.study import confirmed
 
+    refuse_stage(args.name, "plot")
     storage = open_storage(args.storage)
     study = load_study(storage, args.name)
     config = study_config(study)

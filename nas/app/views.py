@@ -14,7 +14,14 @@ from nas.study.outcome.confirmed import CONFIRMED_VERSION, ConfirmedResult, Conf
 from nas.study.outcome.front import dominated
 from nas.study.outcome.stats import Summary
 
-__all__ = ["columns", "confirmed_table", "health_warnings", "numerics_note", "trial_summary"]
+__all__ = [
+    "columns",
+    "confirmed_table",
+    "flagged_tasks",
+    "health_warnings",
+    "numerics_note",
+    "trial_summary",
+]
 
 _ROLE = {"independent": "independent", "hard_sharing": "hard sharing"}
 _BASELINE_WORDS = {"independent": "the independent networks", "hard_sharing": "hard sharing"}
@@ -64,7 +71,7 @@ def _front_lines(result: ConfirmedResult, dom: Mapping[int, int]) -> list[str]:
     axis = {"flops": "FLOPs", "params": "parameters", "latency": "latency"}[str(result.cost_axis)]
     lines = [
         f"front: every finalist was tested; cost axis {axis}; * dominated: another tested "
-        "layout costs no more and is better on paired test Δ_MTL by >= 2 SE"
+        "layout costs no more and is better on paired test Δ_MTL (95% interval above zero)"
     ]
     rows = {r.finalist: r for r in result.rows}
     for k, by in sorted(dom.items()):
@@ -98,11 +105,14 @@ def _baseline_lines(result: ConfirmedResult) -> list[str]:
     ]
 
 
-def confirmed_table(result: ConfirmedResult) -> str:
+def confirmed_table(result: ConfirmedResult, flagged: Iterable[str] = ()) -> str:
     """The confirmed result: test Δ_MTL (mean ± sd over the confirm seeds) and paired tests.
 
     Validation figures are marked as what the search and the winner's choice were made on;
     test figures come from the held-out split, read once after the winner was chosen.
+    ``flagged``: the tasks that did not beat their trivial predictor in the search
+    (:func:`flagged_tasks`); when that is every task, no paired verdict is given: Δ_MTL then
+    compares networks that learned nothing.
     """
     seeds, tasks = result.seeds, result.tasks
     lines = [
@@ -147,12 +157,19 @@ def confirmed_table(result: ConfirmedResult) -> str:
             f"latency: exported graphs under {result.latency_device}, median per batch, "
             f"side by side (machine-specific); independent networks {each}"
         )
+    idle = {t.name for t in tasks} <= set(flagged)
+    if idle:
+        lines.append(
+            "no verdict: no task beat its trivial predictor in most layouts the search trained, "
+            "so Δ_MTL compares networks that learned nothing; check the losses, weights or "
+            "epochs, then search again"
+        )
     for other in ("independent", "hard_sharing"):
-        if other == result.winner_row.role:
-            continue  # the winner itself
+        if idle or other == result.winner_row.role:
+            continue  # nothing to compare, or the winner itself
         paired = result.paired(other)
         p = paired.summary
-        verdict = "better (>= 2 SE above zero)" if paired.better else "not shown better"
+        verdict = "better (95% interval above zero)" if paired.better else "not shown better"
         lines.append(
             f"paired test Δ_MTL, winner minus {other.replace('_', ' ')}: "
             f"{100 * p.mean:+.2f} ± {100 * p.se:.2f} (SE) points over {p.n} seeds, "
@@ -160,7 +177,7 @@ def confirmed_table(result: ConfirmedResult) -> str:
         )
     if result.cost_axis is not None:
         lines += _front_lines(result, dom)
-    else:
+    elif not idle:
         lines += _baseline_lines(result)
     if result.version < CONFIRMED_VERSION:
         lines.append(
@@ -193,24 +210,38 @@ def trial_summary(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
     }
 
 
-def health_warnings(study: optuna.Study, trivial: Mapping[str, float] | None) -> list[str]:
-    """One line per task that did not beat its trivial predictor in most complete trials."""
+def flagged_tasks(
+    study: optuna.Study, trivial: Mapping[str, float] | None
+) -> dict[str, tuple[int, int]]:
+    """The tasks that did not beat their trivial predictor in most complete trials of ``study``.
+
+    Returns:
+        Task -> (layouts in which it missed, layouts trained).
+    """
     if not trivial:
-        return []
+        return {}
     done = [
         r.beat_trivial
         for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
         if (r := TrialRecord.of(t)).beat_trivial is not None and r.duplicate_of is None
     ]
-    lines = []
-    for task, score in trivial.items():
+    flagged = {}
+    for task in trivial:
         missed = sum(not b.get(task, True) for b in done)
         if done and missed > len(done) / 2:
-            lines.append(
-                f"warning: task {task!r} did not beat its trivial predictor ({score:.4f}) in "
-                f"{missed} of the {len(done)} layouts trained: check its loss, weights or epochs"
-            )
-    return lines
+            flagged[task] = (missed, len(done))
+    return flagged
+
+
+def health_warnings(study: optuna.Study, trivial: Mapping[str, float] | None) -> list[str]:
+    """One line per task that did not beat its trivial predictor in most complete trials."""
+    if not trivial:
+        return []
+    return [
+        f"warning: task {task!r} did not beat its trivial predictor ({trivial[task]:.4f}) in "
+        f"{missed} of the {done} layouts trained: check its loss, weights or epochs"
+        for task, (missed, done) in flagged_tasks(study, trivial).items()
+    ]
 
 
 def numerics_note(trials: Iterable[optuna.trial.FrozenTrial], what: str) -> str | None:

@@ -26,6 +26,16 @@ BN_MODES = ("train", "frozen")
 CHANGEABLE = frozenset({"n_trials"})  # may differ on resume
 
 
+_MAPPINGS = frozenset(
+    {"space_options", "backbone_options", "evaluator_options", "objective_options", "max_cost",
+     "strategy_options", "warm_start_options", "labels"}
+)  # fmt: skip
+_STRINGS = frozenset(
+    {"benchmark", "space", "evaluator", "objectives", "loss_weighting", "strategy", "pruner",
+     "bn_mode"}
+)  # fmt: skip
+
+
 class ConfigError(UserError, ValueError):
     """An option with a value mtl-nas cannot use; the message names it and what is allowed."""
 
@@ -70,6 +80,17 @@ class SearchConfig:
     bn_mode: str = "train"  # backbone batch norm: train (batch statistics) or frozen (stored)
 
     def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):  # wrong types named here, not deep inside a trial
+            value = getattr(self, f.name)
+            if f.name in _MAPPINGS and not isinstance(value, Mapping):
+                raise ConfigError(f"option {f.name!r} must be a dict, got {value!r}")
+            if f.name in _STRINGS and not isinstance(value, str):
+                raise ConfigError(f"option {f.name!r} must be a string, got {value!r}")
+        if isinstance(self.tasks, str) or not isinstance(self.tasks, Sequence):
+            raise ConfigError(
+                f"option 'tasks' must be a list of task names, e.g. ['depth', 'count'], "
+                f"got {self.tasks!r}"
+            )
         object.__setattr__(self, "space_options", dict(self.space_options))
         object.__setattr__(self, "backbone_options", dict(self.backbone_options))
         object.__setattr__(self, "labels", dict(self.labels))

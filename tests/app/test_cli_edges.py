@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -166,8 +167,21 @@ def test_predict_names_the_file_it_wrote(
     np.save("x.npy", np.zeros((2, 1, 16, 16), dtype=np.float32))
     capsys.readouterr()
     assert main(["predict", "m.onnx", "x.npy", "-o", "outs"]) == 0
-    assert "wrote outs.npz" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "wrote outs.npz" in out
     assert (study_db.parent / "outs.npz").exists()
+    # what a user reads: each task's kind and its classes, not logit means
+    assert "left (classification): class per sample: " in out and "mean" not in out
+
+
+def test_predict_on_an_empty_batch_is_one_line(
+    study_db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["export", "s", "-o", "m.onnx"]) == 0
+    np.save("empty.npy", np.zeros((0, 1, 16, 16), dtype=np.float32))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's "mean of empty slice" once printed here
+        assert "empty.npy holds no samples" in fails(capsys, "predict", "m.onnx", "empty.npy")
 
 
 LONG_BENCH = """

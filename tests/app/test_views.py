@@ -62,3 +62,36 @@ def test_a_verdict_of_the_earlier_rule_says_how_to_choose_again() -> None:
     assert "chosen by an earlier rule" in confirmed_table(old)
     new = _result(hard=[-0.3, -0.2], winner=[-0.01, -0.03], other=[-0.1, -0.1], win=0)
     assert "chosen by an earlier rule" not in confirmed_table(new)
+
+
+def _paired_result(diffs: list[float]) -> ConfirmedResult:
+    # The winner's test Δ_MTL per seed equals its paired difference with the independent nets.
+    rows = [
+        ConfirmedRow(0, "independent", "ind", {}, "equal", None, None, [0.0] * len(diffs),
+                     summarize([0.0] * len(diffs)), dict(enumerate(range(len(diffs)))),
+                     [0.0] * len(diffs), [{"a": 0.9}] * len(diffs), params=100, flops=1000),
+        ConfirmedRow(1, "hard_sharing", "hard", {}, "equal", None, None, [-0.1] * len(diffs),
+                     summarize([-0.1] * len(diffs)), dict(enumerate(range(len(diffs)))),
+                     [-0.5] * len(diffs), [{"a": 0.5}] * len(diffs), params=100, flops=1000),
+        ConfirmedRow(2, "candidate", "win", {}, "equal", 3, 0.1, [0.1] * len(diffs),
+                     summarize([0.1] * len(diffs)), dict(enumerate(range(len(diffs)))),
+                     diffs, [{"a": 0.95}] * len(diffs), params=100, flops=1000),
+    ]  # fmt: skip
+    return ConfirmedResult(list(range(len(diffs))), 2, rows, [TaskInfo("a", "acc", True)])
+
+
+def test_the_verdict_is_the_printed_interval() -> None:
+    # Two seeds 2 SE above zero, but their 95% t interval spans it: not shown better.
+    text = confirmed_table(_paired_result([0.20, 0.40]))
+    line = next(x for x in text.splitlines() if "winner minus independent" in x)
+    assert "95% [-97.06, +157.06]: not shown better" in line
+    five = confirmed_table(_paired_result([0.20, 0.22, 0.21, 0.19, 0.23]))
+    assert "95% [+19.04, +22.96]: better (95% interval above zero)" in five
+
+
+def test_no_verdict_when_no_task_beat_its_trivial_predictor() -> None:
+    result = _paired_result([0.20, 0.22, 0.21, 0.19, 0.23])
+    text = confirmed_table(result, flagged=["a"])
+    assert "no verdict: no task beat its trivial predictor" in text
+    assert "better" not in text
+    assert "better (95% interval above zero)" in confirmed_table(result, flagged=[])

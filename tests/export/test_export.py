@@ -189,7 +189,9 @@ def test_predict_and_bench_commands(
     np.save(x, np.random.default_rng(0).random((5, 3, 16, 16), dtype=np.float32))
     capsys.readouterr()
     assert main(["predict", str(out), str(x), "-o", str(tmp_path / "y.npz")]) == 0
-    assert "segmentation: shape (5, 5, 16, 16)" in capsys.readouterr().out
+    assert "segmentation (segmentation): class map (5, 16, 16), classes present" in (
+        capsys.readouterr().out
+    )
     assert set(np.load(tmp_path / "y.npz")) == {
         "segmentation",
         "depth",

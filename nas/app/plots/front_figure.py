@@ -63,7 +63,7 @@ def plot_front(result: ConfirmedResult, path: Path, study_name: str) -> Path:
     ax.set_ylabel("test Δ_MTL (%) vs independent, same seeds (up is better)")
     ax.set_title(
         f"{study_name}: confirmed front on the test split\n{len(result.seeds)} fresh seeds per "
-        "layout; dots are seeds, bars mean ± sd; hollow: dominated (paired, 2 SE)",
+        "layout; dots are seeds, bars mean ± sd; hollow: dominated (paired 95% interval)",
         fontsize=10,
     )
     words = "; ".join(f"{_name(result, r)}: {result.cost_words(r)}" for r in rows)

@@ -51,16 +51,24 @@ class AdaShare(Strategy):
         self.policy: Policy | None = None
         self.unlocked: int | None = None
 
+    def check(self, space: SearchSpace) -> None:
+        """Refused outside a select/skip space."""
+        from nas.explore.strategies import StrategyError
+        from search_spaces.adashare import AdaShareSpace
+
+        if not isinstance(space, AdaShareSpace):
+            raise StrategyError(
+                "strategy 'adashare' learns a select-or-skip policy: use --space adashare"
+            )
+
     def prepare(self, context: Preparation) -> str | None:
         """Train (or load) the study's policy; refused outside a select/skip space."""
         from nas.explore.strategies import StrategyError
         from search_spaces.adashare import AdaShareSpace
 
         space, problem = context.space, context.problem
-        if not isinstance(space, AdaShareSpace):
-            raise StrategyError(
-                "strategy 'adashare' learns a select-or-skip policy: use --space adashare"
-            )
+        self.check(space)
+        assert isinstance(space, AdaShareSpace)
         if context.state is None:
             raise StrategyError(
                 "strategy 'adashare' keeps its policy in the artifact store, and this storage "

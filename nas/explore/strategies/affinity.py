@@ -55,14 +55,20 @@ class Affinity(Strategy):
         self.affinity: torch.Tensor | None = None  # depth x task x task
         self.block_flops: list[float] = []
 
-    def prepare(self, context: Preparation) -> str | None:
-        """Train (or load) the single-task networks and measure the affinity, once per study."""
+    def check(self, space: SearchSpace) -> None:
+        """Refused outside the branched space."""
         from nas.explore.strategies import StrategyError
         from search_spaces.branched import BranchedSpace
 
-        space, problem, config = context.space, context.problem, context.config
         if not isinstance(space, BranchedSpace):
             raise StrategyError("strategy 'affinity' builds trees: use --space branched")
+
+    def prepare(self, context: Preparation) -> str | None:
+        """Train (or load) the single-task networks and measure the affinity, once per study."""
+        from nas.explore.strategies import StrategyError
+
+        space, problem, config = context.space, context.problem, context.config
+        self.check(space)
         if context.state is None:
             raise StrategyError(
                 "strategy 'affinity' keeps its single-task networks in the artifact store, and "

@@ -66,6 +66,14 @@ class Strategy:
         del space
         return self.sampler(seed)
 
+    def check(self, space: SearchSpace) -> None:
+        """Refuse a space the strategy cannot search (a UserError naming the way out).
+
+        Called with every option before the database is touched, so a mismatch never leaves a
+        stored study behind. Every space is accepted by default.
+        """
+        del space
+
     def prepare(self, context: Preparation) -> str | None:
         """Learn what the strategy needs before its layouts (a policy), once per study.
 

@@ -30,7 +30,14 @@ from nas.explore.evaluators import Candidate, Evaluation, FullTraining
 from nas.explore.objectives import feasible
 from nas.study.outcome.front import choose
 from nas.study.store import record
-from nas.study.store.record import CONFIRM_SUFFIX, REPLACED_KEY, StudyRecord, TrialRecord
+from nas.study.store.joining import study_exists
+from nas.study.store.record import (
+    CONFIRM_OPTIONS_KEY,
+    CONFIRM_SUFFIX,
+    REPLACED_KEY,
+    StudyRecord,
+    TrialRecord,
+)
 from nas.study.store.recording import claim_missing, recording
 from nas.study.store.weights import save_weights
 from nas.training.problem import Problem
@@ -38,6 +45,8 @@ from nas.training.problem import Problem
 __all__ = [
     "CONFIRM_SUFFIX",
     "ConfirmError",
+    "check_confirm_options",
+    "stored_confirm_options",
     "ConfirmPlan",
     "Finalist",
     "RunObjective",
@@ -134,6 +143,53 @@ class ConfirmPlan:
         ]
 
 
+def check_confirm_options(
+    top: int | None,
+    seeds: int | None,
+    latency_repeats: int | None = None,
+    prefix: str = "--confirm-",
+) -> None:
+    """Refuse a finalist count below 1, fewer than 2 seeds, or negative latency repeats.
+
+    None is the default, accepted. Called before a search starts, so a bad option never
+    costs a search. ``prefix``: how the flags are spelt (``--`` for ``mtlnas confirm``).
+
+    Raises:
+        ConfirmError: naming the option and its least value.
+    """
+    for flag, value, least, why in (
+        (f"{prefix}top", top, 1, "at least one finalist besides the baselines"),
+        (f"{prefix}seeds", seeds, 2, "a spread needs two seeds"),
+        (f"{prefix}latency-repeats", latency_repeats, 0, "0 skips the latency figures"),
+    ):
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfirmError(f"{flag} must be an integer, got {value!r}")
+        if value < least:
+            raise ConfirmError(f"{flag} must be at least {least} ({why}), got {value}")
+
+
+def stored_confirm_options(
+    storage: optuna.storages.BaseStorage, study: optuna.Study, top: int | None, seeds: int | None
+) -> tuple[int | None, int | None]:
+    """``top`` and ``seeds`` as given, else as a search of ``study`` stored them; given are stored.
+
+    So a search killed before its confirm stage is confirmed on resume as it was asked to be.
+    Once the confirm stage is planned its plan rules: the options are returned as given, for
+    :func:`~nas.study.outcome.stage.open_confirm` to compare with it, and nothing is written.
+    """
+    if study_exists(storage, confirm_name(study.study_name)):
+        return top, seeds
+    record = StudyRecord(study)
+    stored = dict(record.get(CONFIRM_OPTIONS_KEY) or {})
+    given = {k: v for k, v in (("top", top), ("seeds", seeds)) if v is not None}
+    if given and {**stored, **given} != stored:
+        stored |= given
+        record.set(CONFIRM_OPTIONS_KEY, stored)
+    return stored.get("top"), stored.get("seeds")
+
+
 def plan(study: optuna.Study, config: SearchConfig, top: int, seeds: int) -> ConfirmPlan:
     """The two baselines and ``top`` distinct complete layouts of ``study`` within its budget.
 
@@ -143,11 +199,7 @@ def plan(study: optuna.Study, config: SearchConfig, top: int, seeds: int) -> Con
     Raises:
         ConfirmError: no complete trial beyond the two baselines, or bad ``top`` / ``seeds``.
     """
-    if top < 1 or seeds < 2:
-        raise ConfirmError(
-            f"confirm needs --top >= 1 and --seeds >= 2 (a spread needs two seeds), "
-            f"got --top {top} --seeds {seeds}"
-        )
+    check_confirm_options(top, seeds)
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     records = [(t, TrialRecord.of(t)) for t in complete]
     baselines: dict[str, Finalist] = {}

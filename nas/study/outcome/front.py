@@ -5,7 +5,7 @@ cost buy?", so its confirm stage does not retrain the top ``K`` layouts by Δ_MT
 the expensive end): it takes ``K`` layouts spread across cost along the validation Pareto front
 (then along the next front, when the first has fewer than ``K``), retrains each with the confirm
 seeds and tests every one. A finalist is reported *dominated* when another tested layout costs
-no more and beats it on test Δ_MTL by a paired margin of two standard errors over the seeds:
+no more and beats it on test Δ_MTL with a paired 95% interval above zero over the seeds:
 with a handful of seeds, "not shown dominated" is all a point can claim.
 
 Example:
@@ -91,7 +91,7 @@ def row_cost(result: ConfirmedResult, row: ConfirmedRow) -> float | None:
 
 
 def dominated(result: ConfirmedResult) -> dict[int, int]:
-    """Finalist -> a tested finalist that costs no more and is better on test by >= 2 SE.
+    """Finalist -> a tested finalist that costs no more and is better on test (95% interval).
 
     The comparison is paired seed by seed (both Δ_MTL are against the same-seed independent
     networks); the dominating finalist given is the cheapest such one. Empty for a result

@@ -7,6 +7,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from nas.core.errors import UserError
 from nas.explore.objectives import feasible
+from nas.study.store.record import TrialRecord
 
 __all__ = ["NoTrial", "answer", "best_trial", "trial_by_number"]
 
@@ -63,10 +64,11 @@ def answer(
 ) -> tuple[optuna.Study, FrozenTrial]:
     """The trial that answers search study ``study``, as (the study holding it, the trial).
 
-    Trial ``number`` of the search when given; else finalist ``front_point`` of a confirmed
-    front (``#K`` in ``mtlnas show``), or the confirmed winner: its run with the first confirm
-    seed (retrained, tested); else, before a confirm stage, the search's best trial on
-    validation (:func:`best_trial`).
+    Trial ``number`` of the search when given (when its weights were not kept and the
+    confirm stage retrained its layout, that row's run with the first confirm seed); else
+    finalist ``front_point`` of a confirmed front (``#K`` in ``mtlnas show``), or the
+    confirmed winner: its run with the first confirm seed (retrained, tested); else, before a
+    confirm stage, the search's best trial on validation (:func:`best_trial`).
 
     Raises:
         NoTrial: no such trial, a front point that is not one, or nothing complete yet.
@@ -74,9 +76,18 @@ def answer(
     from nas.study.outcome.confirm import confirm_name
     from nas.study.outcome.verdict import confirmed
 
-    if number is not None:
-        return study, trial_by_number(study, number)
     result = confirmed(storage, study.study_name)
+    if number is not None:
+        trial = trial_by_number(study, number)
+        if TrialRecord.of(trial).weights is not None or result is None:
+            return study, trial
+        # Its weights were not kept (not the best when it finished), but the confirm stage
+        # retrained its layout: the run with the first confirm seed answers for it.
+        row = next((r for r in result.rows if r.source_trial == number), None)
+        if row is None:
+            return study, trial
+        confirm = optuna.load_study(study_name=confirm_name(study.study_name), storage=storage)
+        return confirm, confirm.get_trials(deepcopy=False)[row.runs[result.seeds[0]]]
     run = None if result is None else result.answer_run()
     if front_point is not None:
         if result is None or result.cost_axis is None:

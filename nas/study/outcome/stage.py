@@ -43,7 +43,9 @@ from nas.study.store.storage import StorageError
 from nas.study.store.weights import CorruptWeights, load_weights
 from nas.training.problem import Problem
 
-__all__ = ["open_confirm", "run_confirm", "with_latency"]
+__all__ = ["LATENCY_REPEATS", "open_confirm", "run_confirm", "with_latency"]
+
+LATENCY_REPEATS = 30  # timed runs per tested layout and batch size
 
 
 def open_confirm(
@@ -62,7 +64,8 @@ def open_confirm(
     wanted = None
     if not study_exists(storage, name):
         default = DEFAULT_FRONT_TOP if config.multi_objective else DEFAULT_TOP
-        wanted = plan(search, config, top or default, seeds or DEFAULT_SEEDS)
+        top_, seeds_ = default if top is None else top, DEFAULT_SEEDS if seeds is None else seeds
+        wanted = plan(search, config, top_, seeds_)
 
     def fill(study: optuna.Study) -> None:
         assert wanted is not None, "the study did not exist a moment ago"
@@ -123,13 +126,15 @@ def run_confirm(
     seeds: int | None = None,
     progress: bool = True,
     retrain: bool = False,
+    latency_repeats: int = LATENCY_REPEATS,
 ) -> ConfirmedResult:
     """Train every missing confirm run, then compute (once) and return the confirmed result.
 
     ``top`` / ``seeds``: finalists besides the baselines and seeds per finalist (None: the
     defaults, or what an existing confirm stage stored). With ``retrain``, complete runs whose
     weights are missing or corrupt are trained again (the same seeds) and the result is
-    computed anew from them; nothing else is retrained.
+    computed anew from them; nothing else is retrained. ``latency_repeats``: timed runs per
+    layout and batch size when the result is computed (0: latency is not measured).
 
     Raises:
         ConfirmError: nothing to confirm, options that differ from the stored plan, or runs
@@ -166,7 +171,10 @@ def run_confirm(
     run_trials(study, objective, target, handle.url, progress)
     eligible = answerable(handle.study, confirm, bool(handle.config.judged_on().max_cost))
     result = decide(study, confirm, problem, store, eligible)
-    result = with_latency(result, study, problem, store)
+    if latency_repeats > 0:
+        result = with_latency(result, study, problem, store, latency_repeats)
+    else:
+        print("latency not measured (--confirm-latency-repeats 0)")
     StudyRecord(study).set(CONFIRMED_KEY, result.to_dict())
     return result
 
@@ -176,6 +184,7 @@ def with_latency(
     study: optuna.Study,
     problem: Problem,
     store: FileSystemArtifactStore,
+    repeats: int = LATENCY_REPEATS,
 ) -> ConfirmedResult:
     """``result`` with each tested layout's latency, measured here side by side.
 
@@ -193,8 +202,12 @@ def with_latency(
             net = problem.build(Layout.from_dict(row.layout))
             net.load_state_dict(load_weights(store, str(r.weights), r.weights_sha256))
             nets[str(row.finalist)] = net.eval()
+    print(
+        f"timing {len(nets)} exported graphs under onnxruntime, batch 1 and 64, {repeats} runs "
+        "each (--confirm-latency-repeats N; 0 skips)"
+    )
     try:
-        latency = measure_latency(nets)
+        latency = measure_latency(nets, repeats=repeats)
     except Exception as err:
         line = f"{type(err).__name__}: {err}".splitlines()[0][:300]
         print(f"latency not measured ({line}); the confirmed result stands", file=sys.stderr)

@@ -25,6 +25,7 @@ __all__ = [
     "CONFIG_KEY",
     "CONFIRMED_KEY",
     "CONFIRM_OF_KEY",
+    "CONFIRM_OPTIONS_KEY",
     "CONFIRM_SUFFIX",
     "INTERNAL_SUFFIXES",
     "PLAN_KEY",
@@ -40,6 +41,7 @@ __all__ = [
     "StudyRecord",
     "TrialRecord",
     "is_internal",
+    "refuse_stage",
     "write",
 ]
 
@@ -49,6 +51,7 @@ CONFIG_KEY = "mtlnas_config"  # SearchConfig JSON
 BASELINE_KEY = "mtlnas_baseline"  # {"trial": n, "metrics": {task: primary}}
 MODEL_KEY = "mtlnas_model"  # Problem.describe(): enough to rebuild any trial's network
 CONFIRM_OF_KEY = "mtlnas_confirm_of"  # on a confirm study: the search study's name
+CONFIRM_OPTIONS_KEY = "mtlnas_confirm_options"  # {"top": n, "seeds": n} given to the search
 PLAN_KEY = "mtlnas_confirm_plan"  # on a confirm study: ConfirmPlan JSON
 CONFIRMED_KEY = "mtlnas_confirmed"  # on a confirm study: the confirmed table, once computed
 REPLACED_KEY = "mtlnas_replaced"  # on a confirm study: runs whose lost weights were retrained
@@ -69,6 +72,23 @@ def is_internal(name: str) -> bool:
 
 class RecordError(UserError, RuntimeError):
     """A study not made by mtl-nas, or made by a newer one."""
+
+
+def refuse_stage(name: str, command: str) -> None:
+    """Refuse ``name`` when it is a stage kept beside a search, naming the command to run.
+
+    ``show``, ``export`` and the others read a search's answer through the search itself:
+    a stage read as a study of its own would print or export one of its runs instead.
+
+    Raises:
+        RecordError: naming the search study and ``mtlnas COMMAND SEARCH``.
+    """
+    if is_internal(name):
+        search = name.rsplit(":", 1)[0]
+        raise RecordError(
+            f"{name!r} is the confirm stage of study {search!r}, not a study of its own; "
+            f"run: mtlnas {command} {shlex.quote(search)}"
+        )
 
 
 @dataclass(frozen=True)

@@ -149,7 +149,7 @@ def test_confirm_errors_are_one_line(in_tmp: Path, capsys: pytest.CaptureFixture
     assert "no complete layout beyond the two baselines to confirm (0 complete" in error(
         "confirm", "bad"
     )
-    assert "--seeds >= 2" in error("confirm", "two", "--seeds", "1")
+    assert "--seeds must be at least 2" in error("confirm", "two", "--seeds", "1")
     assert "no study named 'nope'" in error("confirm", "nope")
 
 

@@ -97,7 +97,7 @@ def test_a_front_study_confirms_layouts_spread_along_it_never_an_infeasible_one(
     # Single-objective studies keep the top K by validation Δ_MTL.
     top = plan(study, SearchConfig(benchmark="digits"), top=3, seeds=2)
     assert top.cost_axis is None and [f.source_trial for f in top.finalists[2:]] == [7, 6, 5]
-    with pytest.raises(ConfirmError, match="--top >= 1"):
+    with pytest.raises(ConfirmError, match="--confirm-top must be at least 1"):
         plan(study, config, top=0, seeds=2)
 
 

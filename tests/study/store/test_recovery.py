@@ -94,7 +94,8 @@ def test_internal_studies_are_refused_and_hidden(confirmed: Path) -> None:
     for command in ("resume", "worker"):
         error = _one_line_error(mtlnas(confirmed, command, "c:confirm", "--device", "cpu"))
         assert error.endswith(
-            "'c:confirm' is the confirm stage of study 'c', not a search; run: mtlnas confirm c"
+            "'c:confirm' is the confirm stage of study 'c', not a study of its own; run: mtlnas "
+            "confirm c"
         )
     error = _one_line_error(mtlnas(confirmed, "search", "--name", "x:confirm", *BASE))
     assert "kept for the stages mtl-nas runs beside a search" in error
