@@ -88,6 +88,12 @@ def _baseline_lines(result: ConfirmedResult) -> list[str]:
     """
     win = result.winner_row
     searched = [r for r in result.rows if r.role == "candidate"]
+    if win.role in _BASELINE_WORDS and not searched:
+        return [
+            f"winner: {_BASELINE_WORDS[win.role]}, a baseline: no layout the search tried "
+            "beyond the baselines was within the budget; deploy them, or search with a larger "
+            "budget"
+        ]
     if win.role in _BASELINE_WORDS:
         best = max(searched, key=lambda r: r.val_delta.mean, default=None)
         behind = "" if best is None else f" (the best of them {_pm(best.val_delta)})"

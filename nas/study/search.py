@@ -7,6 +7,7 @@ import optuna
 from nas.explore.config import SearchConfig
 from nas.explore.evaluators import Preparation, make_evaluator
 from nas.explore.strategies import Strategy, StrategyError, make_strategy
+from nas.explore.strategies.budget import WithinBudget, over_budget
 from nas.model.combine import enqueued_choice, is_search
 from nas.study.baseline import enqueue_baselines
 from nas.study.compute import record_strategy
@@ -131,7 +132,15 @@ def run_search(
             if queued:
                 print(f"strategy {name!r} queued {queued} layouts")
 
+    over = over_budget(config.judged_on().max_cost, problem.cost)
+
+    def sampler(draw: int) -> optuna.samplers.BaseSampler:
+        made = make_sampler(config, draw, space)
+        # In a budgeted study a strategy proposes layouts within the budget (never trained
+        # for nothing); the redraws are seeded like the strategy's own draws.
+        return made if over is None else WithinBudget(made, space, over, config.seed + draw)
+
     run_trials(
         study, objective, config.n_trials, storage_url, progress, postfix=best,
-        sampler=lambda draw: make_sampler(config, draw, space), repair=repair,
+        sampler=sampler, repair=repair,
     )  # fmt: skip

@@ -277,3 +277,22 @@ def test_the_documented_repair_is_what_the_space_does() -> None:
     text = " ".join(CONCEPTS.read_text().split())
     assert f"trains `{layout.summary()}`" in text
     assert space.params(layout)["shared_depth:b:c"] == 1  # raised by the repair, as documented
+
+
+def test_a_budget_only_hard_sharing_fits_is_answered_by_it(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # digits tiny: hard sharing costs 0.33x the independent networks' FLOPs, every other tree
+    # more than 0.34x. This once stopped with "no complete layout beyond the two baselines".
+    assert main(["search", "--name", "b", *TINY, "--max-cost", "flops=0.34", "--n-trials", "4",
+                 "--device", "cpu", "--quiet", "--confirm-top", "1", "--confirm-seeds", "2",
+                 "--confirm-latency-repeats", "0"]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert "no layout study 'b' searched beyond the baselines is within its budget" in out
+    assert "hard sharing (baseline, winner)" in out
+    assert "no layout the search tried beyond the baselines was within the budget" in out
+    assert "latency not measured (--confirm-latency-repeats 0)" in out
+    study = optuna.load_study(study_name="b", storage="sqlite:///studies.db")
+    searched = [t for t in study.trials if "baseline" not in t.user_attrs]
+    assert searched and all(t.user_attrs["flops"] == study.trials[1].user_attrs["flops"]
+                            for t in searched)  # fmt: skip

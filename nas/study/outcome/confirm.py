@@ -231,11 +231,24 @@ def plan(study: optuna.Study, config: SearchConfig, top: int, seeds: int) -> Con
         candidates = [distinct[i][1] for i in choose(points, top)]
     else:
         candidates = [f for _, f in distinct[:top]]
-    if not candidates:
+    budgeted = bool(config.judged_on().max_cost)
+    trials = study.get_trials(deepcopy=False)
+    fits = [
+        role
+        for role, f in baselines.items()
+        if f.source_trial is not None and feasible(trials[f.source_trial])
+    ]
+    if not candidates and not (budgeted and fits and len(records) > 2):
+        over = " within the budget" if budgeted else ""
         raise ConfirmError(
-            f"study {study.study_name!r} has no complete layout beyond the two baselines to "
-            f"confirm ({len(complete)} complete trials); run more: "
+            f"study {study.study_name!r} has no complete layout{over} beyond the two "
+            f"baselines to confirm ({len(complete)} complete trials); run more: "
             f"mtlnas resume {study.study_name} --n-trials N"
+        )
+    if not candidates:  # every searched layout is over the budget: what fits is the answer
+        print(
+            f"note: no layout study {study.study_name!r} searched beyond the baselines is "
+            f"within its budget; confirming the baselines ({' and '.join(fits)} within it)"
         )
     first = config.seed + SEED_OFFSET
     finalists = (baselines["independent"], baselines["hard_sharing"], *candidates)
