@@ -95,12 +95,13 @@ CONFIG_OPTIONS: dict[str, dict[str, Any]] = {
     },
     "loss_weighting": {"help": "the same as --combine (its name before aggregations)"},
     "strategy": {
-        "help": "where candidates come from: tpe (default; --strategy-option start=spread "
-        "spreads its start-up from separate networks to hard sharing), random, nsga2 "
-        "(multi-objective), gp, grid (every layout of the space), structure (a linear model of "
-        "Δ_MTL over which tasks share which blocks), paths (each task's term of Δ_MTL from its "
-        "own path), adashare (AdaShare's learned policy; --space adashare), affinity (trees "
-        "from task affinity; --space branched), or package.module:function"
+        "help": "where candidates come from: paths (the default for Δ_MTL alone: each task's "
+        "term of Δ_MTL modelled from its own path), tpe (the default for a front; "
+        "--strategy-option start=spread spreads its start-up from separate networks to hard "
+        "sharing), random, nsga2 (multi-objective), gp, grid (every layout of the space), "
+        "structure (a linear model of Δ_MTL over which tasks share which blocks), adashare "
+        "(AdaShare's learned policy; --space adashare), affinity (trees from task affinity; "
+        "--space branched), or package.module:function"
     },
     "strategy_option": {
         "action": "append",

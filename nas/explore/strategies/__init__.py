@@ -1,7 +1,8 @@
 """Search strategies, chosen by name or ``package.module:function`` like backbones and evaluators.
 
 A strategy factory takes the study's options (``--strategy-option KEY=JSON``) as keyword
-arguments and returns a :class:`Strategy`. Built in: Optuna's samplers ``tpe`` (the default;
+arguments and returns a :class:`Strategy`. Built in: ``paths`` (the default for Δ_MTL alone,
+:mod:`nas.explore.strategies.structure`), Optuna's samplers ``tpe`` (the default for a front;
 ``start=spread`` spreads its start-up along the level of sharing), ``random``, ``nsga2``
 (multi-objective) and ``gp`` (Gaussian process, told the objective is noisy), ``grid``, which
 queues every layout of the space, ``adashare``, which learns AdaShare's select-or-skip policy
@@ -89,7 +90,7 @@ STARTS = ("random", "spread")
 def tpe(
     n_startup_trials: int = 10, multivariate: bool = True, seed: int = 0, start: str = "random"
 ) -> Strategy:
-    """Optuna's TPE (the default), single- or multi-objective.
+    """Optuna's TPE (the default for a front of Δ_MTL and a cost), single- or multi-objective.
 
     Ten start-up trials (the two queued baselines among them) before TPE models anything:
     per-trial Δ_MTL is noisy, and a model fitted to fewer points mostly follows the noise.
