@@ -151,6 +151,7 @@ def test_the_confirm_stage_is_not_read_as_a_study(
     err = fails(capsys, command, "s:confirm")
     assert "'s:confirm' is the confirm stage of study 's'" in err
     assert err.endswith(f"run: mtlnas {instead} s")
+    assert not (in_tmp / "studies.db").exists()
 
 
 def test_the_api_does_not_export_a_stage(in_tmp: Path) -> None:

@@ -128,3 +128,12 @@ def test_strategy_is_a_base_with_defaults() -> None:
     space = make_space("adashare", ("a", "b"), 3)
     assert list(Nothing().layouts(space, SearchConfig())) == []
     assert isinstance(Nothing().sampler(1), optuna.samplers.RandomSampler)
+
+
+def test_the_default_strategy_is_paths_for_delta_alone_and_tpe_for_a_front() -> None:
+    assert SearchConfig().strategy == "paths"
+    assert SearchConfig(objectives="delta,flops").strategy == "tpe"
+    assert SearchConfig(strategy="random").strategy == "random"
+    # stored as what it means, so a study made before keeps its own
+    assert SearchConfig.from_dict({**SearchConfig().to_dict(), "strategy": "tpe"}).strategy == "tpe"
+    assert SearchConfig().to_dict()["strategy"] == "paths"

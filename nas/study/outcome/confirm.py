@@ -22,17 +22,15 @@ import optuna
 from optuna.artifacts import FileSystemArtifactStore
 from optuna.trial import FrozenTrial, TrialState
 
-from nas.core.errors import UserError
 from nas.core.layout import Layout
 from nas.data.metrics import delta_mtl
 from nas.explore.config import SearchConfig
 from nas.explore.evaluators import Candidate, Evaluation, FullTraining
 from nas.explore.objectives import feasible
+from nas.study.outcome.confirm_options import ConfirmError, check_confirm_options
 from nas.study.outcome.front import choose
 from nas.study.store import record
-from nas.study.store.joining import study_exists
 from nas.study.store.record import (
-    CONFIRM_OPTIONS_KEY,
     CONFIRM_SUFFIX,
     REPLACED_KEY,
     StudyRecord,
@@ -45,8 +43,6 @@ from nas.training.problem import Problem
 __all__ = [
     "CONFIRM_SUFFIX",
     "ConfirmError",
-    "check_confirm_options",
-    "stored_confirm_options",
     "ConfirmPlan",
     "Finalist",
     "RunObjective",
@@ -58,10 +54,6 @@ __all__ = [
 ]
 
 SEED_OFFSET = 1000  # confirm seeds: search seed + 1000, + 1001, ... never the search's own
-
-
-class ConfirmError(UserError, RuntimeError):
-    """Nothing to confirm, or options that differ from a confirm stage already started."""
 
 
 def confirm_name(name: str) -> str:
@@ -141,53 +133,6 @@ class ConfirmPlan:
             for seed in self.seeds
             for i, f in enumerate(self.finalists)
         ]
-
-
-def check_confirm_options(
-    top: int | None,
-    seeds: int | None,
-    latency_repeats: int | None = None,
-    prefix: str = "--confirm-",
-) -> None:
-    """Refuse a finalist count below 1, fewer than 2 seeds, or negative latency repeats.
-
-    None is the default, accepted. Called before a search starts, so a bad option never
-    costs a search. ``prefix``: how the flags are spelt (``--`` for ``mtlnas confirm``).
-
-    Raises:
-        ConfirmError: naming the option and its least value.
-    """
-    for flag, value, least, why in (
-        (f"{prefix}top", top, 1, "at least one finalist besides the baselines"),
-        (f"{prefix}seeds", seeds, 2, "a spread needs two seeds"),
-        (f"{prefix}latency-repeats", latency_repeats, 0, "0 skips the latency figures"),
-    ):
-        if value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfirmError(f"{flag} must be an integer, got {value!r}")
-        if value < least:
-            raise ConfirmError(f"{flag} must be at least {least} ({why}), got {value}")
-
-
-def stored_confirm_options(
-    storage: optuna.storages.BaseStorage, study: optuna.Study, top: int | None, seeds: int | None
-) -> tuple[int | None, int | None]:
-    """``top`` and ``seeds`` as given, else as a search of ``study`` stored them; given are stored.
-
-    So a search killed before its confirm stage is confirmed on resume as it was asked to be.
-    Once the confirm stage is planned its plan rules: the options are returned as given, for
-    :func:`~nas.study.outcome.stage.open_confirm` to compare with it, and nothing is written.
-    """
-    if study_exists(storage, confirm_name(study.study_name)):
-        return top, seeds
-    record = StudyRecord(study)
-    stored = dict(record.get(CONFIRM_OPTIONS_KEY) or {})
-    given = {k: v for k, v in (("top", top), ("seeds", seeds)) if v is not None}
-    if given and {**stored, **given} != stored:
-        stored |= given
-        record.set(CONFIRM_OPTIONS_KEY, stored)
-    return stored.get("top"), stored.get("seeds")
 
 
 def plan(study: optuna.Study, config: SearchConfig, top: int, seeds: int) -> ConfirmPlan:
