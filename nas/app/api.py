@@ -91,7 +91,8 @@ def search(
         name: the study's name (default ``{benchmark}-{space}``).
         storage: any SQLAlchemy URL; SQLite by default, PostgreSQL for many workers.
         benchmark: a built-in name, ``package.module:function``, or your own
-            :class:`~nas.Benchmark` (or a factory returning one). An object is known only to
+            :class:`~nas.Benchmark` (or a factory returning one). A factory with an import
+            path is stored by it (any process resumes the study); an object is known only to
             this process: pass it again to :func:`resume`.
         confirm: then retrain the finalists with fresh seeds and read the test split once.
         confirm_top: finalists to retrain besides the two baselines (default 2).
