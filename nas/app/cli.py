@@ -106,7 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
         "search",
         help="start a study (or continue one with the same config)",
         description="Start a search study, then confirm its best layouts on fresh seeds and "
-        "the test split. With no options: the scenes benchmark, the branched space, 20 trials "
+        "the test split. With no options: the scenes benchmark, the branched space, the paths "
+        "strategy, 20 trials "
         "of 6 epochs, sqlite:///studies.db, 2 finalists x 5 seeds.",
     )
     p.add_argument("--name", default=None, help="study name (default: BENCHMARK-SPACE)")

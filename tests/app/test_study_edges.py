@@ -184,6 +184,10 @@ def test_the_next_step_hints_keep_the_storage(
         (lambda: nas.export("x", None), "path"),
         (lambda: nas.export("x", "t.onnx", trial="first"), "trial"),
         (lambda: nas.delete(None), "study name"),
+        (
+            lambda: nas.search("x", benchmark="digits", size="tiny", strategy="adashare"),
+            "use --space adashare",
+        ),
     ],
 )
 def test_wrong_types_through_the_api_are_user_errors(
