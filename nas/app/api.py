@@ -121,8 +121,6 @@ def search(
             f"unknown search option {unknown[0]!r}; the options are SearchConfig's fields: "
             + ", ".join(sorted(known))
         )
-    if name is not None and not name.strip():
-        raise UserError("the study name is empty; give one, or leave it out")
     if name is not None and is_internal(name):
         raise UserError(
             f"study names ending in {name[len(name.rsplit(':', 1)[0]) :]!r} are kept for the "

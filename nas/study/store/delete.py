@@ -63,7 +63,7 @@ def delete_study(
     ]
     ids = [i for s in studies for i in _artifact_ids(storage, s)]
     trials = sum(len(s.get_trials(deepcopy=False)) for s in studies)
-    for s in reversed(studies):  # the stages first: a search study is never left without them
+    for s in reversed(studies):  # stages first: a kill half-way never leaves an orphan stage
         optuna.delete_study(study_name=s.study_name, storage=storage)
     removed = missing = 0
     if store is not None:
