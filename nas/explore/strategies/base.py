@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import optuna
 from optuna.distributions import BaseDistribution, CategoricalDistribution, IntDistribution
+from optuna.trial import FrozenTrial, TrialState
 
 from nas.core.layout import Layout
 
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from nas.explore.evaluators.base import Preparation
     from search_spaces import SearchSpace
 
-__all__ = ["Strategy", "discrete_values", "layouts_of"]
+__all__ = ["Strategy", "WrappedSampler", "discrete_values", "layouts_of"]
 
 
 class Strategy:
@@ -93,6 +94,57 @@ class Strategy:
         """
         del space, config
         return ()
+
+
+class WrappedSampler(optuna.samplers.BaseSampler):
+    """A sampler around another (``inner``): every method is the inner one's until overridden.
+
+    For samplers that change some draws of a strategy's sampler (a spread start-up, redraws
+    within a budget) and leave the rest, its hooks included, to it.
+    """
+
+    def __init__(self, inner: optuna.samplers.BaseSampler) -> None:
+        self.inner = inner
+
+    def infer_relative_search_space(
+        self, study: optuna.Study, trial: FrozenTrial
+    ) -> dict[str, BaseDistribution]:
+        """The inner sampler's."""
+        return self.inner.infer_relative_search_space(study, trial)
+
+    def sample_relative(
+        self, study: optuna.Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
+    ) -> dict[str, Any]:
+        """The inner sampler's."""
+        return self.inner.sample_relative(study, trial, search_space)
+
+    def sample_independent(
+        self,
+        study: optuna.Study,
+        trial: FrozenTrial,
+        param_name: str,
+        param_distribution: BaseDistribution,
+    ) -> Any:
+        """The inner sampler's (a parameter outside the space, e.g. a searched loss weighting)."""
+        return self.inner.sample_independent(study, trial, param_name, param_distribution)
+
+    def before_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        """The inner sampler's hook."""
+        self.inner.before_trial(study, trial)
+
+    def after_trial(
+        self,
+        study: optuna.Study,
+        trial: FrozenTrial,
+        state: TrialState,
+        values: Sequence[float] | None,
+    ) -> None:
+        """The inner sampler's hook."""
+        self.inner.after_trial(study, trial, state, values)
+
+    def reseed_rng(self) -> None:
+        """The inner sampler's."""
+        self.inner.reseed_rng()
 
 
 def discrete_values(dist: BaseDistribution) -> list[Any] | None:

@@ -14,14 +14,15 @@ measurement, so it is judged after the trial as before.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import optuna
 from optuna.distributions import BaseDistribution
-from optuna.trial import FrozenTrial, TrialState
+from optuna.trial import FrozenTrial
 
 from nas.core.layout import Layout
+from nas.explore.strategies.base import WrappedSampler
 from search_spaces import SearchSpace
 
 if TYPE_CHECKING:
@@ -53,7 +54,7 @@ def over_budget(
     return over
 
 
-class WithinBudget(optuna.samplers.BaseSampler):
+class WithinBudget(WrappedSampler):
     """``inner``'s proposals, redrawn while the layout they give is over the budget.
 
     Args:
@@ -70,7 +71,8 @@ class WithinBudget(optuna.samplers.BaseSampler):
         over: Callable[[Layout], bool],
         seed: int | None = None,
     ) -> None:
-        self.inner, self.space, self.over = inner, space, over
+        super().__init__(inner)
+        self.space, self.over = space, over
         self._random = optuna.samplers.RandomSampler(seed=seed)
 
     def infer_relative_search_space(
@@ -102,26 +104,7 @@ class WithinBudget(optuna.samplers.BaseSampler):
                 return params
         return params  # nothing fits after every try: trained, and judged over the budget
 
-    def sample_independent(
-        self,
-        study: optuna.Study,
-        trial: FrozenTrial,
-        param_name: str,
-        param_distribution: BaseDistribution,
-    ) -> Any:
-        """A parameter outside the space's (a searched loss weighting): the strategy's."""
-        return self.inner.sample_independent(study, trial, param_name, param_distribution)
-
-    def before_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
-        """The strategy's hook."""
-        self.inner.before_trial(study, trial)
-
-    def after_trial(
-        self,
-        study: optuna.Study,
-        trial: FrozenTrial,
-        state: TrialState,
-        values: Sequence[float] | None,
-    ) -> None:
-        """The strategy's hook."""
-        self.inner.after_trial(study, trial, state, values)
+    def reseed_rng(self) -> None:
+        """Reseed both."""
+        self._random.reseed_rng()
+        super().reseed_rng()

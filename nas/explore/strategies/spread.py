@@ -26,7 +26,7 @@ from optuna.distributions import BaseDistribution
 from optuna.trial import FrozenTrial, TrialState
 
 from nas.core.layout import Layout
-from nas.explore.strategies.base import discrete_values
+from nas.explore.strategies.base import WrappedSampler, discrete_values
 from nas.explore.strategies.observed import layout_of
 from search_spaces import SearchSpace
 
@@ -45,7 +45,7 @@ def compute_share(layout: Layout) -> float:
     return len(layout.executions()) / (layout.num_tasks * layout.depth)
 
 
-class SpreadStart(optuna.samplers.BaseSampler):
+class SpreadStart(WrappedSampler):
     """Space-filling start-up along :func:`compute_share`, then ``inner``.
 
     Args:
@@ -64,7 +64,8 @@ class SpreadStart(optuna.samplers.BaseSampler):
         n_startup_trials: int = 10,
         pool: int = 512,
     ) -> None:
-        self.space, self.inner = space, inner
+        super().__init__(inner)
+        self.space = space
         self.n_startup_trials, self.pool = n_startup_trials, pool
         self._rng = np.random.default_rng(seed)
 
@@ -118,34 +119,10 @@ class SpreadStart(optuna.samplers.BaseSampler):
         except ValueError:
             return pool[layout]
 
-    def sample_independent(
-        self,
-        study: optuna.Study,
-        trial: FrozenTrial,
-        param_name: str,
-        param_distribution: BaseDistribution,
-    ) -> Any:
-        """Anything outside the space (a searched loss weighting): the inner sampler's draw."""
-        return self.inner.sample_independent(study, trial, param_name, param_distribution)
-
-    def before_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
-        """The inner sampler's hook."""
-        self.inner.before_trial(study, trial)
-
-    def after_trial(
-        self,
-        study: optuna.Study,
-        trial: FrozenTrial,
-        state: TrialState,
-        values: Any,
-    ) -> None:
-        """The inner sampler's hook."""
-        self.inner.after_trial(study, trial, state, values)
-
     def reseed_rng(self) -> None:
         """Reseed both."""
         self._rng = np.random.default_rng()
-        self.inner.reseed_rng()
+        super().reseed_rng()
 
 
 def _draw(dist: BaseDistribution, tilt: float, rng: np.random.Generator) -> Any:
