@@ -18,6 +18,12 @@ CONFIG_OPTIONS: dict[str, dict[str, Any]] = {
     "benchmark": {"help": "built-in benchmark (digits, scenes, nyuv2) or package.module:function"},
     "size": {"help": "benchmark size: tiny, small or default"},
     "data": {"help": "folder of a benchmark read from disk (nyuv2)"},
+    "benchmark_option": {
+        "action": "append",
+        "metavar": "KEY=JSON",
+        "help": "option of the benchmark's own, as a JSON value, e.g. val_fraction=0.2 (nyuv2: "
+        "the share of train/ held out for validation; default 0.1) (repeatable)",
+    },
     "space": {"help": "search space: branched, adashare, or package.module:Class"},
     "space_option": {
         "action": "append",
@@ -149,6 +155,10 @@ def given_options(args: argparse.Namespace) -> dict[str, Any]:
     from nas.explore.config import ConfigError
 
     given = {k: getattr(args, k) for k in CONFIG_OPTIONS if getattr(args, k, None) is not None}
+    if "benchmark_option" in given:
+        given["benchmark_options"] = _json_options(
+            "--benchmark-option", given.pop("benchmark_option")
+        )
     if "space_option" in given:
         given["space_options"] = _json_options("--space-option", given.pop("space_option"))
     if "tasks" in given:

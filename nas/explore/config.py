@@ -33,8 +33,8 @@ CHANGEABLE = frozenset({"n_trials"})  # may differ on resume
 
 
 _MAPPINGS = frozenset(
-    {"space_options", "backbone_options", "evaluator_options", "objective_options", "max_cost",
-     "strategy_options", "warm_start_options", "labels"}
+    {"space_options", "benchmark_options", "backbone_options", "evaluator_options",
+     "objective_options", "max_cost", "strategy_options", "warm_start_options", "labels"}
 )  # fmt: skip
 _STRINGS = frozenset(
     {"benchmark", "space", "evaluator", "objectives", "loss_weighting", "strategy", "pruner",
@@ -53,6 +53,8 @@ class SearchConfig:
     benchmark: str = "scenes"  # built-in name or package.module:function
     size: str | None = None  # benchmark size knob (tiny, small, default); None: its default
     data: str | None = None  # folder of a benchmark read from disk (nyuv2)
+    # The benchmark factory's own options, e.g. {"val_fraction": 0.2}: nyuv2's validation share
+    benchmark_options: Mapping[str, Any] = field(default_factory=dict)
     space: str = "branched"  # search space: branched or adashare
     space_options: Mapping[str, Any] = field(default_factory=dict)  # e.g. {"instances": 2}
     backbone: str | None = None  # built-in name or package.module:function; None: the benchmark's
@@ -100,6 +102,13 @@ class SearchConfig:
                 f"got {self.tasks!r}"
             )
         object.__setattr__(self, "space_options", dict(self.space_options))
+        object.__setattr__(self, "benchmark_options", dict(self.benchmark_options))
+        given = sorted(set(self.benchmark_options) & {"size", "seed", "root", "data"})
+        if given:
+            raise ConfigError(
+                f"benchmark option {given[0]!r} is a study option of its own: give --size, "
+                "--seed or --data instead"
+            )
         object.__setattr__(self, "backbone_options", dict(self.backbone_options))
         object.__setattr__(self, "labels", dict(self.labels))
         object.__setattr__(self, "tasks", list(self.tasks))
@@ -212,6 +221,7 @@ class SearchConfig:
         return {
             **dataclasses.asdict(self),
             "space_options": dict(self.space_options),
+            "benchmark_options": dict(self.benchmark_options),
             "backbone_options": dict(self.backbone_options),
             "labels": dict(self.labels),
             "strategy_options": dict(self.strategy_options),

@@ -20,7 +20,13 @@ __all__ = ["prepare"]
 
 def prepare(config: SearchConfig, device: torch.device) -> tuple[Problem, SearchSpace]:
     """Load the benchmark, resolve the backbone once, and build the search space."""
-    bench = load_benchmark(config.benchmark, size=config.size, seed=config.seed, root=config.data)
+    bench = load_benchmark(
+        config.benchmark,
+        size=config.size,
+        seed=config.seed,
+        root=config.data,
+        **config.benchmark_options,
+    )
     if config.tasks:  # a subset of the benchmark's tasks
         from nas.data.merge import keep_tasks
 

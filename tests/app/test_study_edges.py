@@ -301,3 +301,22 @@ def test_a_budget_only_hard_sharing_fits_is_answered_by_it(
     searched = [t for t in study.trials if "baseline" not in t.user_attrs]
     assert searched and all(t.user_attrs["flops"] == study.trials[1].user_attrs["flops"]
                             for t in searched)  # fmt: skip
+
+
+def test_a_benchmark_option_reaches_the_benchmark(tmp_path: Path) -> None:
+    import torch
+
+    from nas.app.cli import build_parser
+    from nas.app.options import given_options
+    from nas.study import SearchConfig, prepare
+    from tests.data.test_benchmark import write_nyuv2
+
+    write_nyuv2(tmp_path, n_train=8)
+    args = build_parser().parse_args(["search", "--benchmark", "nyuv2", "--data", str(tmp_path),
+                                      "--benchmark-option", "val_fraction=0.5"])  # fmt: skip
+    given = given_options(args)
+    assert given["benchmark_options"] == {"val_fraction": 0.5}
+    problem, _ = prepare(SearchConfig(**given), torch.device("cpu"))
+    assert (len(problem.benchmark.train), len(problem.benchmark.val)) == (4, 4)
+    with pytest.raises(nas.UserError, match="give --size, --seed or --data instead"):
+        SearchConfig(benchmark_options={"seed": 3})

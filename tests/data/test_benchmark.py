@@ -71,6 +71,7 @@ def write_nyuv2(root: Path, n_train: int = 4, n_val: int = 2, h: int = 8, w: int
             np.save(root / split / "label" / f"{i}.npy", label)
             np.save(root / split / "depth" / f"{i}.npy", rng.random((h, w, 1), dtype=np.float32))
             normal = rng.normal(size=(h, w, 3)).astype(np.float32)
+            normal /= np.linalg.norm(normal, axis=-1, keepdims=True)  # unit vectors
             np.save(root / split / "normal" / f"{i}.npy", normal)
 
 
@@ -250,3 +251,59 @@ def test_float64_data_is_refused_when_the_benchmark_is_loaded(field: str) -> Non
     what = "field 'x' is torch.float64" if field == "x" else "field 'targets' is torch.float64"
     with pytest.raises(BenchmarkError, match=re.escape(what) + ".*float32"):
         bench.validate()
+
+
+def _rewrite(root: Path, sub: str, i: int, array: np.ndarray) -> Path:
+    path = root / "train" / sub / f"{i}.npy"
+    np.save(path, array)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("missing image", r"train/image/2\.npy is missing \(label/2\.npy exists\)"),
+        ("missing depth", r"train/depth/1\.npy is missing \(image/1\.npy exists\)"),
+        ("0-255 image", r"train/image/0\.npy has values in \[[\d.]+, 2\d\d[\d.]*\].*divide by 255"),
+        ("channels first", r"train/image/0\.npy has shape \(3, 8, 12\), channels first"),
+        ("wrong size", r"train/image/3\.npy has shape \(9, 12, 3\), expected \(8, 12, 3\)"),
+        ("normals in [0, 1]", r"every normal component in .*train/normal is >= 0.*2 \* n - 1"),
+        ("label out of range", r"train/label/1\.npy holds labels other than the classes 0\.\.12"),
+        ("negative depth", r"train/depth/0\.npy has negative depth"),
+    ],
+)
+def test_nyuv2_bad_data_is_one_line_naming_the_file(
+    tmp_path: Path, case: str, message: str
+) -> None:
+    write_nyuv2(tmp_path)
+    rng = np.random.default_rng(1)
+    if case == "missing image":
+        (tmp_path / "train" / "image" / "2.npy").unlink()  # once dropped the sample silently
+    elif case == "missing depth":
+        (tmp_path / "train" / "depth" / "1.npy").unlink()
+    elif case == "0-255 image":
+        _rewrite(tmp_path, "image", 0, (255 * rng.random((8, 12, 3))).astype(np.float32))
+    elif case == "channels first":
+        _rewrite(tmp_path, "image", 0, rng.random((3, 8, 12), dtype=np.float32))
+    elif case == "wrong size":
+        _rewrite(tmp_path, "image", 3, rng.random((9, 12, 3), dtype=np.float32))
+    elif case == "normals in [0, 1]":
+        for i in range(4):
+            n = np.load(tmp_path / "train" / "normal" / f"{i}.npy")
+            _rewrite(tmp_path, "normal", i, (n + 1) / 2)
+    elif case == "label out of range":
+        _rewrite(tmp_path, "label", 1, np.full((8, 12), 13, dtype=np.float32))
+    elif case == "negative depth":
+        _rewrite(tmp_path, "depth", 0, -np.ones((8, 12, 1), dtype=np.float32))
+    with pytest.raises(BenchmarkError) as err:
+        load_benchmark("nyuv2", root=str(tmp_path))
+    text = str(err.value)
+    assert "\n" not in text and re.search(message, text), text
+
+
+def test_nyuv2_validation_share_is_an_option(tmp_path: Path) -> None:
+    write_nyuv2(tmp_path, n_train=8)
+    bench = load_benchmark("nyuv2", root=str(tmp_path), val_fraction=0.5)
+    assert (len(bench.train), len(bench.val), len(bench.test)) == (4, 4, 2)
+    with pytest.raises(BenchmarkError, match=r"val_fraction must be a share in \(0, 1\)"):
+        load_benchmark("nyuv2", root=str(tmp_path), val_fraction=0)

@@ -20,13 +20,17 @@ __all__ = ["TableEvaluator", "check_matches"]
 
 # The study options a table fixes: a study answered from it must use the same.
 MATCHED = ("benchmark", "size", "tasks", "labels", "space", "space_options", "backbone",
-           "backbone_options", "epochs", "batch_size", "lr", "seed", "data")  # fmt: skip
+           "backbone_options", "epochs", "batch_size", "lr", "seed", "data",
+           "benchmark_options")  # fmt: skip
+# Options newer than some tables: a table that does not name one was built with its default.
+DEFAULTS: dict[str, Any] = {"benchmark_options": {}}
 
 
 def check_matches(table: Table, config: Mapping[str, Any], where: str) -> None:
     """Raise TableError unless ``config`` (a study's options) is what built ``table``."""
     built = table.meta.get("config", {})
     # The table's data seed fixes the split; the study's seed only seeds its draws.
+    built = {**DEFAULTS, **built}
     differ = [k for k in MATCHED if k != "seed" and built.get(k) != config.get(k)]
     if differ:
         wanted = ", ".join(f"{k}={built.get(k)!r}" for k in differ)
