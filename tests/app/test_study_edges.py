@@ -59,7 +59,8 @@ def test_delete_removes_the_study_its_stage_and_their_files(
     in_tmp: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["search", "--name", "d", *TINY, "--n-trials", "3", "--device", "cpu",
-                 "--quiet", "--confirm-top", "1", "--confirm-seeds", "2"]) == 0  # fmt: skip
+                 "--quiet", "--confirm-top", "1", "--confirm-seeds", "2",
+                 "--confirm-latency-repeats", "0"]) == 0  # fmt: skip
     assert main(["search", "--name", "keep", *TINY, "--n-trials", "2", *QUICK]) == 0
     files = {p for p in (in_tmp / "artifacts").rglob("*") if p.is_file()}
     assert "confirm stage of study 'd'" in fails(capsys, "delete", "d:confirm")
@@ -92,7 +93,9 @@ def test_confirm_options_given_to_search_survive_a_stop_before_the_confirm_stage
                  "--confirm-top", "1", "--confirm-seeds", "2"]) == 0  # fmt: skip
     study = optuna.load_study(study_name="c", storage="sqlite:///studies.db")
     assert StudyRecord(study).get(CONFIRM_OPTIONS_KEY) == {"top": 1, "seeds": 2}
-    assert main(["resume", "c", "--device", "cpu", "--quiet"]) == 0
+    assert (
+        main(["resume", "c", "--device", "cpu", "--quiet", "--confirm-latency-repeats", "0"]) == 0
+    )
     confirm = optuna.load_study(study_name="c:confirm", storage="sqlite:///studies.db")
     plan = StudyRecord(confirm).get(PLAN_KEY)
     assert plan["top"] == 1 and len(plan["seeds"]) == 2
@@ -223,7 +226,8 @@ def test_a_confirmed_row_exports_with_metadata_about_the_answer(
     from nas.study import confirmed, open_storage
 
     assert main(["search", "--name", "e", *TINY, "--n-trials", "3", "--device", "cpu",
-                 "--quiet", "--confirm-top", "1", "--confirm-seeds", "2"]) == 0  # fmt: skip
+                 "--quiet", "--confirm-top", "1", "--confirm-seeds", "2",
+                 "--confirm-latency-repeats", "0"]) == 0  # fmt: skip
     storage = open_storage("sqlite:///studies.db")
     result = confirmed(storage, "e")
     assert result is not None
