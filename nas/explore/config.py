@@ -21,12 +21,6 @@ if TYPE_CHECKING:
 
 __all__ = ["PRUNERS", "ConfigError", "SearchConfig", "conflicts", "pruning_warmup"]
 
-# Why paths is the default strategy (README, "What we measured"): on a published study's
-# per-grouping results, replayed unseen (100 repetitions, regret at 20 trainings), it was ahead
-# of random search in both settings where sharing pays, TPE in one of the two; on the project's
-# tables it led random on four and tied on two; at the main job's budget (test split, 5 seeds)
-# it beat TPE on digits and tied on scenes.
-
 PRUNERS = ("percentile", "median", "none")
 BN_MODES = ("train", "frozen")
 CHANGEABLE = frozenset({"n_trials"})  # may differ on resume
@@ -74,7 +68,8 @@ class SearchConfig:
     # make it a parameter of the search; --combine on the command line.
     loss_weighting: str = "equal"
     # Where candidates come from: paths, tpe, random, nsga2, gp, grid, ..., module:fn. "auto"
-    # (the default) is stored as what it means: paths for Δ_MTL alone, tpe for a front.
+    # (the default) is stored as what it means: paths for Δ_MTL alone, tpe for a front; why
+    # paths, measured on unseen published results and the project's tables: README.
     strategy: str = "auto"
     strategy_options: Mapping[str, Any] = field(default_factory=dict)  # e.g. {"seed": 3}
     # A strategy whose layouts are queued before the main strategy's (e.g. adashare or affinity
