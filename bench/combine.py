@@ -55,9 +55,7 @@ def _step(
 
 def _bench(device: torch.device, methods: list[str], repeats: int, batch: int) -> None:
     problem, space = prepare(SearchConfig(benchmark="scenes"), device)
-    train = problem.train
-    x = train.x[:batch]
-    targets = {t.name: train.targets[t.name][:batch] for t in problem.tasks}
+    _, x, targets = next(problem.train.batches([torch.arange(batch)]))
     names = [t.name for t in problem.tasks]
     for label, layout in _layouts(tuple(space.tasks), space.depth).items():
         steps: dict[str, Any] = {}

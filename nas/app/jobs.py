@@ -141,7 +141,7 @@ def run(
     config, (problem, space) = stored, parts
     check_same_tasks(study, problem)
     confirm_top, confirm_seeds = stored_confirm_options(storage, study, confirm_top, confirm_seeds)
-    for task, shares in problem.benchmark.label_shares().items():
+    for task, shares in problem.label_shares().items():
         if min(shares.values()) < 1:
             split_shares = ", ".join(f"{100 * v:.0f}% of {k}" for k, v in shares.items())
             print(f"task {task!r} is labelled on {split_shares}")

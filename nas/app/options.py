@@ -16,7 +16,7 @@ __all__ = ["CONFIG_OPTIONS", "add_config_args", "given_options", "python_options
 CONFIG_OPTIONS: dict[str, dict[str, Any]] = {
     "benchmark": {"help": "built-in benchmark (digits, scenes, nyuv2) or package.module:function"},
     "size": {"help": "benchmark size: tiny, small or default"},
-    "data": {"help": "folder of a benchmark read from disk (nyuv2)"},
+    "data": {"help": "folder of a benchmark read from disk (nyuv2; your function's root)"},
     "benchmark_option": {
         "action": "append",
         "metavar": "KEY=JSON",

@@ -13,46 +13,28 @@ user's own is named by import path, ``package.module:function``, with no change 
 from __future__ import annotations
 
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
+from torch.utils.data import Dataset
 
-from nas.core.errors import UserError
 from nas.core.plugins import Registry, call_with_options
-from nas.data.tasks import IGNORE_INDEX, Task, labelled
+from nas.data.split import BenchmarkError, Split, SplitData, check_dataset, check_split
+from nas.data.tasks import Task, labelled
 from nas.model.backbones.registry import BackboneSpec
 
-__all__ = ["Benchmark", "BenchmarkError", "Split", "load_benchmark", "register_benchmark"]
+__all__ = [
+    "Benchmark",
+    "BenchmarkError",
+    "Split",
+    "SplitData",
+    "load_benchmark",
+    "register_benchmark",
+]
 
 SPLITS = ("train", "val", "test")
-
-
-class BenchmarkError(UserError, ValueError):
-    """A benchmark that does not fit: the message names the benchmark, split, task and field."""
-
-
-@dataclass(frozen=True)
-class Split:
-    """Inputs ``x`` (N, *input_shape) and per-task targets (N, ...) in the task's format.
-
-    ``sources`` optionally gives, per sample, the ids of the source records it was made from,
-    so that anyone can check that no record feeds two splits.
-    """
-
-    x: torch.Tensor
-    targets: Mapping[str, torch.Tensor]
-    sources: torch.Tensor | None = None
-
-    def __len__(self) -> int:
-        return int(self.x.shape[0])
-
-    def to(self, device: torch.device | str) -> Split:
-        """The split with every tensor on ``device``."""
-        targets = {k: v.to(device) for k, v in self.targets.items()}
-        return Split(self.x.to(device), targets, self.sources)
 
 
 @dataclass(frozen=True)
@@ -63,18 +45,25 @@ class Benchmark:
         name: a short name, stored with every study.
         input_shape: one sample's shape, (C, H, W) for images or (F,) for vectors.
         tasks: the tasks, in output order.
-        train, val, test: the splits; the search selects on ``val``.
+        train, val, test: the splits; the search selects on ``val``. Each is a
+            :class:`Split` (tensors, held on the device) or a map-style
+            ``torch.utils.data.Dataset`` whose item is ``(input, {task: target})`` in a
+            split's format without the batch axis (streamed through a DataLoader, or read into
+            memory when it is small: see :mod:`nas.data.source`).
         backbone: the backbone this benchmark suggests (a study's ``--backbone`` overrides
             it); a small conv or MLP one fitted to the input when omitted.
+        augment: a joint transform of one training sample, ``(input, targets, generator) ->
+            (input, targets)`` (see :mod:`nas.data.augment`); never applied to val or test.
     """
 
     name: str
     input_shape: tuple[int, ...]
     tasks: tuple[Task, ...]
-    train: Split
-    val: Split
-    test: Split
+    train: SplitData
+    val: SplitData
+    test: SplitData
     backbone: BackboneSpec | None = field(default=None)
+    augment: Callable[..., Any] | None = field(default=None, compare=False)
 
     def task(self, name: str) -> Task:
         """The task called ``name``."""
@@ -93,11 +82,16 @@ class Benchmark:
         return self.backbone if self.backbone is not None else BackboneSpec()
 
     def label_shares(self) -> dict[str, dict[str, float]]:
-        """Per task, the share of each split's samples that carry its label."""
+        """Per task, the share of each resident split's samples that carry its label.
+
+        A streamed split is left out (counting would read it whole); the search counts the
+        training and validation labels as it reads them (``Problem.label_shares``).
+        """
         return {
             t.name: {
                 name: float(labelled(t, getattr(self, name).targets[t.name]).float().mean())
                 for name in SPLITS
+                if isinstance(getattr(self, name), Split)
             }
             for t in self.tasks
         }
@@ -116,86 +110,15 @@ class Benchmark:
             raise BenchmarkError(f"{where}: field 'input_shape' must be (C, H, W) or (F,)")
         if any(t.dense for t in self.tasks) and len(shape) != 3:
             raise BenchmarkError(f"{where}: dense tasks need image inputs (C, H, W)")
+        if self.augment is not None and not callable(self.augment):
+            raise BenchmarkError(f"{where}: field 'augment' must be callable (or None)")
         for split_name in SPLITS:
             split = getattr(self, split_name)
-            _check_split(f"{where}, split {split_name!r}", split, shape, self.tasks)
+            if isinstance(split, Dataset) and not isinstance(split, Split):
+                check_dataset(f"{where}, split {split_name!r}", split, shape, self.tasks)
+            else:
+                check_split(f"{where}, split {split_name!r}", split, shape, self.tasks)
         return self
-
-
-def _check_split(where: str, split: Split, shape: tuple[int, ...], tasks: tuple[Task, ...]) -> None:
-    if not isinstance(split, Split):
-        raise BenchmarkError(f"{where}: expected a Split, got {type(split).__name__}")
-    x = split.x
-    if not isinstance(x, torch.Tensor) or not x.is_floating_point():
-        raise BenchmarkError(f"{where}: field 'x' must be a floating-point tensor")
-    if x.dtype != torch.float32:  # the networks train in float32: another type fails every trial
-        raise BenchmarkError(f"{where}: field 'x' is {x.dtype}; give float32 (x.float())")
-    if len(x) == 0:
-        raise BenchmarkError(f"{where}: the split is empty")
-    if tuple(x.shape[1:]) != shape:
-        raise BenchmarkError(
-            f"{where}: field 'x' has samples of shape {tuple(x.shape[1:])}, "
-            f"expected input_shape {shape}"
-        )
-    if not torch.isfinite(x).all():
-        raise BenchmarkError(f"{where}: field 'x' holds NaN or infinite values")
-    for task in tasks:
-        if task.name not in split.targets:
-            raise BenchmarkError(f"{where}, task {task.name!r}: no labels (field 'targets')")
-        y = split.targets[task.name]
-        _check_target(f"{where}, task {task.name!r}", task, y, len(x), shape)
-        if not labelled(task, y).any():
-            raise BenchmarkError(
-                f"{where}, task {task.name!r}: no sample has a label; every split needs some "
-                "labels for each task"
-            )
-
-
-def _check_target(where: str, task: Task, y: torch.Tensor, n: int, shape: tuple[int, ...]) -> None:
-    hw = tuple(shape[1:])
-    want = {
-        "classification": (),
-        "multilabel": (task.out,),
-        "regression": (task.out,),
-        "segmentation": hw,
-        "depth": (1, *hw),
-        "normals": (3, *hw),
-        "edges": (1, *hw),
-        "saliency": (1, *hw),
-    }[task.kind]
-    if not isinstance(y, torch.Tensor) or tuple(y.shape) != (n, *want):
-        got = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
-        raise BenchmarkError(f"{where}: field 'targets' has shape {got}, expected {(n, *want)}")
-    integer = task.kind in ("classification", "segmentation")
-    if integer and y.dtype != torch.int64:
-        raise BenchmarkError(f"{where}: field 'targets' must be int64 class indices, not {y.dtype}")
-    if not integer:
-        if y.dtype != torch.float32:
-            raise BenchmarkError(f"{where}: field 'targets' is {y.dtype}; give float32 (y.float())")
-        if torch.isinf(y).any():
-            raise BenchmarkError(f"{where}: field 'targets' holds infinite values")
-        if task.kind not in ("multilabel", "regression") and torch.isnan(y).any():
-            raise BenchmarkError(
-                f"{where}: field 'targets' holds NaN (the unlabelled marker of a {task.kind} task "
-                "is " + ("0" if task.kind in ("depth", "normals") else "-1") + ")"
-            )
-    if integer:
-        ok = ((y >= 0) & (y < task.out)) | (y == IGNORE_INDEX)
-        if not ok.all():
-            raise BenchmarkError(
-                f"{where}: field 'targets' has class indices outside "
-                f"[0, {task.out}) (or -1 = unlabelled)"
-            )
-    if task.kind == "multilabel" and not ((y == 0) | (y == 1) | torch.isnan(y)).all():
-        raise BenchmarkError(
-            f"{where}: field 'targets' must be 0 or 1 (NaN = unlabelled) for a multilabel task"
-        )
-    if task.kind in ("edges", "saliency") and not ((y == 0) | (y == 1) | (y == -1)).all():
-        raise BenchmarkError(
-            f"{where}: field 'targets' must be 0 or 1 (or -1 = unlabelled) for a {task.kind} task"
-        )
-    if task.kind == "depth" and (y < 0).any():
-        raise BenchmarkError(f"{where}: field 'targets' has negative depth (0 = unknown)")
 
 
 _REGISTRY = Registry(

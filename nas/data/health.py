@@ -10,18 +10,92 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Mapping, Sequence
 
 import torch
 
-from nas.data.benchmark import Benchmark, Split
+from nas.data.benchmark import Benchmark
 from nas.data.metrics import TaskMeter
-from nas.data.tasks import BINARY_DENSE, IGNORE_INDEX, Task
+from nas.data.source import Source, open_data, open_split, sequential
+from nas.data.split import SplitData
+from nas.data.tasks import BINARY_DENSE, IGNORE_INDEX, Task, labelled
 
-__all__ = ["MARGIN", "balanced_weights", "beats", "resolve_weights", "trivial_scores"]
+__all__ = [
+    "MARGIN",
+    "balanced_weights",
+    "beats",
+    "label_stats",
+    "read_stats",
+    "resolve_weights",
+    "trivial_output",
+    "trivial_scores",
+    "trivial_scores_of",
+    "weights_from",
+]
 
 # A task "beats" its trivial predictor when its primary metric is better by more than 1% of the
 # trivial score: a hair above it is still nothing learned.
 MARGIN = 0.01
+
+
+Stats = dict[str, torch.Tensor]
+
+
+def label_stats(task: Task, y: torch.Tensor) -> Stats:
+    """What the labels ``y`` (batch first) say, as sums: add two batches' to get both's."""
+    y = y.cpu()
+    stats: Stats = {"labelled": labelled(task, y).sum(), "n": torch.tensor(len(y))}
+    if task.kind in ("classification", "segmentation"):
+        labels = y[y != IGNORE_INDEX]
+        stats["counts"] = torch.bincount(labels.flatten(), minlength=task.out)
+    elif task.kind in ("multilabel", "regression"):
+        known = torch.isfinite(y)
+        stats["sum"] = torch.nan_to_num(y).double().sum(0)
+        stats["known"] = known.double().sum(0)
+    elif task.kind == "depth":
+        valid = y > 0
+        stats["sum"], stats["known"] = y[valid].double().sum(), valid.sum()
+    elif task.kind == "normals":
+        stats["sum"] = y.double().sum(dim=(0, 2, 3))
+    else:  # binary dense
+        valid = y >= 0
+        stats["sum"], stats["known"] = (y[valid] > 0.5).double().sum(), valid.sum()
+    return stats
+
+
+def add_stats(a: Stats | None, b: Stats) -> Stats:
+    """The statistics of two batches together."""
+    return dict(b) if a is None else {k: a[k] + b[k] for k in b}
+
+
+def read_stats(tasks: Sequence[Task], source: Source, batch_size: int = 256) -> dict[str, Stats]:
+    """Every task's :func:`label_stats` over a whole split, in one pass."""
+    out: dict[str, Stats | None] = {t.name: None for t in tasks}
+    for _, _, targets in source.batches(sequential(len(source), batch_size, source.plan_device)):
+        for t in tasks:
+            out[t.name] = add_stats(out[t.name], label_stats(t, targets[t.name]))
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def _rate(stats: Stats) -> float:
+    return float(stats["sum"]) / float(stats["known"]) if float(stats["known"]) > 0 else 0.5
+
+
+def weights_from(task: Task, stats: Stats) -> tuple[float, ...]:
+    """Balanced weights from a split's :func:`label_stats` (see :func:`balanced_weights`)."""
+    if task.kind in ("classification", "segmentation"):
+        counts = stats["counts"].double()
+        total = float(counts.sum())
+        # Classes absent from training never appear as a target: their weight is moot (1).
+        return tuple(total / (task.out * c) if c > 0 else 1.0 for c in counts.tolist())
+    if task.kind == "multilabel":
+        pos, neg = stats["sum"], stats["known"] - stats["sum"]
+        return tuple(
+            n / p if p > 0 else 1.0 for n, p in zip(neg.tolist(), pos.tolist(), strict=True)
+        )
+    if task.kind in BINARY_DENSE:
+        return (min(max(1.0 - _rate(stats), 0.01), 0.99),)
+    raise ValueError(f"a {task.kind} task takes no weights")
 
 
 def balanced_weights(task: Task, y: torch.Tensor) -> tuple[float, ...]:
@@ -30,32 +104,13 @@ def balanced_weights(task: Task, y: torch.Tensor) -> tuple[float, ...]:
     Inverse class frequency (classification, segmentation), negatives over positives per label
     (multilabel), or the share of negative pixels as the positive weight (edges, saliency).
     """
-    if task.kind in ("classification", "segmentation"):
-        labels = y[y != IGNORE_INDEX]
-        counts = torch.bincount(labels.flatten(), minlength=task.out).double()
-        total = float(counts.sum())
-        # Classes absent from training never appear as a target: their weight is moot (1).
-        return tuple(total / (task.out * c) if c > 0 else 1.0 for c in counts.tolist())
-    if task.kind == "multilabel":
-        known = torch.isfinite(y)
-        pos = torch.nan_to_num(y).double().sum(0)
-        neg = known.double().sum(0) - pos
-        return tuple(
-            n / p if p > 0 else 1.0 for n, p in zip(neg.tolist(), pos.tolist(), strict=True)
-        )
-    if task.kind in BINARY_DENSE:
-        valid = y >= 0
-        rate = float((y[valid] > 0.5).double().mean()) if valid.any() else 0.5
-        return (min(max(1.0 - rate, 0.01), 0.99),)
-    raise ValueError(f"a {task.kind} task takes no weights")
+    return weights_from(task, label_stats(task, y))
 
 
-def resolve_weights(bench: Benchmark) -> Benchmark:
-    """``bench`` with each ``weights="balanced"`` replaced by numbers from its training split."""
-    if not any(t.weights == "balanced" for t in bench.tasks):
-        return bench
+def resolve_weights(bench: Benchmark, train: Mapping[str, Stats]) -> Benchmark:
+    """``bench`` with each ``weights="balanced"`` replaced by numbers from ``train``'s stats."""
     tasks = tuple(
-        dataclasses.replace(t, weights=balanced_weights(t, bench.train.targets[t.name]))
+        dataclasses.replace(t, weights=weights_from(t, train[t.name]))
         if t.weights == "balanced"
         else t
         for t in bench.tasks
@@ -63,50 +118,57 @@ def resolve_weights(bench: Benchmark) -> Benchmark:
     return dataclasses.replace(bench, tasks=tasks)
 
 
-def _trivial_output(task: Task, y: torch.Tensor) -> torch.Tensor:
-    """One sample's constant prediction, from training labels ``y`` (batch first)."""
+def trivial_output(task: Task, stats: Stats, shape: tuple[int, ...]) -> torch.Tensor:
+    """One sample's constant prediction (of ``shape``), from training :func:`label_stats`."""
     if task.kind in ("classification", "segmentation"):
-        labels = y[y != IGNORE_INDEX]
-        majority = int(torch.bincount(labels.flatten(), minlength=task.out).argmax())
         logits = torch.zeros(task.out)
-        logits[majority] = 1.0
-        return (
-            logits
-            if task.kind == "classification"
-            else logits.view(-1, 1, 1).expand(-1, *y.shape[1:])
+        logits[int(stats["counts"].argmax())] = 1.0
+        return logits.view(-1, *[1] * (len(shape) - 1)).expand(shape)
+    if task.kind in ("multilabel", "regression"):
+        known = stats["known"]
+        mean = torch.where(known > 0, stats["sum"] / known.clamp_min(1), 0.0)
+        out: torch.Tensor = (
+            torch.where(mean > 0.5, 1.0, -1.0) if task.kind == "multilabel" else mean
         )
-    if task.kind == "multilabel":
-        return torch.where(y.double().nanmean(0) > 0.5, 1.0, -1.0).float()
-    if task.kind == "regression":
-        return torch.nan_to_num(y.double().nanmean(0)).float()
+        return out.float()
     if task.kind == "depth":
-        valid = y > 0
-        mean = float(y[valid].double().mean()) if valid.any() else 1.0
-        return torch.full(tuple(y.shape[1:]), mean)
+        return torch.full(shape, _rate(stats) if float(stats["known"]) > 0 else 1.0)
     if task.kind == "normals":
-        direction = y.double().mean(dim=(0, 2, 3))
-        direction = direction / direction.norm().clamp_min(1e-12)
-        out: torch.Tensor = direction.float().view(3, 1, 1).expand(3, *y.shape[2:])
-        return out
-    valid = y >= 0  # binary dense: the constant probability of the training positive rate
-    rate = float((y[valid] > 0.5).double().mean()) if valid.any() else 0.5
-    rate = min(max(rate, 1e-4), 1 - 1e-4)
-    return torch.full(tuple(y.shape[1:]), math.log(rate / (1 - rate)))
+        direction: torch.Tensor = stats["sum"] / stats["sum"].norm().clamp_min(1e-12)
+        return direction.float().view(3, 1, 1).expand(shape)
+    rate = min(max(_rate(stats), 1e-4), 1 - 1e-4)  # binary dense: the training positive rate
+    return torch.full(shape, math.log(rate / (1 - rate)))
 
 
-def trivial_scores(bench: Benchmark, split: Split | None = None) -> dict[str, float]:
+def _output_shape(task: Task, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+    return (task.out, *input_shape[1:]) if task.dense else (task.out,)
+
+
+def trivial_scores_of(
+    tasks: Sequence[Task],
+    train: Mapping[str, Stats],
+    val: Source,
+    input_shape: tuple[int, ...],
+) -> tuple[dict[str, float], dict[str, Stats]]:
+    """Each task's primary metric on ``val`` for its trivial predictor, and ``val``'s stats."""
+    meters = {t.name: TaskMeter(t) for t in tasks}
+    ones = {t.name: trivial_output(t, train[t.name], _output_shape(t, input_shape)) for t in tasks}
+    stats: dict[str, Stats | None] = {t.name: None for t in tasks}
+    for _, _, targets in val.batches(sequential(len(val), 256, val.plan_device)):
+        for t in tasks:
+            y = targets[t.name].cpu()
+            meters[t.name].update(ones[t.name].expand(len(y), *ones[t.name].shape), y)
+            stats[t.name] = add_stats(stats[t.name], label_stats(t, y))
+    scores = {name: m.compute()[m.task.primary] for name, m in meters.items()}
+    return scores, {k: v for k, v in stats.items() if v is not None}
+
+
+def trivial_scores(bench: Benchmark, split: SplitData | None = None) -> dict[str, float]:
     """Each task's primary metric on ``split`` (validation) for its trivial predictor."""
-    split = split or bench.val
-    scores = {}
-    for task in bench.tasks:
-        one = _trivial_output(task, bench.train.targets[task.name])
-        meter = TaskMeter(task)
-        target = split.targets[task.name]
-        for start in range(0, len(target), 256):
-            y = target[start : start + 256]
-            meter.update(one.expand(len(y), *one.shape), y)
-        scores[task.name] = meter.compute()[task.primary]
-    return scores
+    cpu = torch.device("cpu")
+    train = read_stats(bench.tasks, open_split(bench, "train", cpu, train=False))
+    val = open_split(bench, "val", cpu) if split is None else open_data(split, bench, "val", cpu)
+    return trivial_scores_of(bench.tasks, train, val, bench.input_shape)[0]
 
 
 def beats(task: Task, score: float, trivial: float) -> bool:

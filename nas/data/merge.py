@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import torch
+from torch.utils.data import Dataset
 
 from nas.data.benchmark import SPLITS, Benchmark, BenchmarkError, Split
+from nas.data.split import SplitData
 from nas.data.tasks import IGNORE_INDEX, Task, labelled
 from nas.model.backbones.registry import BackboneSpec
 
@@ -62,8 +65,8 @@ def merge_benchmarks(
             holds targets for the tasks that set is labelled for.
         backbone: the suggested backbone, or None for the default.
     """
-    splits = {s: merge_splits(tasks, input_shape, *(p[s] for p in parts)) for s in SPLITS}
-    return Benchmark(name, tuple(input_shape), tuple(tasks), backbone=backbone, **splits)
+    train, val, test = (merge_splits(tasks, input_shape, *(p[s] for p in parts)) for s in SPLITS)
+    return Benchmark(name, tuple(input_shape), tuple(tasks), train, val, test, backbone=backbone)
 
 
 def keep_labels(bench: Benchmark, shares: Mapping[str, float], seed: int) -> Benchmark:
@@ -83,6 +86,11 @@ def keep_labels(bench: Benchmark, shares: Mapping[str, float], seed: int) -> Ben
             f"--labels names tasks {unknown}; benchmark {bench.name!r} has {names}"
         )
     train = bench.train
+    if not isinstance(train, Split):
+        raise BenchmarkError(
+            f"--labels needs a training split held as tensors; benchmark {bench.name!r} "
+            "streams a Dataset (hide its labels in the Dataset itself)"
+        )
     targets = dict(train.targets)
     for i, task in enumerate(bench.tasks):
         if task.name not in shares:
@@ -97,6 +105,20 @@ def keep_labels(bench: Benchmark, shares: Mapping[str, float], seed: int) -> Ben
     return dataclasses.replace(bench, train=dataclasses.replace(train, targets=targets))
 
 
+class TaskView(Dataset[tuple[torch.Tensor, dict[str, torch.Tensor]]]):
+    """A Dataset whose items keep only the targets of ``names``."""
+
+    def __init__(self, data: Dataset[Any], names: Sequence[str]) -> None:
+        self.data, self.names = data, list(names)
+
+    def __len__(self) -> int:
+        return len(self.data)  # type: ignore[arg-type]
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        x, targets = self.data[i]
+        return x, {n: targets[n] for n in self.names}
+
+
 def keep_tasks(bench: Benchmark, names: Sequence[str]) -> Benchmark:
     """``bench`` with only the tasks ``names``, in the benchmark's own order.
 
@@ -109,7 +131,9 @@ def keep_tasks(bench: Benchmark, names: Sequence[str]) -> Benchmark:
         raise BenchmarkError(f"--tasks names tasks {unknown}; benchmark {bench.name!r} has {have}")
     tasks = tuple(t for t in bench.tasks if t.name in names)
 
-    def only(split: Split) -> Split:
+    def only(split: SplitData) -> SplitData:
+        if not isinstance(split, Split):
+            return TaskView(split, [t.name for t in tasks])
         kept = {t.name: split.targets[t.name] for t in tasks}
         return dataclasses.replace(split, targets=kept)
 

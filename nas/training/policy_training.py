@@ -17,7 +17,7 @@ training resumes from its last checkpoint and goes on exactly as it would have.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -148,20 +148,25 @@ def train_policy(
         initial=done, total=schedule.iterations, disable=not progress, leave=False,
     )  # fmt: skip
     net.train()
-    for i in bar:
+
+    def plan() -> Iterator[tuple[torch.Tensor, int]]:
+        for i in range(done + 1, schedule.iterations + 1):
+            step = schedule.at(i)
+            # Augmentation follows the pass over the data, as an epoch does in train().
+            stream = {"warmup": 1, "weights": 2, "policy": 3}[step.phase]
+            epoch = stream * 1_000_000 + step.pass_number
+            yield _indices(step, len(train), how.batch_size, how.seed), epoch
+
+    for i, (_, x, targets) in zip(bar, train.batches(plan(), seed=how.seed), strict=True):
         step = schedule.at(i)
         torch.manual_seed(how.seed * 1_000_003 + i)  # this iteration's Gumbel noise
-        idx = _indices(step, len(train), how.batch_size, how.seed).to(device)
-        x = train.x[idx]
         learned = policy.learned(step.unlocked)
         train_policy_now = step.phase == "policy"
         net.requires_grad_(not train_policy_now)
         policy.requires_grad_(train_policy_now)
         gates = policy.gates(step.temperature, step.unlocked, how.hard)
         out = gated_forward(net, x, gates, learned)
-        loss = torch.stack(
-            [t.compute_loss(out[t.name], train.targets[t.name][idx]) for t in tasks]
-        ).sum()
+        loss = torch.stack([t.compute_loss(out[t.name], targets[t.name]) for t in tasks]).sum()
         if train_policy_now:
             loss = loss + how.sparsity * policy.sparsity_loss(step.unlocked)
             loss = loss + how.sharing * policy.sharing_loss()

@@ -16,7 +16,9 @@ from typing import Any
 import torch
 
 from nas.core.layout import Layout
-from nas.data.benchmark import Benchmark, Split
+from nas.data.benchmark import Benchmark
+from nas.data.source import Source, open_split
+from nas.data.split import BenchmarkError
 from nas.data.tasks import Task
 from nas.model.backbones.base import Backbone
 from nas.model.backbones.registry import BackboneError, BackboneSpec, backbone_from_dict
@@ -30,14 +32,17 @@ Metrics = dict[str, dict[str, float]]
 
 @dataclass(frozen=True)
 class Problem:
-    """Everything fixed for one study; the training and validation splits live on ``device``."""
+    """Everything fixed for one study; the training and validation splits read onto ``device``.
+
+    ``train`` augments (when the benchmark does) only when asked for an epoch's batches.
+    """
 
     benchmark: Benchmark
     backbone_spec: BackboneSpec
     backbone: Backbone
     device: torch.device
-    train: Split
-    val: Split
+    train: Source
+    val: Source
 
     @classmethod
     def prepare(cls, bench: Benchmark, spec: BackboneSpec | None, device: torch.device) -> Problem:
@@ -46,27 +51,70 @@ class Problem:
         Raises:
             BackboneError: the backbone cannot be built or does not fit the inputs.
         """
-        from nas.data.health import resolve_weights
-
-        bench = resolve_weights(bench)  # "balanced" weights become numbers, stored as such
         spec = spec or bench.backbone_spec()
         backbone = spec.create(bench.input_shape)
         try:
             feature_shapes(backbone, bench.input_shape)
         except ValueError as err:
             raise BackboneError(f"backbone {spec.name!r}: {err}") from None
-        # Resident for the whole process: no per-step host copies.
-        return cls(bench, spec, backbone, device, bench.train.to(device), bench.val.to(device))
+        # Opened once for the whole process: resident data stays on the device, a streamed
+        # split keeps its loader workers.
+        train, val = open_split(bench, "train", device), open_split(bench, "val", device)
+        problem = cls(bench, spec, backbone, device, train, val)
+        if any(t.weights == "balanced" for t in bench.tasks):
+            from nas.data.health import resolve_weights
+
+            # "balanced" weights become numbers, stored as such.
+            stats = problem.train_stats
+            problem = dataclasses.replace(problem, benchmark=resolve_weights(bench, stats))
+            problem.__dict__["train_stats"] = stats  # one pass over the labels, not two
+        return problem
 
     @functools.cached_property
+    def train_stats(self) -> dict[str, Any]:
+        """Each task's label statistics over the training split (one pass, when first needed)."""
+        from nas.data.health import read_stats
+
+        stats = read_stats(self.tasks, self.train)
+        _need_labels(stats, "train", self.benchmark.name)
+        return stats
+
+    @functools.cached_property
+    def _trivial_and_val(self) -> tuple[dict[str, float], dict[str, Any]]:
+        from nas.data.health import trivial_scores_of
+
+        scores, val = trivial_scores_of(
+            self.tasks, self.train_stats, self.val, self.benchmark.input_shape
+        )
+        _need_labels(val, "val", self.benchmark.name)
+        return scores, val
+
+    @property
     def trivial(self) -> dict[str, float]:
         """Each task's trivial-predictor score on validation (see nas.data.health).
 
         Computed when first needed: a search needs it, the confirm stage and export do not.
         """
-        from nas.data.health import trivial_scores
+        return self._trivial_and_val[0]
 
-        return trivial_scores(self.benchmark)
+    def label_shares(self) -> dict[str, dict[str, float]]:
+        """Per task, the share of each split's samples that carry its label.
+
+        Training and validation as the search reads them; test only when it is resident
+        (counting a streamed test split would read it whole).
+        """
+        splits = {"train": self.train_stats, "val": self._trivial_and_val[1]}
+        test = self.benchmark.label_shares()
+        return {
+            t.name: {
+                **{
+                    name: float(stats[t.name]["labelled"]) / max(1, int(stats[t.name]["n"]))
+                    for name, stats in splits.items()
+                },
+                **{k: v for k, v in test[t.name].items() if k == "test"},
+            }
+            for t in self.tasks
+        }
 
     def beaten(self, primary: Mapping[str, float]) -> dict[str, bool]:
         """For each task, whether ``primary`` beats its trivial predictor (see nas.data.health)."""
@@ -105,9 +153,9 @@ class Problem:
         """Block executions, parameters and FLOPs of ``layout``'s network."""
         return cost(layout, self.backbone, self.heads, self.benchmark.input_shape)
 
-    def test_split(self) -> Split:
-        """The held-out split, on the device. Only the confirm stage may call this."""
-        return self.benchmark.test.to(self.device)
+    def test_split(self) -> Source:
+        """The held-out split, read onto the device. Only the confirm stage may call this."""
+        return open_split(self.benchmark, "test", self.device)
 
     def describe(self) -> dict[str, Any]:
         """Backbone, tasks and input shape: enough to rebuild any network without the data.
@@ -123,6 +171,15 @@ class Problem:
             "backbone": backbone,
             "tasks": [dataclasses.asdict(t) for t in self.tasks],
         }
+
+
+def _need_labels(stats: Mapping[str, Mapping[str, Any]], split: str, bench: str) -> None:
+    for task, s in stats.items():
+        if int(s["labelled"]) == 0:
+            raise BenchmarkError(
+                f"benchmark {bench!r}, split {split!r}, task {task!r}: no sample has a label; "
+                "every split needs some labels for each task"
+            )
 
 
 def network_from_description(

@@ -30,6 +30,7 @@ from torch import nn
 
 from nas.core.layout import Layout
 from nas.data.benchmark import Split
+from nas.data.source import Resident, Source
 from nas.model.backbones.base import Backbone, head_of, stem_of
 from nas.model.heads import HeadSpec
 from nas.model.network import Rows, feature_shapes, plan
@@ -164,7 +165,9 @@ class FairSampler:
 
 
 @torch.no_grad()
-def recalibrate(net: nn.Module, split: Split, images: int, batch_size: int, seed: int) -> None:
+def recalibrate(
+    net: nn.Module, split: Split | Source, images: int, batch_size: int, seed: int
+) -> None:
     """Re-estimate every batch-norm statistic of ``net`` on ``images`` training images.
 
     Statistics are reset and averaged over the batches (momentum None: a plain mean), in train
@@ -179,12 +182,16 @@ def recalibrate(net: nn.Module, split: Split, images: int, batch_size: int, seed
         m.momentum = None
     was_training = net.training
     net.train()
+    source = split if isinstance(split, Source) else Resident(split, split.x.device)
     gen = torch.Generator().manual_seed(seed)
-    order = torch.randperm(len(split), generator=gen)[: min(images, len(split))]
-    for start in range(0, len(order), batch_size):
-        idx = order[start : start + batch_size]
-        if len(idx) > 1 or start == 0:  # a last batch of one image says little, may not run
-            net(split.x[idx.to(split.x.device)])
+    order = torch.randperm(len(source), generator=gen)[: min(images, len(source))]
+    plan = [
+        order[start : start + batch_size]
+        for start in range(0, len(order), batch_size)
+        if start == 0 or len(order) - start > 1  # a last batch of one image says little
+    ]
+    for _, x, _ in source.batches(plan):
+        net(x)
     for m, momentum in zip(norms, momenta, strict=True):
         m.momentum = momentum
     net.train(was_training)

@@ -1,8 +1,9 @@
 """Train and evaluate one multi-task network; model-agnostic, and blind to Optuna.
 
-The trainer keeps the whole benchmark resident on the device (no per-step host copies), uses
-bf16 autocast on CUDA where supported (fp16 with loss scaling otherwise), and reports each
-epoch's validation metrics through a callback, which may stop training by raising.
+The trainer reads its splits through :mod:`nas.data.source` (resident tensors indexed on the
+device, or a Dataset streamed through a DataLoader: the same batches either way), uses bf16
+autocast on CUDA where supported (fp16 with loss scaling otherwise), and reports each epoch's
+validation metrics through a callback, which may stop training by raising.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from torch import nn
 from nas.core.errors import UserError
 from nas.data.benchmark import Split
 from nas.data.metrics import TaskMeter
+from nas.data.source import Resident, Source, sequential
 from nas.data.tasks import Task
 from nas.model.combine import METHODS, make_combiner
 
@@ -58,10 +60,15 @@ class TrainConfig:
     backbone_lr_mult: float = 1.0  # backbone (stem and blocks) lr = lr x this; heads get lr
     bn_mode: Literal["train", "frozen"] = "train"  # frozen: backbone BN keeps its statistics
     channels_last: bool = True  # NHWC memory layout for image networks on CUDA
+    # At most this many batches per epoch (each epoch a fresh shuffle); None: the whole split.
+    # For data sets so large that an epoch is a unit of time rather than of data.
+    steps_per_epoch: int | None = None
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError("epochs and batch_size must be at least 1")
+        if self.steps_per_epoch is not None and self.steps_per_epoch < 1:
+            raise ValueError(f"steps_per_epoch must be at least 1, got {self.steps_per_epoch}")
         if not self.lr > 0:
             raise ValueError(f"lr must be positive, got {self.lr}")
         if not self.backbone_lr_mult > 0:
@@ -108,25 +115,30 @@ def autocast_for(device: torch.device, enabled: bool) -> torch.autocast:
     return torch.autocast("cuda", dtype=dtype)
 
 
+def as_source(data: Split | Source) -> Source:
+    """``data`` as a :class:`Source`; a resident split is read where its tensors are."""
+    return data if isinstance(data, Source) else Resident(data, data.x.device)
+
+
 @torch.no_grad()
 def evaluate(
     net: nn.Module,
-    split: Split,
+    split: Split | Source,
     tasks: Sequence[Task],
     batch_size: int = 256,
     amp: bool = True,
 ) -> Metrics:
-    """Every metric of every task over the whole split (already on the network's device)."""
+    """Every metric of every task over the whole split (read onto the network's device)."""
+    source = as_source(split)
     was_training = net.training
     net.eval()
     meters = {t.name: TaskMeter(t) for t in tasks}
-    with autocast_for(split.x.device, amp):
-        for start in range(0, len(split), batch_size):
-            out = net(split.x[start : start + batch_size])
+    with autocast_for(source.device, amp):
+        plan = sequential(len(source), batch_size, source.plan_device)
+        for _, x, targets in source.batches(plan):
+            out = net(x)
             for t in tasks:
-                meters[t.name].update(
-                    out[t.name], split.targets[t.name][start : start + batch_size]
-                )
+                meters[t.name].update(out[t.name], targets[t.name])
     net.train(was_training)
     return {name: m.compute() for name, m in meters.items()}
 
@@ -191,15 +203,14 @@ def optimizer_for(
 
 
 def cuda_setup(
-    net: nn.Module, split: Split, config: TrainConfig
+    net: nn.Module, device: torch.device, images: bool, config: TrainConfig
 ) -> tuple[torch.amp.GradScaler, bool]:
     """Loss scaling for fp16 autocast (GPUs without bf16), and whether to train channels-last.
 
     NHWC lets cuDNN use tensor cores without transposes; on the CPU it is rarely faster. The
     network is converted here; :func:`batches` converts the inputs.
     """
-    device = split.x.device
-    nhwc = config.channels_last and device.type == "cuda" and split.x.dim() == 4
+    nhwc = config.channels_last and device.type == "cuda" and images
     if nhwc:
         net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     fp16 = device.type == "cuda" and config.amp and not torch.cuda.is_bf16_supported()
@@ -207,55 +218,62 @@ def cuda_setup(
 
 
 def batches(
-    split: Split, order: torch.Tensor, batch_size: int, nhwc: bool
-) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """``(indices, inputs)`` of each batch of ``order``, in channels-last layout when ``nhwc``."""
-    for start in range(0, len(order), batch_size):
-        idx = order[start : start + batch_size]
-        x = split.x[idx]
-        yield idx, x.contiguous(memory_format=torch.channels_last) if nhwc else x
+    source: Source, order: torch.Tensor, batch_size: int, nhwc: bool, epoch: int, seed: int
+) -> Iterator[tuple[torch.Tensor, dict[str, torch.Tensor]]]:
+    """``(inputs, targets)`` of each batch of ``order``, channels-last when ``nhwc``.
+
+    Augmented as the source does for ``epoch`` and ``seed``.
+    """
+    plan = (order[start : start + batch_size] for start in range(0, len(order), batch_size))
+    for _, x, targets in source.batches(plan, epoch=epoch, seed=seed):
+        yield x.contiguous(memory_format=torch.channels_last) if nhwc else x, targets
 
 
 def train(
     net: nn.Module,
-    train_split: Split,
-    val_split: Split,
+    train_split: Split | Source,
+    val_split: Split | Source,
     tasks: Sequence[Task],
     config: TrainConfig,
     on_epoch: EpochCallback | None = None,
 ) -> TrainResult:
     """Train ``net`` in place on ``train_split``; evaluate on ``val_split`` after every epoch.
 
-    Both splits must already be on the network's device. ``on_epoch`` gets the result so far
-    after each epoch (``epochs`` counts from 1); it may raise to stop training (e.g. to prune).
+    Both splits are read onto the network's device (a resident Split must already be there).
+    Sample ``i`` of epoch ``e`` is augmented (where the source augments) from the generator of
+    ``(config.seed, e, i)``, so a rerun or resume sees the same batches. ``on_epoch`` gets the
+    result so far after each epoch (``epochs`` counts from 1); it may raise to stop training
+    (e.g. to prune).
     Epochs before ``config.score_from`` are not scored; without ``on_epoch`` only the last is.
 
     Raises:
         DivergedError: the loss became NaN or infinite; the message names the epoch.
     """
-    device = train_split.x.device
+    train_src, val_src = as_source(train_split), as_source(val_split)
+    device = train_src.device
     gen = torch.Generator(device="cpu").manual_seed(config.seed)
     names = [t.name for t in tasks]
     combiner = make_combiner(config.loss_weighting, names).to(device)
-    steps_per_epoch = math.ceil(len(train_split) / config.batch_size)
+    steps_per_epoch = math.ceil(len(train_src) / config.batch_size)
+    if config.steps_per_epoch is not None:
+        steps_per_epoch = min(steps_per_epoch, config.steps_per_epoch)
     opt, sched = optimizer_for(net, config, combiner.trained_parameters(), steps_per_epoch)
     own = {id(p) for p in combiner.trained_parameters()}
     params = [p for g in opt.param_groups for p in g["params"] if id(p) not in own]
-    scaler, nhwc = cuda_setup(net, train_split, config)
+    scaler, nhwc = cuda_setup(net, device, len(train_src.input_shape) == 3, config)
     train_s = eval_s = 0.0
     metrics: Metrics = {}
     set_train_mode(net, config)
     for epoch in range(1, config.epochs + 1):
         start = time.perf_counter()
-        order = torch.randperm(len(train_split), generator=gen).to(device)
+        order = torch.randperm(len(train_src), generator=gen)[: steps_per_epoch * config.batch_size]
+        order = order.to(train_src.plan_device)
         total = torch.zeros((), device=device)
         per_task = torch.zeros(len(names), device=device)
-        for idx, x in batches(train_split, order, config.batch_size, nhwc):
+        for x, targets in batches(train_src, order, config.batch_size, nhwc, epoch, config.seed):
             with autocast_for(device, config.amp):
                 out = net(x)
-            losses = {
-                t.name: t.compute_loss(out[t.name], train_split.targets[t.name][idx]) for t in tasks
-            }
+            losses = {t.name: t.compute_loss(out[t.name], targets[t.name]) for t in tasks}
             opt.zero_grad(set_to_none=True)
             loss = combiner.backward(losses, params, scaler)
             scaler.step(opt)
@@ -274,7 +292,7 @@ def train(
         if epoch < config.epochs and (on_epoch is None or epoch < config.score_from):
             continue  # nobody reads this epoch's score: spare the validation pass
         start = time.perf_counter()
-        metrics = evaluate(net, val_split, tasks, amp=config.amp)
+        metrics = evaluate(net, val_src, tasks, amp=config.amp)
         set_train_mode(net, config)  # evaluate() restores plain train mode
         eval_s += time.perf_counter() - start
         if on_epoch is not None:

@@ -90,7 +90,7 @@ def test_one_hot_gates_give_the_outputs_of_the_layout_they_select() -> None:
         for t, c in enumerate(row):
             gates[t, d, 2 if c is None else c] = 1.0
     learned = torch.tensor([False, True, True])
-    x = problem.train.x[:4]
+    x = problem.benchmark.train.x[:4]
     with torch.no_grad():
         got, want = gated_forward(net, x, gates, learned), net(x, rows)
     for task in tasks:

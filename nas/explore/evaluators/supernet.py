@@ -112,7 +112,8 @@ class SupernetEvaluator(Evaluator):
         weighting = Equal([t.name for t in problem.tasks]).to(device)
         steps = math.ceil(len(train) / config.batch_size)
         opt, sched = optimizer_for(net, config, (), steps)
-        scaler, nhwc = cuda_setup(net, train, config)  # as train(): fp16 scaling, NHWC on CUDA
+        # As train(): fp16 scaling, NHWC on CUDA.
+        scaler, nhwc = cuda_setup(net, device, len(train.input_shape) == 3, config)
         sampler, gen = FairSampler(space, self.seed), torch.Generator().manual_seed(self.seed)
         first = 1
         if start is not None:  # continue exactly where the last saved epoch ended
@@ -131,17 +132,16 @@ class SupernetEvaluator(Evaluator):
         )  # fmt: skip
         set_train_mode(net, config)
         for epoch in bar:
-            order = torch.randperm(len(train), generator=gen).to(device)
+            order = torch.randperm(len(train), generator=gen).to(train.plan_device)
             total = torch.zeros((), device=device)
-            for idx, x in batches(train, order, config.batch_size, nhwc):
+            for x, targets in batches(train, order, config.batch_size, nhwc, epoch, self.seed):
                 opt.zero_grad(set_to_none=True)
                 # The sandwich: the independent layout trains every copy, then a fair sample.
                 for rows in (both, sampler.draw()[1]):
                     with autocast_for(device, True):
                         out = net(x, rows)
                     losses = {
-                        t.name: t.compute_loss(out[t.name], train.targets[t.name][idx])
-                        for t in problem.tasks
+                        t.name: t.compute_loss(out[t.name], targets[t.name]) for t in problem.tasks
                     }
                     loss = weighting.combine(losses)
                     scaler.scale(loss).backward()  # type: ignore[no-untyped-call]

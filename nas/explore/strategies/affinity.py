@@ -108,7 +108,7 @@ class Affinity(Strategy):
                 pick = torch.randperm(
                     len(problem.train), generator=torch.Generator().manual_seed(config.seed)
                 )
-                x = problem.train.x[pick[: self.images].to(problem.train.x.device)]
+                _, x, _ = next(problem.train.batches([pick[: self.images]]))
                 self.affinity = affinity(representations(net, x)).cpu()
                 spent += time.perf_counter() - begun
                 context.state.save({"epoch": 2, "epochs": 2, "model": net.state_dict(),

@@ -20,6 +20,7 @@ import nas.training.train
 from nas.app.cli import main
 from nas.core.layout import Layout
 from nas.data.benchmark import load_benchmark
+from nas.data.source import Resident
 from nas.runtime.session import OnnxModel
 from nas.study import confirmed, open_storage, study_config
 from nas.study.outcome.confirm import confirm_name
@@ -50,7 +51,8 @@ def test_the_test_split_is_read_once_after_every_run(
     events: list[str] = []
 
     def is_test(split: Any) -> bool:
-        return split.x.shape == test_x.shape and bool(torch.equal(split.x.cpu(), test_x))
+        x = split.split.x if isinstance(split, Resident) else split.x
+        return x.shape == test_x.shape and bool(torch.equal(x.cpu(), test_x))
 
     real_evaluate, real_test_split = nas.training.train.evaluate, Problem.test_split
 

@@ -1,0 +1,243 @@
+"""Streamed against resident data: trial throughput side by side, and peak memory against size.
+
+**Throughput.** One training run (the trainer mtl-nas uses for every trial: train, then
+validate) on the same synthetic on-disk data set, once read into memory and indexed on the device
+(resident) and once streamed from the memory-mapped file through the DataLoader (workers,
+pinned memory on CUDA, one batch prefetched). Two sizes: NYUv2-like (288x384 RGB, ResNet-18,
+segmentation and depth) and digits-like (1x16x16, the small conv backbone, three classifiers).
+The two modes alternate over ``--repeats`` rounds on one warm source each (workers already up,
+as in a study, where the sources live for the whole process); the medians' ratio is printed,
+with the share of the streamed run the trainer spent waiting for a batch.
+
+**Memory.** Peak resident memory (``ru_maxrss``) of the same trial, in a fresh process each, on
+on-disk data sets of 10k, 100k and 1M digits-like samples (uint8 images, one memory-mapped
+file): the same number of training steps each, so only the data set's size differs. The main
+process and its loader worker are reported apart.
+
+    python bench/data.py [--device cpu|cuda] [--repeats N] [--sizes 10000,100000,1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from nas.core.layout import Layout
+from nas.data.benchmark import Benchmark
+from nas.data.source import Source, open_split
+from nas.data.tasks import Task
+from nas.model.backbones.registry import BackboneSpec
+from nas.training.problem import Problem
+from nas.training.train import TrainConfig, train
+
+SHAPES = {"nyuv2-like": (3, 288, 384), "digits-like": (1, 16, 16)}
+
+
+class OnDisk(Dataset[Any]):
+    """Items from ``images.npy`` (N, H, W, C) uint8, opened lazily in the reading process."""
+
+    def __init__(self, path: Path, start: int, stop: int, dense: bool) -> None:
+        self.path, self.start, self.stop, self.dense = path, start, stop, dense
+        self.images: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return self.stop - self.start
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        if self.images is None:
+            self.images = np.load(self.path, mmap_mode="r")
+        x = torch.from_numpy(np.array(self.images[self.start + i])).permute(2, 0, 1).float() / 255
+        if self.dense:  # labels made from the pixels: 13 classes, and a depth map
+            seg = (x[0] * 12.99).long()
+            return x, {"seg": seg, "depth": x[1:2] + 0.1}
+        bright = x.mean()
+        return x, {f"c{k}": ((bright * (k + 2)) % 1 * 4).long().clamp(0, 3) for k in range(3)}
+
+
+def make_file(folder: Path, n: int, shape: tuple[int, ...], seed: int = 0) -> Path:
+    """``n`` random smooth uint8 images of ``shape`` (C, H, W), written in chunks."""
+    path = folder / f"images_{n}_{'x'.join(map(str, shape))}.npy"
+    if path.exists():
+        return path
+    c, h, w = shape
+    out = np.lib.format.open_memmap(path, mode="w+", dtype=np.uint8, shape=(n, h, w, c))
+    rng = np.random.default_rng(seed)
+    for start in range(0, n, 50_000):
+        m = min(50_000, n - start)
+        coarse = rng.integers(0, 256, (m, max(1, h // 4), max(1, w // 4), c), dtype=np.uint8)
+        out[start : start + m] = coarse.repeat(4, axis=1).repeat(4, axis=2)[:, :h, :w]
+    out.flush()
+    return path
+
+
+def benchmark(path: Path, n: int, size: str) -> Benchmark:
+    """A benchmark on the file: the first 80% train, then 10% val and 10% test."""
+    dense = size == "nyuv2-like"
+    a, b = int(0.8 * n), int(0.9 * n)
+    if dense:
+        tasks: tuple[Task, ...] = (Task("seg", "segmentation", 13), Task("depth", "depth"))
+        backbone = BackboneSpec("resnet18")
+    else:
+        tasks = tuple(Task(f"c{k}", "classification", 4) for k in range(3))
+        backbone = BackboneSpec("conv", {"widths": (16, 16, 32, 32), "strides": (1, 1, 2, 1)})
+    train, val, test = (OnDisk(path, lo, hi, dense) for lo, hi in ((0, a), (a, b), (b, n)))
+    return Benchmark(size, SHAPES[size], tasks, train, val, test, backbone=backbone)
+
+
+class Timed(Source):
+    """A source that counts the seconds its reader waited for each batch."""
+
+    def __init__(self, inner: Source) -> None:
+        self.inner, self.waited = inner, 0.0
+        self.device, self.plan_device = inner.device, inner.plan_device
+        self.input_shape = inner.input_shape
+
+    def __len__(self) -> int:
+        return len(self.inner)
+
+    def batches(
+        self, plan: Iterable[Any], epoch: int | None = None, seed: int = 0
+    ) -> Iterator[Any]:
+        it = self.inner.batches(plan, epoch, seed)
+        while True:
+            start = time.perf_counter()
+            try:
+                batch = next(it)
+            except StopIteration:
+                return
+            self.waited += time.perf_counter() - start
+            yield batch
+
+
+def _trial(problem: Problem, train_src: Source, val_src: Source, config: TrainConfig) -> float:
+    torch.manual_seed(0)
+    net = problem.build(Layout.hard_sharing(problem.benchmark.task_names, problem.backbone.depth))
+    net.to(problem.device)
+    start = time.perf_counter()
+    train(net, train_src, val_src, problem.tasks, config)
+    if problem.device.type == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - start
+
+
+def throughput(folder: Path, device: torch.device, size: str, repeats: int) -> None:
+    """Samples per second of a whole trial, streamed over resident, warm sources."""
+    n, batch, steps = (480, 8, 6) if size == "nyuv2-like" else (40_000, 128, 120)
+    if device.type == "cuda":
+        n, steps = (n * 4, steps * 4) if size == "nyuv2-like" else (n, steps)
+    path = make_file(folder, n, SHAPES[size])
+    bench = benchmark(path, n, size)
+    problem = Problem.prepare(bench.validate(), None, device)
+    config = TrainConfig(epochs=1, batch_size=batch, steps_per_epoch=steps, amp=True)
+    val_n = min(len(problem.val), steps * batch // 4)  # validation a quarter of the training
+    modes: dict[str, tuple[Source, Source]] = {}
+    for mode in ("resident", "streamed"):
+        sub = Benchmark(bench.name, bench.input_shape, bench.tasks, bench.train,
+                        _head(bench.val, val_n), bench.test, bench.backbone)  # fmt: skip
+        modes[mode] = (Timed(open_split(sub, "train", device, mode=mode)),
+                       open_split(sub, "val", device, mode=mode))  # fmt: skip
+        _trial(problem, *modes[mode], config)  # warm-up: workers up, kernels chosen
+    seconds: dict[str, list[float]] = {m: [] for m in modes}
+    waited: dict[str, list[float]] = {m: [] for m in modes}
+    for _ in range(repeats):
+        for mode, (tr, va) in modes.items():
+            assert isinstance(tr, Timed)
+            tr.waited = 0.0
+            seconds[mode].append(_trial(problem, tr, va, config))
+            waited[mode].append(tr.waited)
+    samples = steps * batch + val_n
+    rate = {m: samples / statistics.median(s) for m, s in seconds.items()}
+    wait = {m: statistics.median(w) / statistics.median(seconds[m]) for m, w in waited.items()}
+    ratio = rate["streamed"] / rate["resident"]
+    print(f"  {size:12s} {samples} samples/trial: resident {rate['resident']:8.1f}/s, "
+          f"streamed {rate['streamed']:8.1f}/s, streamed/resident {ratio:.2f}"
+          f"  (waiting for batches: resident {100 * wait['resident']:.0f}%, "
+          f"streamed {100 * wait['streamed']:.0f}% of the trial)")  # fmt: skip
+
+
+def _head(data: Any, n: int) -> Any:
+    return torch.utils.data.Subset(data, range(n))
+
+
+def rss_child(folder: Path, n: int, device: str) -> None:
+    """One streamed trial on an ``n``-sample file (this process), then its peak memory as JSON."""
+    path = make_file(folder, n, SHAPES["digits-like"])
+    bench = benchmark(path, n, "digits-like")
+    bench = Benchmark(bench.name, bench.input_shape, bench.tasks, bench.train,
+                      _head(bench.val, 2_000), bench.test, bench.backbone)  # fmt: skip
+    problem = Problem.prepare(bench.validate(), None, torch.device(device))
+    config = TrainConfig(epochs=2, batch_size=128, steps_per_epoch=100)
+    train_src = open_split(bench, "train", problem.device, mode="streamed")
+    val_src = open_split(bench, "val", problem.device, mode="streamed")
+    _trial(problem, train_src, val_src, config)
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(json.dumps({"main_mib": own, "worker_mib": workers}))
+
+
+def memory(folder: Path, device: str, sizes: list[int]) -> None:
+    """Peak memory of the same trial over data sets of each size, each in a fresh process."""
+    base = None
+    for n in sizes:
+        make_file(folder, n, SHAPES["digits-like"])  # written before, not counted in the trial
+        out = subprocess.run(
+            [sys.executable, __file__, "--rss-child", str(n), "--folder", str(folder),
+             "--device", device],
+            capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+        got = json.loads(out.strip().splitlines()[-1])
+        base = base or got
+        print(f"  {n:>9,} samples: main {got['main_mib']:7.1f} MiB "
+              f"({got['main_mib'] / base['main_mib']:.2f}x of the first), "
+              f"loader worker {got['worker_mib']:7.1f} MiB "
+              f"({got['worker_mib'] / base['worker_mib']:.2f}x)")  # fmt: skip
+
+
+def main() -> None:
+    # The trial's sources are opened here with an explicit mode; the problem's own must not read
+    # a data set into memory first.
+    os.environ["MTLNAS_DATA"] = "streamed"
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument("--folder", help="where the data files go (default: a temporary folder)")
+    parser.add_argument("--only", choices=["throughput", "memory"])
+    parser.add_argument("--rss-child", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(args.folder or tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        if args.rss_child:
+            rss_child(folder, args.rss_child, args.device)
+            return
+        device = torch.device(args.device)
+        print(f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads")
+        if args.only in (None, "throughput"):
+            print("whole-trial throughput (train then validate), median of "
+                  f"{args.repeats} alternating rounds:")  # fmt: skip
+            for size in SHAPES:
+                throughput(folder, device, size, args.repeats)
+        if args.only in (None, "memory"):
+            print("peak memory of one streamed trial (200 steps of 128, 2,000 validation samples):")
+            memory(folder, args.device, [int(s) for s in args.sizes.split(",")])
+
+
+if __name__ == "__main__":
+    main()
