@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -48,19 +47,39 @@ SHAPES = {"nyuv2-like": (3, 288, 384), "digits-like": (1, 16, 16)}
 
 
 class OnDisk(Dataset[Any]):
-    """Items from ``images.npy`` (N, H, W, C) uint8, opened lazily in the reading process."""
+    """Items from ``images.npy`` (N, H, W, C) uint8, opened lazily in the reading process.
 
-    def __init__(self, path: Path, start: int, stop: int, dense: bool) -> None:
+    ``reader``: ``mmap`` maps the file (the pages read stay mapped into the process, as page
+    cache the kernel may drop); ``pread`` reads each sample's bytes with one system call.
+    """
+
+    def __init__(self, path: Path, start: int, stop: int, dense: bool, reader: str) -> None:
         self.path, self.start, self.stop, self.dense = path, start, stop, dense
+        self.reader = reader
         self.images: np.ndarray | None = None
+        self.fd: int | None = None
 
     def __len__(self) -> int:
         return self.stop - self.start
 
+    def _pixels(self, i: int) -> np.ndarray:
+        if self.reader == "mmap":
+            if self.images is None:
+                self.images = np.load(self.path, mmap_mode="r")
+            return np.array(self.images[i])
+        if self.fd is None:
+            header = np.load(self.path, mmap_mode="r")  # where the data start; nothing read
+            self.offset, self.sample_shape = int(header.offset), header.shape[1:]
+            del header
+            self.fd = os.open(self.path, os.O_RDONLY)
+        size = int(np.prod(self.sample_shape))
+        raw = os.pread(self.fd, size, self.offset + i * size)
+        pixels: np.ndarray = np.frombuffer(raw, dtype=np.uint8).reshape(self.sample_shape)
+        return pixels
+
     def __getitem__(self, i: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        if self.images is None:
-            self.images = np.load(self.path, mmap_mode="r")
-        x = torch.from_numpy(np.array(self.images[self.start + i])).permute(2, 0, 1).float() / 255
+        pixels = self._pixels(self.start + i)
+        x = torch.from_numpy(pixels.copy()).permute(2, 0, 1).float() / 255
         if self.dense:  # labels made from the pixels: 13 classes, and a depth map
             seg = (x[0] * 12.99).long()
             return x, {"seg": seg, "depth": x[1:2] + 0.1}
@@ -84,7 +103,7 @@ def make_file(folder: Path, n: int, shape: tuple[int, ...], seed: int = 0) -> Pa
     return path
 
 
-def benchmark(path: Path, n: int, size: str) -> Benchmark:
+def benchmark(path: Path, n: int, size: str, reader: str = "mmap") -> Benchmark:
     """A benchmark on the file: the first 80% train, then 10% val and 10% test."""
     dense = size == "nyuv2-like"
     a, b = int(0.8 * n), int(0.9 * n)
@@ -94,7 +113,7 @@ def benchmark(path: Path, n: int, size: str) -> Benchmark:
     else:
         tasks = tuple(Task(f"c{k}", "classification", 4) for k in range(3))
         backbone = BackboneSpec("conv", {"widths": (16, 16, 32, 32), "strides": (1, 1, 2, 1)})
-    train, val, test = (OnDisk(path, lo, hi, dense) for lo, hi in ((0, a), (a, b), (b, n)))
+    train, val, test = (OnDisk(path, lo, hi, dense, reader) for lo, hi in ((0, a), (a, b), (b, n)))
     return Benchmark(size, SHAPES[size], tasks, train, val, test, backbone=backbone)
 
 
@@ -121,6 +140,29 @@ class Timed(Source):
                 return
             self.waited += time.perf_counter() - start
             yield batch
+
+
+def _status_mib(status: str) -> dict[str, float]:
+    """Peak resident memory, and now: anonymous (the process's own) and file-backed (mapped
+    files, here the memory-mapped data: page cache the kernel may drop), in MiB."""
+    fields = {line.split(":")[0]: line.split() for line in status.splitlines() if ":" in line}
+    mib = {k: int(fields[k][1]) / 1024 for k in ("VmHWM", "RssAnon", "RssFile") if k in fields}
+    return {"peak_mib": mib["VmHWM"], "anon_mib": mib["RssAnon"], "file_mib": mib["RssFile"]}
+
+
+def children() -> list[dict[str, float]]:
+    """This process's child processes (the loader workers): memory (MiB) and CPU seconds."""
+    me, tick, found = os.getpid(), os.sysconf("SC_CLK_TCK"), []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            if int(stat[1]) != me:  # field 4, the parent
+                continue
+            status = Path(f"/proc/{pid}/status").read_text()
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        found.append({**_status_mib(status), "cpu_s": (int(stat[11]) + int(stat[12])) / tick})
+    return found
 
 
 def _trial(problem: Problem, train_src: Source, val_src: Source, config: TrainConfig) -> float:
@@ -153,12 +195,16 @@ def throughput(folder: Path, device: torch.device, size: str, repeats: int) -> N
         _trial(problem, *modes[mode], config)  # warm-up: workers up, kernels chosen
     seconds: dict[str, list[float]] = {m: [] for m in modes}
     waited: dict[str, list[float]] = {m: [] for m in modes}
+    worker_cpu: list[float] = []
     for _ in range(repeats):
         for mode, (tr, va) in modes.items():
             assert isinstance(tr, Timed)
             tr.waited = 0.0
+            before = sum(c["cpu_s"] for c in children())
             seconds[mode].append(_trial(problem, tr, va, config))
             waited[mode].append(tr.waited)
+            if mode == "streamed":
+                worker_cpu.append(sum(c["cpu_s"] for c in children()) - before)
     samples = steps * batch + val_n
     rate = {m: samples / statistics.median(s) for m, s in seconds.items()}
     wait = {m: statistics.median(w) / statistics.median(seconds[m]) for m, w in waited.items()}
@@ -166,17 +212,20 @@ def throughput(folder: Path, device: torch.device, size: str, repeats: int) -> N
     print(f"  {size:12s} {samples} samples/trial: resident {rate['resident']:8.1f}/s, "
           f"streamed {rate['streamed']:8.1f}/s, streamed/resident {ratio:.2f}"
           f"  (waiting for batches: resident {100 * wait['resident']:.0f}%, "
-          f"streamed {100 * wait['streamed']:.0f}% of the trial)")  # fmt: skip
+          f"streamed {100 * wait['streamed']:.0f}% of the trial; loader workers used "
+          f"{statistics.median(worker_cpu):.1f} CPU-s per "
+          f"{statistics.median(seconds['streamed']):.1f} s trial, "
+          f"{os.cpu_count()} cores)")  # fmt: skip
 
 
 def _head(data: Any, n: int) -> Any:
     return torch.utils.data.Subset(data, range(n))
 
 
-def rss_child(folder: Path, n: int, device: str) -> None:
+def rss_child(folder: Path, n: int, device: str, reader: str) -> None:
     """One streamed trial on an ``n``-sample file (this process), then its peak memory as JSON."""
     path = make_file(folder, n, SHAPES["digits-like"])
-    bench = benchmark(path, n, "digits-like")
+    bench = benchmark(path, n, "digits-like", reader)
     bench = Benchmark(bench.name, bench.input_shape, bench.tasks, bench.train,
                       _head(bench.val, 2_000), bench.test, bench.backbone)  # fmt: skip
     problem = Problem.prepare(bench.validate(), None, torch.device(device))
@@ -184,27 +233,33 @@ def rss_child(folder: Path, n: int, device: str) -> None:
     train_src = open_split(bench, "train", problem.device, mode="streamed")
     val_src = open_split(bench, "val", problem.device, mode="streamed")
     _trial(problem, train_src, val_src, config)
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(json.dumps({"main_mib": own, "worker_mib": workers}))
+    own = _status_mib(Path("/proc/self/status").read_text())
+    worker = max(children(), key=lambda c: c["peak_mib"])  # still running: read from /proc
+    print(json.dumps({"main": own, "worker": worker}))
 
 
-def memory(folder: Path, device: str, sizes: list[int]) -> None:
+def memory(folder: Path, device: str, sizes: list[int], reader: str) -> None:
     """Peak memory of the same trial over data sets of each size, each in a fresh process."""
+    print(f" reading samples by {reader}:")
     base = None
     for n in sizes:
         make_file(folder, n, SHAPES["digits-like"])  # written before, not counted in the trial
         out = subprocess.run(
             [sys.executable, __file__, "--rss-child", str(n), "--folder", str(folder),
-             "--device", device],
+             "--device", device, "--reader", reader],
             capture_output=True, text=True, check=True,
         ).stdout  # fmt: skip
         got = json.loads(out.strip().splitlines()[-1])
         base = base or got
-        print(f"  {n:>9,} samples: main {got['main_mib']:7.1f} MiB "
-              f"({got['main_mib'] / base['main_mib']:.2f}x of the first), "
-              f"loader worker {got['worker_mib']:7.1f} MiB "
-              f"({got['worker_mib'] / base['worker_mib']:.2f}x)")  # fmt: skip
+        parts = []
+        for who in ("main", "worker"):
+            m, b = got[who], base[who]
+            parts.append(
+                f"{who} peak {m['peak_mib']:6.1f} MiB ({m['peak_mib'] / b['peak_mib']:.2f}x), "
+                f"own {m['anon_mib']:6.1f} ({m['anon_mib'] / b['anon_mib']:.2f}x) + mapped files "
+                f"{m['file_mib']:6.1f}"
+            )
+        print(f"  {n:>9,} samples: " + "; ".join(parts))
 
 
 def main() -> None:
@@ -219,13 +274,15 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--folder", help="where the data files go (default: a temporary folder)")
     parser.add_argument("--only", choices=["throughput", "memory"])
+    parser.add_argument("--readers", default="mmap,pread", help="how the data set reads samples")
+    parser.add_argument("--reader", default="mmap", help=argparse.SUPPRESS)
     parser.add_argument("--rss-child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(args.folder or tmp)
         folder.mkdir(parents=True, exist_ok=True)
         if args.rss_child:
-            rss_child(folder, args.rss_child, args.device)
+            rss_child(folder, args.rss_child, args.device, args.reader)
             return
         device = torch.device(args.device)
         print(f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads")
@@ -236,7 +293,8 @@ def main() -> None:
                 throughput(folder, device, size, args.repeats)
         if args.only in (None, "memory"):
             print("peak memory of one streamed trial (200 steps of 128, 2,000 validation samples):")
-            memory(folder, args.device, [int(s) for s in args.sizes.split(",")])
+            for reader in args.readers.split(","):
+                memory(folder, args.device, [int(s) for s in args.sizes.split(",")], reader)
 
 
 if __name__ == "__main__":

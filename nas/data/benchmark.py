@@ -124,6 +124,8 @@ class Benchmark:
 _REGISTRY = Registry(
     "benchmark",
     {
+        "celeba": "nas.data.datasets.celeba:celeba",
+        "cityscapes": "nas.data.datasets.cityscapes:cityscapes",
         "digits": "nas.data.datasets.digits:digits",
         "nyuv2": "nas.data.datasets.nyuv2:nyuv2",
         "scenes": "nas.data.datasets.scenes:scenes",

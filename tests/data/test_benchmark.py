@@ -80,9 +80,11 @@ def test_nyuv2_fixture(tmp_path: Path) -> None:
     bench = load_benchmark("nyuv2", root=str(tmp_path))
     assert bench.input_shape == (3, 8, 12)
     assert (len(bench.train), len(bench.val), len(bench.test)) == (3, 1, 2)
-    assert bench.train.targets["segmentation"].dtype == torch.int64
-    assert bench.train.targets["depth"].shape == (3, 1, 8, 12)
-    assert bench.test.targets["normals"].shape == (2, 3, 8, 12)
+    x, targets = bench.train[0]  # a Dataset: each sample read from its files when asked for
+    assert x.shape == (3, 8, 12) and x.dtype == torch.float32
+    assert targets["segmentation"].dtype == torch.int64
+    assert targets["depth"].shape == (1, 8, 12)
+    assert bench.test[1][1]["normals"].shape == (3, 8, 12)
 
 
 def test_nyuv2_errors(tmp_path: Path) -> None:
