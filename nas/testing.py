@@ -1,7 +1,8 @@
 """Contract checks for plug-ins: the cases every built-in passes, for yours to pass too.
 
-mtl-nas's own tests run them over every registered search space, strategy, evaluator and
-backbone; a plug-in's tests call them the same way (as Optuna ships its sampler test cases)::
+mtl-nas's own tests run them over every registered search space, strategy, evaluator,
+backbone and task kind; a plug-in's tests call them the same way (as Optuna ships its sampler
+test cases)::
 
     from nas.testing import check_space, check_strategy
     from my_pkg.spaces import Mine
@@ -23,6 +24,9 @@ import optuna
 import torch
 
 from nas.core.layout import Layout
+from nas.data.kinds import Kind, kind_of
+from nas.data.metrics import TaskMeter
+from nas.data.tasks import Task
 from nas.explore.config import SearchConfig
 from nas.explore.evaluators import Candidate, Evaluation, Evaluator, Preparation
 from nas.explore.strategies import Strategy
@@ -31,7 +35,14 @@ from nas.model.backbones.measure import block_cost
 from nas.training.problem import Problem
 from search_spaces import SearchSpace
 
-__all__ = ["MemoryState", "check_backbone", "check_evaluator", "check_space", "check_strategy"]
+__all__ = [
+    "MemoryState",
+    "check_backbone",
+    "check_evaluator",
+    "check_kind",
+    "check_space",
+    "check_strategy",
+]
 
 
 class MemoryState:
@@ -189,3 +200,77 @@ def check_backbone(backbone: Backbone, input_shape: tuple[int, ...]) -> None:
                 f"{name}: skipping block {d} gives {tuple(skipped.shape)}, running it "
                 f"{tuple(x.shape)}"
             )
+
+
+def check_kind(kind: Kind, out: int = 3, hw: tuple[int, ...] = (6, 8)) -> None:
+    """The task-kind contract: formats, markers, losses, metrics, statistics and geometry agree.
+
+    ``kind`` must be registered (:func:`nas.data.kinds.register_kind`); ``out`` is used where
+    the kind does not fix it, ``hw`` for dense kinds.
+    """
+    name = f"kind {kind.name!r}"
+    assert kind_of(kind.name) is not None, f"{name}: register it before checking it"
+    task = Task("t", kind.name, max(out, kind.min_out))
+    out, hw = task.out, hw if kind.dense else ()
+    gen = torch.Generator().manual_seed(0)
+    y = kind.example(out, 4, hw, gen)
+    none = kind.unlabelled(out, 4, hw)
+    for what, t in (("example", y), ("unlabelled", none)):
+        assert tuple(t.shape) == (4, *kind.target_shape(out, hw)), f"{name}: {what} shape"
+        assert t.dtype == kind.dtype, f"{name}: {what} is {t.dtype}, not {kind.dtype}"
+        assert kind.value_problem(t, out) is None, f"{name}: {what} refused by value_problem"
+    assert bool(kind.labelled(y).all()), f"{name}: an example sample is not labelled"
+    assert not bool(kind.labelled(none).any()), f"{name}: an unlabelled marker counts as a label"
+    shape = kind.output_shape(out, hw)
+    pred = torch.randn((4, *shape), generator=gen, requires_grad=True)
+    loss = kind.loss(task, pred, y)
+    assert loss.dim() == 0 and math.isfinite(float(loss.detach())), f"{name}: loss {loss}"
+    loss.backward()  # type: ignore[no-untyped-call]
+    assert pred.grad is not None and bool(torch.isfinite(pred.grad).all()), f"{name}: gradient"
+    empty = kind.loss(task, pred.detach(), none)
+    assert float(empty) == 0.0, f"{name}: a batch without labels has loss {float(empty)}, not 0"
+    meter = TaskMeter(task)
+    meter.update(pred.detach()[:2], y[:2])
+    meter.update(pred.detach()[2:], none[2:])  # unlabelled samples count in no metric
+    scores = meter.compute()
+    assert list(scores) == list(kind.metrics), f"{name}: scores {list(scores)}"
+    assert all(math.isfinite(v) for v in scores.values()), f"{name}: scores {scores}"
+    alone = TaskMeter(task)
+    alone.update(pred.detach()[:2], y[:2])
+    assert alone.compute() == scores, f"{name}: unlabelled samples changed the metrics"
+    both = kind.label_stats(torch.cat([y, none]), out)
+    parts = [kind.label_stats(y, out), kind.label_stats(none, out)]
+    assert set(both) == set(parts[0]), f"{name}: label_stats keys differ between batches"
+    for k in both:
+        assert torch.allclose(both[k].double(), (parts[0][k] + parts[1][k]).double()), (
+            f"{name}: label_stats[{k!r}] does not add up over batches"
+        )
+    trivial = kind.trivial(task, both, shape)
+    assert tuple(trivial.shape) == shape, f"{name}: trivial output {tuple(trivial.shape)}"
+    if kind.weights != "none":
+        w = kind.balanced(task, both)
+        n = 1 if kind.weights == "positive" else out
+        assert len(w) == n and all(math.isfinite(v) for v in w), f"{name}: balanced {w}"
+    assert isinstance(kind.output_meaning(out), str) and kind.output_meaning(out)
+    _check_transform(kind, name, y[0], none[0])
+
+
+def _check_transform(kind: Kind, name: str, y: torch.Tensor, none: torch.Tensor) -> None:
+    def same(t: torch.Tensor, mode: str) -> torch.Tensor:
+        return t.clone()
+
+    def crop(t: torch.Tensor, mode: str) -> torch.Tensor:  # the top-left half, blown up
+        small = t[..., : t.shape[-2] // 2, : t.shape[-1] // 2]
+        big = torch.nn.functional.interpolate(
+            small.reshape(1, -1, *small.shape[-2:]).float(), size=t.shape[-2:], mode="nearest"
+        )
+        return big.reshape(t.shape).to(t.dtype)
+
+    kept = kind.transform(y, same, 1.0, False)
+    assert torch.equal(kept, y), f"{name}: transform without scale or flip changed the target"
+    twice = kind.transform(kind.transform(y, same, 1.0, True), same, 1.0, True)
+    assert torch.equal(twice, y), f"{name}: flipping twice is not the identity"
+    zoomed = kind.transform(y, crop, 2.0, True)
+    assert zoomed.shape == y.shape and zoomed.dtype == y.dtype, f"{name}: transform shape/type"
+    marker = kind.transform(none, crop, 2.0, True)
+    assert not bool(kind.labelled(marker[None]).any()), f"{name}: a moved marker became a label"

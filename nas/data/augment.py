@@ -1,10 +1,11 @@
 """Joint augmentation of a training sample: the input and every dense target move together.
 
 The transform MTAN and LibMTL train NYUv2 and Cityscapes with: a random scale-crop (a window
-``1/s`` of the image at a random place, resized back; depth divided by ``s``, as the scene came
-``s`` times closer) and a horizontal flip (the normals' x component negated, as the surface
-turned with the image). The input is resized bilinearly, every target by nearest neighbour, so
-class indices stay integers and the unlabelled markers (-1, 0 depth, zero normals) stay markers.
+``1/s`` of the image at a random place, resized back) and a horizontal flip. The input is resized
+bilinearly; each target moves as its kind says (``Kind.transform``): dense targets by nearest
+neighbour, so class indices stay integers and the unlabelled markers (-1, 0 depth, zero normals)
+stay markers; depth divided by ``s``, as the scene came ``s`` times closer; the normals' x
+component negated by the flip, as the surface turned with the image.
 
 Randomness comes only from the generator it is given; mtl-nas seeds that from (seed, epoch,
 sample index) (:func:`nas.data.source.sample_generator`), so a sample's augmented copy is the
@@ -48,7 +49,7 @@ class ScaleCropFlip:
             raise BenchmarkError(f"augment: scales must be at least 1, got {list(scales)}")
         if not 0 <= flip <= 1:
             raise BenchmarkError(f"augment: flip is a probability in [0, 1], got {flip}")
-        self.kinds = {t.name: t.kind for t in tasks}
+        self.tasks = {t.name: t for t in tasks}
         self.scales = tuple(float(s) for s in scales)
         self.flip = float(flip)
 
@@ -66,20 +67,14 @@ class ScaleCropFlip:
         out = _window(x, top, left, ch, cw, (h, w), "bilinear")
         if flip:
             out = out.flip(-1)
+
+        def window(y: torch.Tensor, mode: str) -> torch.Tensor:
+            return _window(y, top, left, ch, cw, (h, w), mode)
+
         moved: Targets = {}
         for name, y in targets.items():
-            kind = self.kinds.get(name)
-            if kind not in ("segmentation", "depth", "normals", "edges", "saliency"):
-                moved[name] = y
-                continue
-            z = _window(y, top, left, ch, cw, (h, w), "nearest")
-            if kind == "depth":
-                z = z / scale  # the crop shows the scene `scale` times closer (0 stays unknown)
-            if flip:
-                z = z.flip(-1)
-                if kind == "normals":
-                    z = z * torch.tensor([-1.0, 1.0, 1.0], device=z.device).view(3, 1, 1)
-            moved[name] = z
+            task = self.tasks.get(name)
+            moved[name] = y if task is None else task.spec.transform(y, window, scale, flip)
         return out, moved
 
 

@@ -18,7 +18,7 @@ from nas.data.benchmark import Benchmark
 from nas.data.metrics import TaskMeter
 from nas.data.source import Source, open_data, open_split, sequential
 from nas.data.split import SplitData
-from nas.data.tasks import BINARY_DENSE, IGNORE_INDEX, Task, labelled
+from nas.data.tasks import Task, labelled
 
 __all__ = [
     "MARGIN",
@@ -44,23 +44,8 @@ Stats = dict[str, torch.Tensor]
 def label_stats(task: Task, y: torch.Tensor) -> Stats:
     """What the labels ``y`` (batch first) say, as sums: add two batches' to get both's."""
     y = y.cpu()
-    stats: Stats = {"labelled": labelled(task, y).sum(), "n": torch.tensor(len(y))}
-    if task.kind in ("classification", "segmentation"):
-        labels = y[y != IGNORE_INDEX]
-        stats["counts"] = torch.bincount(labels.flatten(), minlength=task.out)
-    elif task.kind in ("multilabel", "regression"):
-        known = torch.isfinite(y)
-        stats["sum"] = torch.nan_to_num(y).double().sum(0)
-        stats["known"] = known.double().sum(0)
-    elif task.kind == "depth":
-        valid = y > 0
-        stats["sum"], stats["known"] = y[valid].double().sum(), valid.sum()
-    elif task.kind == "normals":
-        stats["sum"] = y.double().sum(dim=(0, 2, 3))
-    else:  # binary dense
-        valid = y >= 0
-        stats["sum"], stats["known"] = (y[valid] > 0.5).double().sum(), valid.sum()
-    return stats
+    stats = task.spec.label_stats(y, task.out)
+    return {**stats, "labelled": labelled(task, y).sum(), "n": torch.tensor(len(y))}
 
 
 def add_stats(a: Stats | None, b: Stats) -> Stats:
@@ -77,25 +62,9 @@ def read_stats(tasks: Sequence[Task], source: Source, batch_size: int = 256) -> 
     return {k: v for k, v in out.items() if v is not None}
 
 
-def _rate(stats: Stats) -> float:
-    return float(stats["sum"]) / float(stats["known"]) if float(stats["known"]) > 0 else 0.5
-
-
 def weights_from(task: Task, stats: Stats) -> tuple[float, ...]:
     """Balanced weights from a split's :func:`label_stats` (see :func:`balanced_weights`)."""
-    if task.kind in ("classification", "segmentation"):
-        counts = stats["counts"].double()
-        total = float(counts.sum())
-        # Classes absent from training never appear as a target: their weight is moot (1).
-        return tuple(total / (task.out * c) if c > 0 else 1.0 for c in counts.tolist())
-    if task.kind == "multilabel":
-        pos, neg = stats["sum"], stats["known"] - stats["sum"]
-        return tuple(
-            n / p if p > 0 else 1.0 for n, p in zip(neg.tolist(), pos.tolist(), strict=True)
-        )
-    if task.kind in BINARY_DENSE:
-        return (min(max(1.0 - _rate(stats), 0.01), 0.99),)
-    raise ValueError(f"a {task.kind} task takes no weights")
+    return task.spec.balanced(task, stats)
 
 
 def balanced_weights(task: Task, y: torch.Tensor) -> tuple[float, ...]:
@@ -120,28 +89,11 @@ def resolve_weights(bench: Benchmark, train: Mapping[str, Stats]) -> Benchmark:
 
 def trivial_output(task: Task, stats: Stats, shape: tuple[int, ...]) -> torch.Tensor:
     """One sample's constant prediction (of ``shape``), from training :func:`label_stats`."""
-    if task.kind in ("classification", "segmentation"):
-        logits = torch.zeros(task.out)
-        logits[int(stats["counts"].argmax())] = 1.0
-        return logits.view(-1, *[1] * (len(shape) - 1)).expand(shape)
-    if task.kind in ("multilabel", "regression"):
-        known = stats["known"]
-        mean = torch.where(known > 0, stats["sum"] / known.clamp_min(1), 0.0)
-        out: torch.Tensor = (
-            torch.where(mean > 0.5, 1.0, -1.0) if task.kind == "multilabel" else mean
-        )
-        return out.float()
-    if task.kind == "depth":
-        return torch.full(shape, _rate(stats) if float(stats["known"]) > 0 else 1.0)
-    if task.kind == "normals":
-        direction: torch.Tensor = stats["sum"] / stats["sum"].norm().clamp_min(1e-12)
-        return direction.float().view(3, 1, 1).expand(shape)
-    rate = min(max(_rate(stats), 1e-4), 1 - 1e-4)  # binary dense: the training positive rate
-    return torch.full(shape, math.log(rate / (1 - rate)))
+    return task.spec.trivial(task, stats, shape)
 
 
 def _output_shape(task: Task, input_shape: tuple[int, ...]) -> tuple[int, ...]:
-    return (task.out, *input_shape[1:]) if task.dense else (task.out,)
+    return task.spec.output_shape(task.out, tuple(input_shape[1:]))
 
 
 def trivial_scores_of(

@@ -16,7 +16,7 @@ from torch.utils.data import Dataset
 
 from nas.data.benchmark import SPLITS, Benchmark, BenchmarkError, Split
 from nas.data.split import SplitData
-from nas.data.tasks import IGNORE_INDEX, Task, labelled
+from nas.data.tasks import Task, labelled
 from nas.model.backbones.registry import BackboneSpec
 
 __all__ = ["keep_labels", "keep_tasks", "merge_benchmarks", "merge_splits", "unlabelled"]
@@ -24,16 +24,7 @@ __all__ = ["keep_labels", "keep_tasks", "merge_benchmarks", "merge_splits", "unl
 
 def unlabelled(task: Task, n: int, input_shape: Sequence[int]) -> torch.Tensor:
     """Targets for ``n`` samples that carry no label for ``task`` (its kind's marker)."""
-    hw = tuple(input_shape[1:])
-    if task.kind == "classification":
-        return torch.full((n,), IGNORE_INDEX, dtype=torch.int64)
-    if task.kind == "segmentation":
-        return torch.full((n, *hw), IGNORE_INDEX, dtype=torch.int64)
-    if task.kind in ("multilabel", "regression"):
-        return torch.full((n, task.out), float("nan"))
-    if task.kind in ("depth", "normals"):
-        return torch.zeros((n, task.out, *hw))
-    return torch.full((n, 1, *hw), float(IGNORE_INDEX))  # edges, saliency
+    return task.spec.unlabelled(task.out, n, tuple(input_shape[1:]))
 
 
 def merge_splits(tasks: Sequence[Task], input_shape: Sequence[int], *parts: Split) -> Split:

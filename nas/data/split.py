@@ -14,7 +14,7 @@ import torch
 from torch.utils.data import Dataset
 
 from nas.core.errors import UserError
-from nas.data.tasks import IGNORE_INDEX, Task, labelled
+from nas.data.tasks import Task, labelled
 
 __all__ = [
     "BenchmarkError",
@@ -58,21 +58,11 @@ SplitData: TypeAlias = "Split | Dataset[Any]"
 
 def target_shape(task: Task, input_shape: tuple[int, ...]) -> tuple[int, ...]:
     """One sample's target shape for ``task`` (see :mod:`nas.data.tasks`)."""
-    hw = tuple(input_shape[1:])
-    return {
-        "classification": (),
-        "multilabel": (task.out,),
-        "regression": (task.out,),
-        "segmentation": hw,
-        "depth": (1, *hw),
-        "normals": (3, *hw),
-        "edges": (1, *hw),
-        "saliency": (1, *hw),
-    }[task.kind]
+    return task.spec.target_shape(task.out, tuple(input_shape[1:]))
 
 
 def _dtype(task: Task) -> torch.dtype:
-    return torch.int64 if task.kind in ("classification", "segmentation") else torch.float32
+    return task.spec.dtype
 
 
 def check_dataset(
@@ -165,37 +155,17 @@ def check_split(
 
 
 def check_target(where: str, task: Task, y: torch.Tensor, n: int, shape: tuple[int, ...]) -> None:
+    """One task's targets of a resident split: shape, type, then the kind's value checks."""
     want = target_shape(task, shape)
     if not isinstance(y, torch.Tensor) or tuple(y.shape) != (n, *want):
         got = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
         raise BenchmarkError(f"{where}: field 'targets' has shape {got}, expected {(n, *want)}")
-    integer = task.kind in ("classification", "segmentation")
-    if integer and y.dtype != torch.int64:
-        raise BenchmarkError(f"{where}: field 'targets' must be int64 class indices, not {y.dtype}")
-    if not integer:
-        if y.dtype != torch.float32:
-            raise BenchmarkError(f"{where}: field 'targets' is {y.dtype}; give float32 (y.float())")
-        if torch.isinf(y).any():
-            raise BenchmarkError(f"{where}: field 'targets' holds infinite values")
-        if task.kind not in ("multilabel", "regression") and torch.isnan(y).any():
+    if y.dtype != task.spec.dtype:
+        if task.spec.dtype == torch.int64:
             raise BenchmarkError(
-                f"{where}: field 'targets' holds NaN (the unlabelled marker of a {task.kind} task "
-                "is " + ("0" if task.kind in ("depth", "normals") else "-1") + ")"
+                f"{where}: field 'targets' must be int64 class indices, not {y.dtype}"
             )
-    if integer:
-        ok = ((y >= 0) & (y < task.out)) | (y == IGNORE_INDEX)
-        if not ok.all():
-            raise BenchmarkError(
-                f"{where}: field 'targets' has class indices outside "
-                f"[0, {task.out}) (or -1 = unlabelled)"
-            )
-    if task.kind == "multilabel" and not ((y == 0) | (y == 1) | torch.isnan(y)).all():
-        raise BenchmarkError(
-            f"{where}: field 'targets' must be 0 or 1 (NaN = unlabelled) for a multilabel task"
-        )
-    if task.kind in ("edges", "saliency") and not ((y == 0) | (y == 1) | (y == -1)).all():
-        raise BenchmarkError(
-            f"{where}: field 'targets' must be 0 or 1 (or -1 = unlabelled) for a {task.kind} task"
-        )
-    if task.kind == "depth" and (y < 0).any():
-        raise BenchmarkError(f"{where}: field 'targets' has negative depth (0 = unknown)")
+        raise BenchmarkError(f"{where}: field 'targets' is {y.dtype}; give float32 (y.float())")
+    problem = task.spec.value_problem(y, task.out)
+    if problem is not None:
+        raise BenchmarkError(f"{where}: field 'targets' {problem}")
