@@ -141,6 +141,9 @@ def run(
     config, (problem, space) = stored, parts
     check_same_tasks(study, problem)
     confirm_top, confirm_seeds = stored_confirm_options(storage, study, confirm_top, confirm_seeds)
+    warning = problem.benchmark.protocol_warning()
+    if warning is not None:
+        print(warning, file=sys.stderr)
     for task, shares in problem.label_shares().items():
         if min(shares.values()) < 1:
             split_shares = ", ".join(f"{100 * v:.0f}% of {k}" for k, v in shares.items())
@@ -239,6 +242,9 @@ def confirm_stage(
     result = run_confirm(handle, problem, top, seeds, progress, retrain, repeats)
     flagged = flagged_tasks(handle.study, StudyRecord(handle.study).get(TRIVIAL_KEY))
     print(confirmed_table(result, flagged))
+    warning = problem.benchmark.protocol_warning()
+    if warning is not None:
+        print(warning, file=sys.stderr)
     print(
         f"next: {command_line('show', handle)}   |   "
         f"{command_line('export', handle, artifacts)} -o model.onnx"

@@ -10,9 +10,11 @@ __all__ = [
     "benchmark",
     "datasets",
     "health",
+    "kinds",
     "merge",
     "metrics",
     "source",
     "split",
+    "streamed",
     "tasks",
 ]

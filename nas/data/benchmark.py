@@ -54,6 +54,9 @@ class Benchmark:
             it); a small conv or MLP one fitted to the input when omitted.
         augment: a joint transform of one training sample, ``(input, targets, generator) ->
             (input, targets)`` (see :mod:`nas.data.augment`); never applied to val or test.
+        val_is_test: validation is the test split (a published protocol without a held-out
+            validation set, e.g. MTAN's): every search and confirm stage then warns that its
+            test numbers are not held out.
     """
 
     name: str
@@ -64,6 +67,18 @@ class Benchmark:
     test: SplitData
     backbone: BackboneSpec | None = field(default=None)
     augment: Callable[..., Any] | None = field(default=None, compare=False)
+    val_is_test: bool = False
+
+    def protocol_warning(self) -> str | None:
+        """The warning a search on this benchmark prints, or None."""
+        if not self.val_is_test:
+            return None
+        return (
+            f"warning: benchmark {self.name!r} validates on its test split (a protocol without "
+            "a held-out validation set): the search chooses on the images the confirm stage "
+            "tests, so its test numbers are not held out and compare only with numbers "
+            "published under that protocol"
+        )
 
     def task(self, name: str) -> Task:
         """The task called ``name``."""

@@ -307,5 +307,9 @@ def test_nyuv2_validation_share_is_an_option(tmp_path: Path) -> None:
     write_nyuv2(tmp_path, n_train=8)
     bench = load_benchmark("nyuv2", root=str(tmp_path), val_fraction=0.5)
     assert (len(bench.train), len(bench.val), len(bench.test)) == (4, 4, 2)
-    with pytest.raises(BenchmarkError, match=r"val_fraction must be a share in \(0, 1\)"):
-        load_benchmark("nyuv2", root=str(tmp_path), val_fraction=0)
+    with pytest.raises(BenchmarkError, match=r"val_fraction must be a share in \[0, 1\)"):
+        load_benchmark("nyuv2", root=str(tmp_path), val_fraction=1)
+    assert bench.protocol_warning() is None
+    mtan = load_benchmark("nyuv2", root=str(tmp_path), val_fraction=0)  # MTAN's protocol
+    assert (len(mtan.train), len(mtan.val), len(mtan.test)) == (8, 2, 2)
+    assert mtan.val is mtan.test and "validates on its test split" in str(mtan.protocol_warning())

@@ -11,7 +11,8 @@ from torch.utils.data import Dataset
 
 from nas.data.augment import ScaleCropFlip
 from nas.data.benchmark import Benchmark, BenchmarkError, Split, load_benchmark
-from nas.data.source import Resident, Source, SplitDataset, Streamed, open_split, sequential
+from nas.data.source import Resident, Source, SplitDataset, open_split, sequential
+from nas.data.streamed import Streamed
 from nas.data.tasks import Task
 from nas.training.problem import Problem
 from nas.training.train import TrainConfig, train
@@ -178,3 +179,27 @@ def test_a_split_that_is_neither_is_named() -> None:
     bench = load_benchmark("digits", size="tiny")
     with pytest.raises(BenchmarkError, match="expected a Split or a map-style torch Dataset"):
         dataclasses.replace(bench, test=[1, 2, 3]).validate()  # type: ignore[arg-type]
+
+
+def test_label_statistics_of_a_streamed_split_match_the_resident_ones(
+    scenes: Benchmark, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert isinstance(scenes.train, Split) and isinstance(scenes.val, Split)
+    streamed = dataclasses.replace(
+        scenes, train=SplitDataset(scenes.train), val=SplitDataset(scenes.val)
+    )
+    a = Problem.prepare(scenes, None, CPU)
+    monkeypatch.setenv("MTLNAS_DATA", "streamed")
+    b = Problem.prepare(streamed, None, CPU)
+    assert isinstance(a.train, Resident) and isinstance(b.train, Streamed)
+    assert a.trivial == b.trivial
+    assert a.label_shares() == {k: {**v, "test": 1.0} for k, v in b.label_shares().items()}
+
+
+def test_a_streamed_split_without_any_label_for_a_task_is_named(scenes: Benchmark) -> None:
+    assert isinstance(scenes.val, Split)
+    hidden = {**scenes.val.targets, "count": torch.full_like(scenes.val.targets["count"], -1)}
+    bench = dataclasses.replace(scenes, val=SplitDataset(Split(scenes.val.x, hidden)))
+    problem = Problem.prepare(bench.validate(), None, CPU)  # item 0 alone may lack a label
+    with pytest.raises(BenchmarkError, match="split 'val', task 'count': no sample has a label"):
+        _ = problem.trivial

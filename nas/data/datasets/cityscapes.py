@@ -35,7 +35,8 @@ def cityscapes(
     Args:
         root: the folder holding ``train/`` and ``val/``.
         seed: draws the validation hold-out.
-        val_fraction: the seeded share of ``train/`` held out for validation.
+        val_fraction: the seeded share of ``train/`` held out for validation; 0 is MTAN's
+            protocol (``val/`` validates as well as tests, and every search says so).
         classes: 7 (MTAN's and LibMTL's default) or 19 (``--benchmark-option classes=19``).
         augment: train with MTAN's random scale-crop and flip.
     """

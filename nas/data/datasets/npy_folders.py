@@ -217,16 +217,20 @@ def folder_benchmark(
     augment: bool,
     backbone: BackboneSpec,
 ) -> Benchmark:
-    """A benchmark of ``root/train`` (less a seeded validation share) and ``root/val`` (test)."""
+    """A benchmark of ``root/train`` (less a seeded validation share) and ``root/val`` (test).
+
+    ``val_fraction=0`` is MTAN's protocol: all of ``train/`` trains and ``val/`` is both the
+    validation and the test split (the benchmark says so: ``val_is_test``).
+    """
     name = spec.name
     if (
         isinstance(val_fraction, bool)
         or not isinstance(val_fraction, (int, float))
-        or not (0 < val_fraction < 1)
+        or not (0 <= val_fraction < 1)
     ):
         raise BenchmarkError(
-            f"benchmark {name!r}: val_fraction must be a share in (0, 1) of train/ held out "
-            f"for validation, got {val_fraction!r}"
+            f"benchmark {name!r}: val_fraction must be a share in [0, 1) of train/ held out "
+            f"for validation (0: MTAN's protocol, validating on val/), got {val_fraction!r}"
         )
     if not isinstance(augment, bool):
         raise BenchmarkError(f"benchmark {name!r}: augment is true or false, got {augment!r}")
@@ -242,13 +246,18 @@ def folder_benchmark(
             f"{name} folder {base}: val/ images are {test_hw}, train/ images {hw}; "
             "both splits need one size"
         )
-    n_val = max(1, round(val_fraction * len(ids)))
-    if n_val >= len(ids):
-        raise BenchmarkError(f"{name} folder {base}: too few training images ({len(ids)}) to split")
-    perm = np.random.default_rng(seed).permutation(len(ids))
-    val = NpyFolder(base / "train", [ids[k] for k in perm[:n_val]], spec)
-    train = NpyFolder(base / "train", [ids[k] for k in perm[n_val:]], spec)
     test = NpyFolder(base / "val", test_ids, spec)
+    if val_fraction == 0:  # MTAN's protocol: every training image trains, val/ validates too
+        train, val = NpyFolder(base / "train", ids, spec), test
+    else:
+        n_val = max(1, round(val_fraction * len(ids)))
+        if n_val >= len(ids):
+            raise BenchmarkError(
+                f"{name} folder {base}: too few training images ({len(ids)}) to split"
+            )
+        perm = np.random.default_rng(seed).permutation(len(ids))
+        val = NpyFolder(base / "train", [ids[k] for k in perm[:n_val]], spec)
+        train = NpyFolder(base / "train", [ids[k] for k in perm[n_val:]], spec)
     for split in (train, val, test):
         split.check_first()
     return Benchmark(
@@ -260,4 +269,5 @@ def folder_benchmark(
         test=test,
         backbone=backbone,
         augment=ScaleCropFlip(tasks) if augment else None,
+        val_is_test=val_fraction == 0,
     )

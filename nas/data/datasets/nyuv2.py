@@ -32,7 +32,9 @@ def nyuv2(
         root: the folder holding ``train/`` and ``val/``.
         seed: draws the validation hold-out.
         val_fraction: the seeded share of ``train/`` held out as the search's validation split
-            (``--benchmark-option val_fraction=0.2``); ``val/`` is always the test split.
+            (``--benchmark-option val_fraction=0.2``); ``val/`` is always the test split. 0 is
+            MTAN's protocol: all of ``train/`` trains and ``val/`` validates as well as tests
+            (every search then warns that its test numbers are not held out).
         augment: train with MTAN's random scale-crop and flip
             (:class:`nas.data.augment.ScaleCropFlip`), as MTAN and LibMTL do.
     """
