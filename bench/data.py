@@ -57,6 +57,7 @@ class OnDisk(Dataset[Any]):
         self.path, self.start, self.stop, self.dense = path, start, stop, dense
         self.reader = reader
         self.images: np.ndarray | None = None
+        self.labels: np.ndarray | None = None
         self.fd: int | None = None
 
     def __len__(self) -> int:
@@ -83,23 +84,35 @@ class OnDisk(Dataset[Any]):
         if self.dense:  # labels made from the pixels: 13 classes, and a depth map
             seg = (x[0] * 12.99).long()
             return x, {"seg": seg, "depth": x[1:2] + 0.1}
-        bright = x.mean()
-        return x, {f"c{k}": ((bright * (k + 2)) % 1 * 4).long().clamp(0, 3) for k in range(3)}
+        if self.labels is None:  # the classes, stored beside the images as a label file is
+            self.labels = np.load(_labels_path(self.path), mmap_mode="r")
+        y = torch.from_numpy(np.array(self.labels[self.start + i]))
+        return x, {"c0": y[0], "c1": y[1], "c2": y[2]}
+
+
+def _labels_path(images: Path) -> Path:
+    return images.with_name(images.name.replace("images_", "labels_"))
 
 
 def make_file(folder: Path, n: int, shape: tuple[int, ...], seed: int = 0) -> Path:
-    """``n`` random smooth uint8 images of ``shape`` (C, H, W), written in chunks."""
+    """``n`` random smooth uint8 images of ``shape`` (C, H, W), written in chunks, and three
+    4-class labels per image (from its brightness) in a second file."""
     path = folder / f"images_{n}_{'x'.join(map(str, shape))}.npy"
-    if path.exists():
+    if path.exists() and _labels_path(path).exists():
         return path
     c, h, w = shape
     out = np.lib.format.open_memmap(path, mode="w+", dtype=np.uint8, shape=(n, h, w, c))
+    labels = np.lib.format.open_memmap(_labels_path(path), mode="w+", dtype=np.int64, shape=(n, 3))
     rng = np.random.default_rng(seed)
     for start in range(0, n, 50_000):
         m = min(50_000, n - start)
         coarse = rng.integers(0, 256, (m, max(1, h // 4), max(1, w // 4), c), dtype=np.uint8)
         out[start : start + m] = coarse.repeat(4, axis=1).repeat(4, axis=2)[:, :h, :w]
+        bright = coarse.reshape(m, -1).mean(axis=1) / 255
+        classes = [((bright * (k + 2)) % 1 * 4).astype(np.int64).clip(0, 3) for k in range(3)]
+        labels[start : start + m] = np.stack(classes, axis=1)
     out.flush()
+    labels.flush()
     return path
 
 

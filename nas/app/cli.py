@@ -101,6 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"mtl-nas {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    data_env = (
+        "how data are read (environment): MTLNAS_DATA=auto|resident|streamed (auto: a Dataset "
+        "split is read into memory when it fits MTLNAS_RESIDENT_GB, default 2, else streamed), "
+        "MTLNAS_WORKERS=N loader processes (default: spare cores, up to 4)"
+    )
 
     p = sub.add_parser(
         "search",
@@ -109,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
         "the test split. With no options: the scenes benchmark, the branched space, the paths "
         "strategy, 20 trials "
         "of 6 epochs, sqlite:///studies.db, 2 finalists x 5 seeds.",
+        epilog=data_env,
     )
     p.add_argument("--name", default=None, help="study name (default: BENCHMARK-SPACE)")
     _search_args(p)
@@ -118,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="continue a stored study until its target is reached",
         description="Resume a study from the database; only its name is needed. "
         "--n-trials raises the target; other options must match the stored ones.",
+        epilog=data_env,
     )
     p.add_argument("name", help="study name")
     _search_args(p)

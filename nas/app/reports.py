@@ -38,6 +38,7 @@ from nas.study import (
 )
 from nas.study.store.record import (
     CONFIRM_SUFFIX,
+    PROTOCOL_KEY,
     TABLE_KEY,
     TABLE_PLAN_KEY,
     TRIVIAL_KEY,
@@ -157,6 +158,8 @@ def show(args: argparse.Namespace, given: dict[str, Any]) -> int:
     if table is not None:
         flagged = flagged_tasks(study, StudyRecord(study).get(TRIVIAL_KEY))
         print(confirmed_table(table, flagged))
+        if (warning := StudyRecord(study).get(PROTOCOL_KEY)) is not None:
+            print(warning)
         runs = load_study(storage, args.name + CONFIRM_SUFFIX).get_trials(deepcopy=False)
         if (note := numerics_note(runs, "confirm runs")) is not None:
             print(note)

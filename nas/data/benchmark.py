@@ -142,6 +142,7 @@ _REGISTRY = Registry(
         "celeba": "nas.data.datasets.celeba:celeba",
         "cityscapes": "nas.data.datasets.cityscapes:cityscapes",
         "digits": "nas.data.datasets.digits:digits",
+        "nyud": "nas.data.datasets.nyud:nyud",
         "nyuv2": "nas.data.datasets.nyuv2:nyuv2",
         "scenes": "nas.data.datasets.scenes:scenes",
     },

@@ -22,6 +22,7 @@ __all__ = [
     "SplitData",
     "check_dataset",
     "check_split",
+    "expected_targets",
     "item_problem",
     "target_shape",
 ]
@@ -98,21 +99,29 @@ def check_dataset(
     check_split(f"{where}, item 0", one, shape, tasks, need_labels=False)
 
 
-def item_problem(
-    x: Any, targets: Any, shape: tuple[int, ...], tasks: tuple[Task, ...]
-) -> str | None:
-    """What is wrong with one Dataset item's shapes and types, or None (values are not read)."""
-    if not isinstance(x, torch.Tensor) or tuple(x.shape) != shape or x.dtype != torch.float32:
+Expected = tuple[tuple[str, tuple[int, ...], torch.dtype], ...]
+
+
+def expected_targets(shape: tuple[int, ...], tasks: tuple[Task, ...]) -> Expected:
+    """Each task's name, target shape and type, for :func:`item_problem`."""
+    return tuple((t.name, target_shape(t, shape), _dtype(t)) for t in tasks)
+
+
+def item_problem(x: Any, targets: Any, shape: tuple[int, ...], expected: Expected) -> str | None:
+    """What is wrong with one Dataset item's shapes and types, or None (values are not read).
+
+    Called for every item a loader reads, so it does no more than compare shapes and types.
+    """
+    if not isinstance(x, torch.Tensor) or x.shape != shape or x.dtype != torch.float32:
         got = f"{x.dtype} of shape {tuple(x.shape)}" if isinstance(x, torch.Tensor) else x
         return f"the input is {got}, expected float32 of shape {shape}"
     if not isinstance(targets, Mapping):
         return f"the targets are a {type(targets).__name__}, expected {{task: target}}"
-    for t in tasks:
-        y = targets.get(t.name)
-        want = target_shape(t, shape)
-        if not isinstance(y, torch.Tensor) or tuple(y.shape) != want or y.dtype != _dtype(t):
+    for name, want, dtype in expected:
+        y = targets.get(name)
+        if not isinstance(y, torch.Tensor) or y.shape != want or y.dtype != dtype:
             got = f"{y.dtype} of shape {tuple(y.shape)}" if isinstance(y, torch.Tensor) else y
-            return f"task {t.name!r}: the target is {got}, expected {_dtype(t)} of shape {want}"
+            return f"task {name!r}: the target is {got}, expected {dtype} of shape {want}"
     return None
 
 

@@ -16,7 +16,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, default_collate
 
 from nas.data.source import Augment, Batch, PlanItem, Source, Targets, sample_generator, sequential
-from nas.data.split import BenchmarkError, Split, item_problem
+from nas.data.split import BenchmarkError, Split, expected_targets, item_problem
 
 __all__ = ["Streamed", "default_workers"]
 
@@ -50,6 +50,7 @@ class _Keyed(Dataset[Item | _Bad]):
         tasks: tuple[Any, ...],
     ) -> None:
         self.data, self.augment, self.shape, self.tasks = data, augment, shape, tasks
+        self.expected = expected_targets(shape, tasks)  # worked out once, checked per item
 
     def _one(self, key: int | tuple[int, int, int], read: Callable[[], Any]) -> Item | _Bad:
         i = key[0] if isinstance(key, tuple) else key
@@ -58,7 +59,7 @@ class _Keyed(Dataset[Item | _Bad]):
             if not (isinstance(item, tuple) and len(item) == 2):
                 return _Bad(i, f"the item is a {type(item).__name__}, not (input, targets)")
             x, targets = item
-            problem = item_problem(x, targets, self.shape, self.tasks)
+            problem = item_problem(x, targets, self.shape, self.expected)
             if problem is not None:
                 return _Bad(i, problem)
             if isinstance(key, tuple) and self.augment is not None:
@@ -67,7 +68,7 @@ class _Keyed(Dataset[Item | _Bad]):
         except Exception as err:  # the user's loader: name the sample, keep its message
             first = str(err).strip().splitlines()[0] if str(err).strip() else ""
             return _Bad(i, f"{type(err).__name__}: {first}")
-        return i, x, {t.name: targets[t.name] for t in self.tasks}
+        return i, x, {name: targets[name] for name, _, _ in self.expected}
 
     def __getitem__(self, key: int | tuple[int, int, int]) -> Item | _Bad:
         i = key[0] if isinstance(key, tuple) else key

@@ -16,7 +16,7 @@ from nas.study.handle import StudyHandle
 from nas.study.objective import Objective
 from nas.study.runner import run_trials
 from nas.study.store.evaluator_state import STRATEGY_STATE_KEY, WARM_STATE_KEY, StudyState
-from nas.study.store.record import TRIVIAL_KEY, StudyRecord
+from nas.study.store.record import PROTOCOL_KEY, TRIVIAL_KEY, StudyRecord
 from nas.training.problem import Problem
 from search_spaces import SearchSpace
 
@@ -80,6 +80,9 @@ def run_search(
     record.set_model(problem.describe())  # what export needs to rebuild a network
     if record.get(TRIVIAL_KEY) is None:
         record.set(TRIVIAL_KEY, problem.trivial)  # what show compares each trial with
+    warning = problem.benchmark.protocol_warning()
+    if warning is not None and record.get(PROTOCOL_KEY) is None:
+        record.set(PROTOCOL_KEY, warning)  # show repeats it beside the confirmed table
     evaluator = make_evaluator(config)
     state = (
         None if store is None else StudyState(study, store, storage_url, retrain, config.evaluator)

@@ -100,4 +100,6 @@ def test_each_folder_fake_runs_a_tiny_streamed_search(
                  "--confirm-seeds", "2", "--confirm-latency-repeats", "0"]) == 0  # fmt: skip
     warned = "validates on its test split" in capsys.readouterr().err
     assert warned == (name == "cityscapes")
+    assert main(["show", f"{name}-branched"]) == 0  # show repeats it beside the table
+    assert ("validates on its test split" in capsys.readouterr().out) == (name == "cityscapes")
     assert main(["export", f"{name}-branched", "-o", str(tmp_path / "m.onnx")]) == 0

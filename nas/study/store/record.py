@@ -29,6 +29,7 @@ __all__ = [
     "CONFIRM_SUFFIX",
     "INTERNAL_SUFFIXES",
     "PLAN_KEY",
+    "PROTOCOL_KEY",
     "FINISHED",
     "MODEL_KEY",
     "RECORD_VERSION",
@@ -58,6 +59,7 @@ REPLACED_KEY = "mtlnas_replaced"  # on a confirm study: runs whose lost weights 
 TABLE_KEY = "mtlnas_table"  # on a tabulation study (nas.study.tabulate): true, stored first
 TABLE_PLAN_KEY = "mtlnas_table_plan"  # on a tabulation study: its layouts and seeds
 TRIVIAL_KEY = "mtlnas_trivial"  # {task: primary metric of its trivial predictor, validation}
+PROTOCOL_KEY = "mtlnas_protocol_warning"  # a benchmark validating on its test split says so
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)  # count towards a study's target
 # Sibling studies a search keeps beside itself in the same database (its confirm stage): not
 # searches of their own, so not resumed, joined or listed as choices.
