@@ -19,7 +19,7 @@ CONFIRM = ["--confirm-top", "1", "--confirm-seeds", "2", "--confirm-latency-repe
 
 
 def _values(url: str, name: str) -> list[tuple[str, tuple[float, ...] | None]]:
-    study = optuna.load_study(study_name=name, storage=url)
+    study = optuna.load_study(study_name=name, storage=url)  # the confirm stage's runs too
     return [(t.state.name, None if t.values is None else tuple(t.values)) for t in study.trials]
 
 
@@ -28,9 +28,9 @@ def _values(url: str, name: str) -> list[tuple[str, tuple[float, ...] | None]]:
     "options",
     [
         ["--space", "adashare", "--strategy", "adashare", "--strategy-option", "iterations=6",
-         "--strategy-option", "samples=2", "--n-trials", "3"],
-        ["--evaluator", "supernet", "--supernet-epochs", "1", "--n-trials", "3"],
-        ["--strategy", "affinity", "--n-trials", "3"],
+         "--strategy-option", "samples=2", "--n-trials", "3", *CONFIRM],
+        ["--evaluator", "supernet", "--supernet-epochs", "1", "--n-trials", "3", "--no-confirm"],
+        ["--strategy", "affinity", "--n-trials", "3", "--no-confirm"],
     ],
     ids=["adashare", "supernet", "affinity"],
 )  # fmt: skip
@@ -43,9 +43,13 @@ def test_a_streamed_study_stores_what_a_resident_one_does(
     for mode in ("resident", "streamed"):
         monkeypatch.setenv("MTLNAS_DATA", mode)
         url = f"sqlite:///{tmp_path / mode}.db"
-        assert main(["search", "--name", "s", *TINY, *options, *CONFIRM, "--storage", url]) == 0
-        confirmed = optuna.load_study(study_name="s:confirm", storage=url)
-        found[mode] = (_values(url, "s"), [t.values for t in confirmed.trials])
+        assert main(["search", "--name", "s", *TINY, *options, "--storage", url]) == 0
+        found[mode] = (
+            _values(url, "s"),
+            _values(url, "s:confirm") if CONFIRM[0] in options else [],
+        )
     assert found["resident"] == found["streamed"]
     states = [state for state, _ in found["streamed"][0]]
     assert "FAIL" not in states and "COMPLETE" in states
+    if CONFIRM[0] in options:  # the confirm stage read the test split streamed, too
+        assert [s for s, _ in found["streamed"][1]].count("COMPLETE") >= 4
