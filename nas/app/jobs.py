@@ -134,6 +134,10 @@ def run(
         # before anything, a raised target included, is written.
         prepared_for = _stored_config(storage, name)
         parts = None if prepared_for is None else _prepare_stored(prepared_for, name, device)
+    if parts is not None:
+        # The label statistics read the training and validation splits whole (a streamed
+        # split from its files): a bad file stops the search here, before a study is stored.
+        parts[0].label_shares()
     space = parts[1] if parts is not None else None
     study, stored = create_or_resume(storage, name, config, given, space, storage_url)
     if parts is None or prepared_for is None or not _same_except_target(stored, prepared_for):

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+import optuna
 import pytest
 import torch
 
@@ -103,3 +104,19 @@ def test_each_folder_fake_runs_a_tiny_streamed_search(
     assert main(["show", f"{name}-branched"]) == 0  # show repeats it beside the table
     assert ("validates on its test split" in capsys.readouterr().out) == (name == "cityscapes")
     assert main(["export", f"{name}-branched", "-o", str(tmp_path / "m.onnx")]) == 0
+
+
+def test_a_bad_file_stops_a_search_before_its_study_is_stored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_nyuv2(tmp_path / "data", n_train=6)
+    np.save(tmp_path / "data" / "train" / "depth" / "4.npy", -np.ones((8, 12, 1), np.float32))
+    monkeypatch.setattr(npy_folders, "CHECKED_ON_LOAD", 0)  # as if it were file 10,000
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MTLNAS_DATA", "streamed")
+    args = ["search", "--benchmark", "nyuv2", "--data", str(tmp_path / "data"), "--n-trials", "2",
+            "--epochs", "1", "--device", "cpu", "--quiet", "--no-confirm"]  # fmt: skip
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and re.search(r"train/depth/4\.npy has negative depth", err), err
+    assert optuna.get_all_study_names(storage="sqlite:///studies.db") == []
