@@ -6,13 +6,14 @@ it into a network, an evaluator scores it, and the study records it with its met
 The three jobs from Python: :func:`search`, :func:`resume` and :func:`export` (``nas.app.api``).
 
 Names are loaded on first use, so ``import nas.core.layout`` (or ``from nas import Layout``)
-does not pull in torch.
+does not pull in torch. Type checkers read the same names from the ``TYPE_CHECKING`` imports
+below, so ``from nas import Layout`` is the class to them, not ``Any``.
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.2.0"
 
@@ -62,7 +63,84 @@ _EXPORTS = {
     "ConfirmedResult": "nas.study.outcome.confirmed",
 }
 
-__all__ = ["__version__", *sorted(_EXPORTS)]
+if TYPE_CHECKING:  # what type checkers see: the same names, imported (a test keeps both equal)
+    from nas.app.api import delete, export, resume, search
+    from nas.app.jobs import Best, SearchResult
+    from nas.core.errors import UserError
+    from nas.core.layout import Layout, LayoutError
+    from nas.data.benchmark import (
+        Benchmark,
+        BenchmarkError,
+        Split,
+        load_benchmark,
+        register_benchmark,
+    )
+    from nas.data.metrics import TaskMeter, delta_mtl
+    from nas.data.tasks import Task
+    from nas.explore.config import SearchConfig
+    from nas.explore.evaluators import Candidate, Evaluation, Evaluator, FullTraining
+    from nas.explore.evaluators.supernet import SupernetEvaluator
+    from nas.model.backbones import (
+        Backbone,
+        BackboneSpec,
+        ConvBackbone,
+        MLPBackbone,
+        ResNetBackbone,
+        create_backbone,
+        register_backbone,
+    )
+    from nas.model.heads import HeadSpec
+    from nas.model.network import Cost, MultiTaskNetwork, build, cost
+    from nas.study.outcome.confirmed import ConfirmedResult
+    from nas.training.problem import Problem
+    from nas.training.supernet import Supernet
+    from nas.training.train import TrainConfig, TrainResult, evaluate, train
+
+__all__ = [  # the lazy names below, listed out so tools read them (a test keeps them equal)
+    "__version__",
+    "Backbone",
+    "BackboneSpec",
+    "Benchmark",
+    "BenchmarkError",
+    "Best",
+    "Candidate",
+    "ConfirmedResult",
+    "ConvBackbone",
+    "Cost",
+    "Evaluation",
+    "Evaluator",
+    "FullTraining",
+    "HeadSpec",
+    "Layout",
+    "LayoutError",
+    "MLPBackbone",
+    "MultiTaskNetwork",
+    "Problem",
+    "ResNetBackbone",
+    "SearchConfig",
+    "SearchResult",
+    "Split",
+    "Supernet",
+    "SupernetEvaluator",
+    "Task",
+    "TaskMeter",
+    "TrainConfig",
+    "TrainResult",
+    "UserError",
+    "build",
+    "cost",
+    "create_backbone",
+    "delete",
+    "delta_mtl",
+    "evaluate",
+    "export",
+    "load_benchmark",
+    "register_backbone",
+    "register_benchmark",
+    "resume",
+    "search",
+    "train",
+]
 
 
 def __getattr__(name: str) -> Any:
