@@ -1,11 +1,12 @@
 """Plug-ins defined outside nas/ and named by import path in the tests.
 
-A backbone, evaluators, a strategy, a search space, objectives with a budget, and a benchmark
-of two planted task pairs.
+A backbone, evaluators, a strategy, a search space, objectives with a budget, a loss weighting,
+and a benchmark of two planted task pairs.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import optuna
@@ -20,6 +21,7 @@ from nas.explore.evaluators import Candidate, Evaluation, Evaluator, FullTrainin
 from nas.explore.objectives import Objectives
 from nas.explore.strategies import Strategy
 from nas.model.backbones.registry import BackboneSpec
+from nas.model.combine import Combiner
 from nas.training.problem import Problem
 from nas.training.train import evaluate
 from search_spaces import SearchSpace
@@ -164,3 +166,17 @@ def pairs(size: str = "default", seed: int = 0) -> Benchmark:
     tasks = tuple(Task(t, "classification", 4) for t in proj)
     return Benchmark("pairs", (16,), tasks, split(n), split(n // 4), split(n // 4),
                      BackboneSpec("mlp", {"widths": (32, 32, 32)}))  # fmt: skip
+
+
+class FirstTaskTwice(Combiner):
+    """Loss weighting ``tests.plugins:FirstTaskTwice``: the first task counts twice."""
+
+    def combine(self, losses: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """2 x the first task's loss plus the others'."""
+        first, *rest = self.tasks
+        return 2 * losses[first] + sum((losses[t] for t in rest), torch.zeros(()))
+
+
+def not_a_combiner(tasks: list[str]) -> object:
+    """A loss weighting factory that returns the wrong thing."""
+    return tasks

@@ -95,7 +95,8 @@ CONFIG_OPTIONS: dict[str, dict[str, Any]] = {
         "metavar": "METHOD",
         "help": "how the tasks train together: equal (default), uncertainty, dwa, gradnorm "
         "(loss weightings) or upgrad, mgda, pcgrad, gradvac, cagrad, imtl_g, nash_mtl, "
-        "aligned_mtl, dualproj, graddrop, random (gradient aggregations); search (equal or "
+        "aligned_mtl, dualproj, graddrop, random (gradient aggregations), or your own as "
+        "package.module:Name (a Combiner made from the task names); search (equal or "
         "uncertainty) or search:A,B,... makes it a parameter of the search",
     },
     "loss_weighting": {"help": "the same as --combine (its name before aggregations)"},

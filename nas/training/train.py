@@ -22,7 +22,7 @@ from nas.data.benchmark import Split
 from nas.data.metrics import TaskMeter
 from nas.data.source import Resident, Source, sequential
 from nas.data.tasks import Task
-from nas.model.combine import METHODS, make_combiner
+from nas.model.combine import METHODS, is_plugin, make_combiner
 
 __all__ = [
     "DeviceError",
@@ -75,9 +75,10 @@ class TrainConfig:
             raise ValueError(f"backbone_lr_mult must be positive, got {self.backbone_lr_mult}")
         if self.bn_mode not in ("train", "frozen"):
             raise ValueError(f"bn_mode must be 'train' or 'frozen', got {self.bn_mode!r}")
-        if self.loss_weighting not in METHODS:
+        if self.loss_weighting not in METHODS and not is_plugin(self.loss_weighting):
             raise ValueError(
-                f"loss_weighting must be one of {list(METHODS)}, got {self.loss_weighting!r}"
+                f"loss_weighting must be one of {list(METHODS)} or package.module:Name, "
+                f"got {self.loss_weighting!r}"
             )
 
 

@@ -39,3 +39,24 @@ def test_a_study_with_combine_resumes_confirms_and_exports(
     assert main(["search", "--name", "bad", *TINY, "--combine", "search:upgrad"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "e.g. search:equal,upgrad,pcgrad" in err
+
+
+def test_a_users_loss_weighting_by_import_path_trains_a_tiny_study(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    mine = "tests.plugins:FirstTaskTwice"
+    assert main(["search", "--name", "u", "--n-trials", "3", *TINY, "--combine", mine,
+                 "--no-confirm"]) == 0  # fmt: skip
+    study = optuna.load_study(study_name="u", storage="sqlite:///studies.db")
+    searched = [t for t in study.trials if "baseline" not in t.user_attrs]
+    assert searched and {t.user_attrs["loss_weighting"] for t in searched} == {mine}
+    assert all(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
+    capsys.readouterr()
+    for bad, why in (("tests.plugins:nope", "tests.plugins has no function 'nope'"),
+                     ("no_such_pkg:Mine", "cannot import 'no_such_pkg'"),
+                     ("tests.plugins:not_a_combiner", "gave a list, not a")):  # fmt: skip
+        assert main(["search", "--name", "bad", *TINY, "--combine", bad]) == 2
+        err = capsys.readouterr().err.strip()
+        assert why in err and "\n" not in err, err
+    assert optuna.get_all_study_names(storage="sqlite:///studies.db") == ["u"]

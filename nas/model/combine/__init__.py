@@ -3,6 +3,8 @@
 ``--combine NAME`` (stored with the study as its ``loss_weighting``) picks one for every
 trial; ``--combine search`` makes equal or uncertainty weighting a parameter of the search, and
 ``--combine search:equal,upgrad,pcgrad`` searches the methods named, jointly with the layout.
+Your own method is named by import path, ``--combine package.module:Mine``: a callable of the
+task names (a :class:`Combiner` subclass, or a function) that returns a :class:`Combiner`.
 
 Example:
     >>> make_combiner("dwa", ["a", "b"]).weights.tolist()
@@ -15,6 +17,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from nas.core.errors import UserError
+from nas.core.plugins import Registry
 from nas.model.combine.aggregators import AGGREGATORS, Aggregation
 from nas.model.combine.base import Combiner, Scaler, users_of
 from nas.model.combine.weightings import DWA, Equal, GradNorm, Uncertainty
@@ -22,6 +26,7 @@ from nas.model.combine.weightings import DWA, Equal, GradNorm, Uncertainty
 __all__ = [
     "AGGREGATORS",
     "DEFAULT_SEARCH",
+    "CombineError",
     "METHODS",
     "SEARCH",
     "WEIGHTINGS",
@@ -29,6 +34,7 @@ __all__ = [
     "Scaler",
     "check_combine",
     "enqueued_choice",
+    "is_plugin",
     "is_search",
     "make_combiner",
     "search_choices",
@@ -41,16 +47,37 @@ SEARCH = "search"  # alone: equal or uncertainty; "search:a,b": the methods name
 DEFAULT_SEARCH = ("equal", "uncertainty")
 
 
+class CombineError(UserError, ValueError):
+    """A combination method that cannot be found or made."""
+
+
+# Built-ins are the dicts above; the registry resolves a user's ``package.module:Name``.
+_PLUGINS = Registry("combination method", {}, CombineError)
+
+
+def is_plugin(name: str) -> bool:
+    """Whether ``name`` is a user's method by import path (``package.module:Name``)."""
+    return ":" in name and not is_search(name)
+
+
 def make_combiner(name: str, tasks: Sequence[str]) -> Combiner:
-    """The combination method ``name`` for ``tasks``.
+    """The combination method ``name`` (built-in, or ``package.module:Name``) for ``tasks``.
 
     Raises:
-        ValueError: an unknown name.
+        ValueError: an unknown name, or a plug-in that does not give a Combiner.
     """
     if name in WEIGHTINGS:
         return WEIGHTINGS[name](tasks)
     if name in AGGREGATORS:
         return Aggregation(tasks, AGGREGATORS[name])
+    if is_plugin(name):
+        made = _PLUGINS.resolve(name)(list(tasks))
+        if not isinstance(made, Combiner):
+            raise CombineError(
+                f"combination method {name!r} gave a {type(made).__name__}, not a "
+                "nas.model.combine.Combiner"
+            )
+        return made
     raise ValueError(f"unknown combination method {name!r}; choose one of {list(METHODS)}")
 
 
@@ -75,17 +102,38 @@ def enqueued_choice(value: str) -> str:
     return "equal" if "equal" in choices else choices[0]
 
 
+def _known(method: str) -> bool:
+    if method in METHODS:
+        return True
+    if not is_plugin(method):
+        return False
+    make_combiner(method, ["a", "b"])  # it imports and gives a Combiner, or its error says why
+    return True
+
+
 def check_combine(value: str) -> str | None:
-    """Why ``value`` is not a method, ``search`` or ``search:a,b,...``; None when it is."""
-    if value in METHODS:
-        return None
+    """Why ``value`` is not a method, ``search`` or ``search:a,b,...``; None when it is.
+
+    A method by import path must import (its own error is the message when it does not).
+    """
+    try:
+        if _known(value):
+            return None
+    except CombineError as err:
+        return str(err)
     if is_search(value):
         choices = search_choices(value)
-        bad = [m for m in choices if m not in METHODS]
+        try:
+            bad = [m for m in choices if not _known(m)]
+        except CombineError as err:
+            return str(err)
         if bad or len(choices) < 2 or len(set(choices)) != len(choices):
             return (
                 f"{value!r} must name two or more distinct methods after 'search:', from "
                 f"{list(METHODS)}, e.g. search:equal,upgrad,pcgrad"
             )
         return None
-    return f"{value!r} is not one of {list(METHODS)}, search, or search:NAME,NAME,..."
+    return (
+        f"{value!r} is not one of {list(METHODS)}, search, search:NAME,NAME,..., or "
+        "package.module:Name"
+    )
