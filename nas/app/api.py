@@ -22,7 +22,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
-from nas.app.jobs import Best, SearchResult, run
+from nas.app.jobs import Best, RunOptions, SearchResult, run
 from nas.app.options import python_options
 from nas.core.errors import UserError
 from nas.core.faults import describe_fault, is_interrupt
@@ -128,8 +128,10 @@ def search(
         )
     config = SearchConfig(**options)
     name = name if name is not None else f"{config.benchmark.replace(':', '.')}-{config.space}"
-    return run(name, config, options, storage, device, artifacts, heartbeat, progress,
-               confirm, confirm_top, confirm_seeds, latency_repeats=latency_repeats)  # fmt: skip
+    how = RunOptions(storage=storage, device=device, artifacts=artifacts, heartbeat=heartbeat,
+                     progress=progress, confirm=confirm, confirm_top=confirm_top,
+                     confirm_seeds=confirm_seeds, latency_repeats=latency_repeats)  # fmt: skip
+    return run(name, config, options, how)
 
 
 @_user_errors
@@ -171,8 +173,10 @@ def resume(
         _benchmark_name(benchmark)
     n_trials = _integer("n_trials", n_trials)
     given = {} if n_trials is None else {"n_trials": n_trials}
-    return run(name, None, given, storage, device, artifacts, heartbeat, progress, confirm,
-               confirm_top, confirm_seeds, latency_repeats=latency_repeats)  # fmt: skip
+    how = RunOptions(storage=storage, device=device, artifacts=artifacts, heartbeat=heartbeat,
+                     progress=progress, confirm=confirm, confirm_top=confirm_top,
+                     confirm_seeds=confirm_seeds, latency_repeats=latency_repeats)  # fmt: skip
+    return run(name, None, given, how)
 
 
 @_user_errors

@@ -9,7 +9,7 @@ from typing import Any
 
 import optuna
 
-from nas.app.jobs import confirm_stage, refuse_table, run
+from nas.app.jobs import RunOptions, confirm_stage, refuse_table, run
 from nas.core.errors import UserError
 from nas.core.faults import quiet_trial_tracebacks
 from nas.study import (
@@ -53,10 +53,19 @@ def _start(args: argparse.Namespace, given: dict[str, Any], create: bool) -> int
     name = args.name
     if config is not None and name is None:
         name = f"{config.benchmark.replace(':', '.')}-{config.space}"
-    run(name, config, given, args.storage, args.device, args.artifacts, args.heartbeat,
-        not args.quiet, not args.no_confirm, getattr(args, "confirm_top", None),
-        getattr(args, "confirm_seeds", None), bool(getattr(args, "retrain", False)),
-        getattr(args, "latency_repeats", None))  # fmt: skip
+    how = RunOptions(
+        storage=args.storage,
+        device=args.device,
+        artifacts=args.artifacts,
+        heartbeat=args.heartbeat,
+        progress=not args.quiet,
+        confirm=not args.no_confirm,
+        confirm_top=getattr(args, "confirm_top", None),
+        confirm_seeds=getattr(args, "confirm_seeds", None),
+        retrain=bool(getattr(args, "retrain", False)),
+        latency_repeats=getattr(args, "latency_repeats", None),
+    )
+    run(name, config, given, how)
     return 0
 
 

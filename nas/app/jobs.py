@@ -46,6 +46,7 @@ from nas.training.train import pick_device
 from search_spaces import SearchSpace
 
 __all__ = [
+    "RunOptions",
     "Best",
     "SearchResult",
     "command_line",
@@ -92,26 +93,49 @@ class SearchResult:
     confirmed: ConfirmedResult | None
 
 
+@dataclass(frozen=True)
+class RunOptions:
+    """How one search process runs: where, on what, and what it prints; never stored.
+
+    The command line and the Python API both build one (the study's own options are its
+    :class:`SearchConfig`).
+
+    Attributes:
+        storage: the database URL.
+        device: ``auto``, ``cpu`` or ``cuda[:N]``.
+        artifacts: the folder of trial weights (None: beside a SQLite file).
+        heartbeat: seconds between trial heartbeats (None: the storage's default).
+        progress: progress bars over trials and epochs.
+        confirm: run the confirm stage after the search.
+        confirm_top, confirm_seeds: finalists and fresh seeds (None: stored, else defaults).
+        retrain: retrain lost or damaged kept state (weights, a supernet) instead of refusing.
+        latency_repeats: timed runs per confirmed layout (None: the default; 0: none).
+    """
+
+    storage: str = DEFAULT_STORAGE
+    device: str = "auto"
+    artifacts: str | None = None
+    heartbeat: int | None = None
+    progress: bool = True
+    confirm: bool = True
+    confirm_top: int | None = None
+    confirm_seeds: int | None = None
+    retrain: bool = False
+    latency_repeats: int | None = None
+
+
 def run(
-    name: str,
-    config: SearchConfig | None,
-    given: dict[str, Any],
-    storage_url: str,
-    device_name: str,
-    artifacts: str | None,
-    heartbeat: int | None,
-    progress: bool,
-    confirm: bool,
-    confirm_top: int | None = None,
-    confirm_seeds: int | None = None,
-    retrain: bool = False,
-    latency_repeats: int | None = None,
+    name: str, config: SearchConfig | None, given: dict[str, Any], options: RunOptions
 ) -> SearchResult:
     """Create (``config`` given) or resume (None) study ``name``, search, then confirm.
 
     Everything given is checked before the database is touched; ``given`` holds the options
     set explicitly (an existing study refuses any that differ from its own but ``n_trials``).
     """
+    storage_url, device_name, artifacts = options.storage, options.device, options.artifacts
+    heartbeat, progress, confirm = options.heartbeat, options.progress, options.confirm
+    confirm_top, confirm_seeds = options.confirm_top, options.confirm_seeds
+    retrain, latency_repeats = options.retrain, options.latency_repeats
     refuse_stage(name, "confirm")  # a stage is confirmed through its search, not resumed
     if confirm:  # a bad confirm option is refused before a search that would end on it
         check_confirm_options(confirm_top, confirm_seeds, latency_repeats)
