@@ -14,7 +14,10 @@ from typing import Any
 __all__ = ["CONFIG_OPTIONS", "add_config_args", "given_options", "python_options"]
 
 CONFIG_OPTIONS: dict[str, dict[str, Any]] = {
-    "benchmark": {"help": "built-in benchmark (digits, scenes, nyuv2) or package.module:function"},
+    "benchmark": {
+        "help": "built-in benchmark (digits, scenes, nyuv2, nyud, cityscapes, celeba) or "
+        "package.module:function"
+    },
     "size": {"help": "benchmark size: tiny, small or default"},
     "data": {"help": "folder of a benchmark read from disk (nyuv2; your function's root)"},
     "benchmark_option": {
@@ -31,8 +34,8 @@ CONFIG_OPTIONS: dict[str, dict[str, Any]] = {
         "split_depths=[0,2,4,6] (repeatable)",
     },
     "backbone": {
-        "help": "backbone: conv, mlp, resnet18, resnet34, resnet50, or package.module:function "
-        "(default: the benchmark's)"
+        "help": "backbone: auto (a small conv net for images, an MLP for vectors), conv, mlp, "
+        "resnet18, resnet34, resnet50, or package.module:function (default: the benchmark's)"
     },
     "backbone_option": {
         "action": "append",
