@@ -123,6 +123,8 @@ def test_plain_onnxruntime_script_from_readme(studies: Path, tmp_path: Path) -> 
         [sys.executable, "-c", check], cwd=tmp_path, capture_output=True, text=True, timeout=120
     )
     assert run.returncode == 0, run.stderr
+    # No provider load errors (onnxruntime-gpu's TensorRT and CUDA on a machine without them).
+    assert "EP Error" not in run.stderr and "[E:onnxruntime" not in run.stderr, run.stderr
     names = [
         t.name
         for t in load_trial_network(
