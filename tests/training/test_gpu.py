@@ -7,6 +7,7 @@ import math
 import pytest
 import torch
 
+import nas
 from nas import Layout, build, load_benchmark
 from nas.training.train import TrainConfig, evaluate, pick_device, train
 
@@ -93,3 +94,27 @@ def test_the_supernet_trains_and_scores_on_cuda() -> None:
     result = ev.evaluate(problem, Candidate(layout, instances=space.instance_rows(layout, {})))
     for task in bench.tasks:
         assert math.isfinite(result.metrics[task.name][task.primary])
+
+
+def test_a_streamed_split_reaches_cuda_pinned_and_equal_to_the_resident_one() -> None:
+    from nas.data.source import Resident, SplitDataset
+    from nas.data.streamed import Streamed
+
+    bench = load_benchmark("scenes", size="tiny")
+    device = pick_device("auto")
+    assert isinstance(bench.train, nas.Split)
+    plan = list(torch.arange(48).split(16))
+    resident = Resident(bench.train, device)
+    streamed = Streamed(SplitDataset(bench.train), device, "train", bench.input_shape,
+                        bench.tasks, workers=2)  # fmt: skip
+    for (_, xa, ya), (_, xb, yb) in zip(
+        resident.batches(plan), streamed.batches(plan), strict=True
+    ):
+        assert xb.device.type == "cuda" and torch.equal(xa, xb)
+        assert all(torch.equal(ya[k], yb[k]) for k in ya)
+    backbone = bench.backbone_spec().create(bench.input_shape)
+    layout = Layout.hard_sharing(bench.task_names, backbone.depth)
+    net = build(layout, backbone, {t.name: t.head for t in bench.tasks}, bench.input_shape)
+    result = train(net.to(device), streamed, Resident(bench.val, device), bench.tasks,
+                   TrainConfig(epochs=1, amp=True))  # fmt: skip
+    assert all(math.isfinite(v) for m in result.metrics.values() for v in m.values())
