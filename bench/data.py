@@ -116,7 +116,9 @@ def make_file(folder: Path, n: int, shape: tuple[int, ...], seed: int = 0) -> Pa
     return path
 
 
-def benchmark(path: Path, n: int, size: str, reader: str = "mmap") -> Benchmark:
+def benchmark(
+    path: Path, n: int, size: str, reader: str = "mmap", shape: tuple[int, ...] | None = None
+) -> Benchmark:
     """A benchmark on the file: the first 80% train, then 10% val and 10% test."""
     dense = size == "nyuv2-like"
     a, b = int(0.8 * n), int(0.9 * n)
@@ -127,7 +129,7 @@ def benchmark(path: Path, n: int, size: str, reader: str = "mmap") -> Benchmark:
         tasks = tuple(Task(f"c{k}", "classification", 4) for k in range(3))
         backbone = BackboneSpec("conv", {"widths": (16, 16, 32, 32), "strides": (1, 1, 2, 1)})
     train, val, test = (OnDisk(path, lo, hi, dense, reader) for lo, hi in ((0, a), (a, b), (b, n)))
-    return Benchmark(size, SHAPES[size], tasks, train, val, test, backbone=backbone)
+    return Benchmark(size, shape or SHAPES[size], tasks, train, val, test, backbone=backbone)
 
 
 class Timed(Source):
@@ -189,13 +191,19 @@ def _trial(problem: Problem, train_src: Source, val_src: Source, config: TrainCo
     return time.perf_counter() - start
 
 
-def throughput(folder: Path, device: torch.device, size: str, repeats: int) -> None:
+def throughput(
+    folder: Path, device: torch.device, size: str, repeats: int, quick: bool = False
+) -> None:
     """Samples per second of a whole trial, streamed over resident, warm sources."""
     n, batch, steps = (480, 8, 6) if size == "nyuv2-like" else (40_000, 128, 120)
+    shape = SHAPES[size]
     if device.type == "cuda":
         n, steps = (n * 4, steps * 4) if size == "nyuv2-like" else (n, steps)
-    path = make_file(folder, n, SHAPES[size])
-    bench = benchmark(path, n, size)
+    if quick:  # a smoke run: every path taken, nothing measured worth quoting
+        n, batch, steps = (40, 4, 2) if size == "nyuv2-like" else (2_000, 64, 4)
+        shape = (3, 64, 96) if size == "nyuv2-like" else shape
+    path = make_file(folder, n, shape)
+    bench = benchmark(path, n, size, shape=shape)
     problem = Problem.prepare(bench.validate(), None, device)
     config = TrainConfig(epochs=1, batch_size=batch, steps_per_epoch=steps, amp=True)
     val_n = min(len(problem.val), steps * batch // 4)  # validation a quarter of the training
@@ -287,6 +295,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--folder", help="where the data files go (default: a temporary folder)")
     parser.add_argument("--only", choices=["throughput", "memory"])
+    parser.add_argument("--quick", action="store_true", help="a smoke run of the throughput")
     parser.add_argument("--readers", default="mmap,pread", help="how the data set reads samples")
     parser.add_argument("--reader", default="mmap", help=argparse.SUPPRESS)
     parser.add_argument("--rss-child", type=int, help=argparse.SUPPRESS)
@@ -303,7 +312,7 @@ def main() -> None:
             print("whole-trial throughput (train then validate), median of "
                   f"{args.repeats} alternating rounds:")  # fmt: skip
             for size in SHAPES:
-                throughput(folder, device, size, args.repeats)
+                throughput(folder, device, size, args.repeats, args.quick)
         if args.only in (None, "memory"):
             print("peak memory of one streamed trial (200 steps of 128, 2,000 validation samples):")
             for reader in args.readers.split(","):
