@@ -71,8 +71,14 @@ def study(folder: Path, name: str) -> optuna.Study:
     return optuna.load_study(study_name=name, storage=f"sqlite:///{folder / 'studies.db'}")
 
 
-def wait_until_running(folder: Path, name: str, number: int, proc: subprocess.Popen[str]) -> None:
-    """Block until trial ``number`` of ``name`` is RUNNING (the process is mid-trial)."""
+def wait_until_running(
+    folder: Path, name: str, number: int, proc: subprocess.Popen[str], at_least: bool = False
+) -> None:
+    """Block until trial ``number`` of ``name`` is RUNNING (the process is mid-trial).
+
+    ``at_least``: any trial numbered ``number`` or later will do (short trials can start and
+    end between two polls).
+    """
     deadline = time.time() + 600  # a safety net only: the loop waits for a condition
     while time.time() < deadline and proc.poll() is None:
         time.sleep(0.2)
@@ -80,7 +86,8 @@ def wait_until_running(folder: Path, name: str, number: int, proc: subprocess.Po
             trials = study(folder, name).get_trials()
         except KeyError:  # not created yet
             continue
-        if len(trials) > number and trials[number].state == TrialState.RUNNING:
+        running = [t.number for t in trials if t.state == TrialState.RUNNING]
+        if number in running or (at_least and any(n >= number for n in running)):
             time.sleep(1.0)  # into training, past the first writes
             return
     proc.kill()

@@ -119,6 +119,15 @@ def test_killed_worker_is_replaced(postgres_url: str, tmp_path: Path) -> None:
     assert [t.number for t in failed] == [killed_trial]
     retried = [t for t in trials if t.system_attrs.get("failed_trial") == killed_trial]
     assert retried and retried[0].params == failed[0].params
+    if retried[0].state == TrialState.WAITING:
+        # Queued after the trial that reached the target had started (the sweep that finds a
+        # dead worker runs when a trial starts): the study stopped at exactly its target, and
+        # the next worker runs the retry first.
+        more = worker(postgres_url, tmp_path, "--n-trials", "7", "--epochs", "10")
+        _out, err = more.communicate(timeout=300)
+        assert more.returncode == 0, err
+        study = optuna.load_study(study_name="w", storage=postgres_url)
+        retried = [study.trials[retried[0].number]]
     assert retried[0].state in FINISHED
 
 
