@@ -29,7 +29,7 @@ from nas.data.benchmark import Benchmark, BenchmarkError
 from nas.data.tasks import Task
 from nas.model.backbones.registry import BackboneSpec
 
-__all__ = ["FolderSpec", "NpyFolder", "folder_benchmark", "scan"]
+__all__ = ["FolderSpec", "NpyFolder", "folder_benchmark", "hold_out", "scan"]
 
 CHECKED_ON_LOAD = 16  # samples per split whose values are checked when the benchmark loads
 
@@ -78,9 +78,8 @@ def _check_shape(a: np.ndarray, path: Path, sub: str, hw: tuple[int, int], where
         )
     channels = _channels(sub)
     want = hw if channels is None else (*hw, channels)
-    if _kind(sub) == "depth" and a.shape == hw:
-        return  # (H, W) depth is read as (H, W, 1)
-    if a.shape != want:
+    depth_2d = _kind(sub) == "depth" and a.shape == hw  # (H, W) depth is read as (H, W, 1)
+    if a.shape != want and not depth_2d:
         raise BenchmarkError(f"{where}: {path} has shape {a.shape}, expected {want}")
     if not np.issubdtype(a.dtype, np.number):
         raise BenchmarkError(f"{where}: {path} holds {a.dtype} values, not numbers")
@@ -208,6 +207,32 @@ class NpyFolder(Dataset[tuple[torch.Tensor, dict[str, torch.Tensor]]]):
                 self[i]
 
 
+def hold_out(
+    name: str, ids: Sequence[str], val_fraction: float, seed: int, held: str = "train/"
+) -> tuple[list[str], list[str] | None]:
+    """``ids`` split into (training, validation) by a seeded ``val_fraction`` share.
+
+    0 gives (all of them, None): MTAN's protocol, where the test split validates too.
+
+    Raises:
+        BenchmarkError: ``val_fraction`` outside [0, 1), or too few ids to split.
+    """
+    share = isinstance(val_fraction, (int, float)) and not isinstance(val_fraction, bool)
+    if not share or not 0 <= val_fraction < 1:
+        raise BenchmarkError(
+            f"benchmark {name!r}: val_fraction must be a share in [0, 1) of {held} held out "
+            f"for validation (0: MTAN's protocol, validating on the test split), got "
+            f"{val_fraction!r}"
+        )
+    if val_fraction == 0:
+        return list(ids), None
+    n_val = max(1, round(val_fraction * len(ids)))
+    if n_val >= len(ids):
+        raise BenchmarkError(f"benchmark {name!r}: too few training images ({len(ids)}) to split")
+    perm = np.random.default_rng(seed).permutation(len(ids))
+    return [ids[k] for k in perm[n_val:]], [ids[k] for k in perm[:n_val]]
+
+
 def folder_benchmark(
     spec: FolderSpec,
     tasks: tuple[Task, ...],
@@ -223,15 +248,7 @@ def folder_benchmark(
     validation and the test split (the benchmark says so: ``val_is_test``).
     """
     name = spec.name
-    if (
-        isinstance(val_fraction, bool)
-        or not isinstance(val_fraction, (int, float))
-        or not (0 <= val_fraction < 1)
-    ):
-        raise BenchmarkError(
-            f"benchmark {name!r}: val_fraction must be a share in [0, 1) of train/ held out "
-            f"for validation (0: MTAN's protocol, validating on val/), got {val_fraction!r}"
-        )
+    hold_out(name, ["a", "b"], val_fraction, seed)  # the share checked before any file is read
     if not isinstance(augment, bool):
         raise BenchmarkError(f"benchmark {name!r}: augment is true or false, got {augment!r}")
     if root is None:
@@ -247,17 +264,9 @@ def folder_benchmark(
             "both splits need one size"
         )
     test = NpyFolder(base / "val", test_ids, spec)
-    if val_fraction == 0:  # MTAN's protocol: every training image trains, val/ validates too
-        train, val = NpyFolder(base / "train", ids, spec), test
-    else:
-        n_val = max(1, round(val_fraction * len(ids)))
-        if n_val >= len(ids):
-            raise BenchmarkError(
-                f"{name} folder {base}: too few training images ({len(ids)}) to split"
-            )
-        perm = np.random.default_rng(seed).permutation(len(ids))
-        val = NpyFolder(base / "train", [ids[k] for k in perm[:n_val]], spec)
-        train = NpyFolder(base / "train", [ids[k] for k in perm[n_val:]], spec)
+    train_ids, val_ids = hold_out(name, ids, val_fraction, seed)
+    train = NpyFolder(base / "train", train_ids, spec)
+    val = test if val_ids is None else NpyFolder(base / "train", val_ids, spec)
     for split in (train, val, test):
         split.check_first()
     return Benchmark(

@@ -28,6 +28,7 @@ from torch.utils.data import Dataset
 
 from nas.data.augment import ScaleCropFlip
 from nas.data.benchmark import Benchmark, BenchmarkError
+from nas.data.datasets.npy_folders import hold_out
 from nas.data.tasks import Task
 from nas.model.backbones.registry import BackboneSpec
 
@@ -167,12 +168,7 @@ def nyud(
         raise BenchmarkError(
             f"benchmark 'nyud': downsample is a whole number >= 1, got {downsample!r}"
         )
-    share = isinstance(val_fraction, (int, float)) and not isinstance(val_fraction, bool)
-    if not share or not 0 <= val_fraction < 1:
-        raise BenchmarkError(
-            f"benchmark 'nyud': val_fraction must be a share in [0, 1) of train.txt held out "
-            f"(0: validating on val.txt, their protocol), got {val_fraction!r}"
-        )
+    hold_out("nyud", ["a", "b"], val_fraction, seed, "train.txt")  # checked before any read
     base = Path(root)
     if not base.is_dir():
         raise BenchmarkError(f"nyud folder {base} does not exist")
@@ -188,15 +184,9 @@ def nyud(
             if problem is not None:
                 raise BenchmarkError(f"nyud: {path} {problem}")
     test = NyudImages(base, test_ids, hw, downsample)
-    if val_fraction == 0:
-        train, val = NyudImages(base, train_ids, hw, downsample), test
-    else:
-        n_val = max(1, round(val_fraction * len(train_ids)))
-        if n_val >= len(train_ids):
-            raise BenchmarkError(f"nyud folder {base}: too few training images to split")
-        perm = np.random.default_rng(seed).permutation(len(train_ids))
-        val = NyudImages(base, [train_ids[k] for k in perm[:n_val]], hw, downsample)
-        train = NyudImages(base, [train_ids[k] for k in perm[n_val:]], hw, downsample)
+    train_part, val_part = hold_out("nyud", train_ids, val_fraction, seed, "train.txt")
+    train = NyudImages(base, train_part, hw, downsample)
+    val = test if val_part is None else NyudImages(base, val_part, hw, downsample)
     for split in (train, val, test):  # values of the first samples: storage mistakes show here
         for k in range(min(CHECKED_ON_LOAD, len(split))):
             split[k]

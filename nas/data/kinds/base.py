@@ -40,7 +40,7 @@ class Kind:
         weights: what ``Task.weights`` holds: ``"per_output"`` (one per class or label),
             ``"positive"`` (one weight in (0, 1) for the positive pixels) or ``"none"``.
         default_weights: the weights a task with ``loss="weighted_bce"`` and none given gets.
-        marker: the unlabelled marker, in words.
+        marker: the unlabelled marker: the value every entry of an unlabelled target holds.
     """
 
     name: ClassVar[str]
@@ -53,7 +53,7 @@ class Kind:
     weights: ClassVar[str] = "none"
     # What weights="weighted_bce" starts from when none are given: numbers, or "balanced".
     default_weights: ClassVar[tuple[float, ...] | str] = "balanced"
-    marker: ClassVar[str] = "NaN"
+    marker: ClassVar[float] = math.nan
 
     # -- the target -------------------------------------------------------------------------
     def target_shape(self, out: int, hw: tuple[int, ...]) -> tuple[int, ...]:
@@ -65,8 +65,8 @@ class Kind:
         return (out, *hw) if self.dense else (out,)
 
     def unlabelled(self, out: int, n: int, hw: tuple[int, ...]) -> torch.Tensor:
-        """Targets for ``n`` samples that carry no label (the marker everywhere)."""
-        return torch.full((n, *self.target_shape(out, hw)), math.nan)
+        """Targets for ``n`` samples that carry no label: :attr:`marker` everywhere."""
+        return torch.full((n, *self.target_shape(out, hw)), self.marker, dtype=self.dtype)
 
     def example(self, out: int, n: int, hw: tuple[int, ...], gen: torch.Generator) -> torch.Tensor:
         """Targets for ``n`` samples, every entry labelled (for tests and fakes)."""
@@ -89,8 +89,8 @@ class Kind:
             return None
         if torch.isinf(y).any():
             return "holds infinite values"
-        if self.marker != "NaN" and torch.isnan(y).any():
-            return f"holds NaN (the unlabelled marker of a {self.name} task is {self.marker})"
+        if not math.isnan(self.marker) and torch.isnan(y).any():
+            return f"holds NaN (the unlabelled marker of a {self.name} task is {self.marker:g})"
         return None
 
     # -- training and scoring ---------------------------------------------------------------

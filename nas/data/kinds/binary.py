@@ -36,12 +36,8 @@ class BinaryDense(Kind):
     dense = True
     fixed_out = 1
     weights = "positive"
-    marker = "-1"
+    marker = -1.0
     tolerance = 0.0  # share of the image diagonal within which a prediction matches
-
-    def unlabelled(self, out: int, n: int, hw: tuple[int, ...]) -> torch.Tensor:
-        """-1 everywhere."""
-        return torch.full((n, *self.target_shape(out, hw)), -1.0)
 
     def example(self, out: int, n: int, hw: tuple[int, ...], gen: torch.Generator) -> torch.Tensor:
         """Random 0/1 maps."""

@@ -41,11 +41,7 @@ class ClassIndices(Kind):
     dtype = torch.int64
     min_out = 2
     weights = "per_output"
-    marker = "-1"
-
-    def unlabelled(self, out: int, n: int, hw: tuple[int, ...]) -> torch.Tensor:
-        """-1 everywhere."""
-        return torch.full((n, *self.target_shape(out, hw)), IGNORE_INDEX, dtype=torch.int64)
+    marker = IGNORE_INDEX
 
     def example(self, out: int, n: int, hw: tuple[int, ...], gen: torch.Generator) -> torch.Tensor:
         """Random classes."""

@@ -22,11 +22,7 @@ class Depth(Regression):
     metrics: ClassVar[dict[str, bool]] = {"abs_err": False, "rel_err": False, "rmse": False}
     dense = True
     fixed_out = 1
-    marker = "0"
-
-    def unlabelled(self, out: int, n: int, hw: tuple[int, ...]) -> torch.Tensor:
-        """0 everywhere."""
-        return torch.zeros((n, *self.target_shape(out, hw)))
+    marker = 0.0
 
     def example(self, out: int, n: int, hw: tuple[int, ...], gen: torch.Generator) -> torch.Tensor:
         """Random positive depths."""

@@ -33,11 +33,7 @@ class Normals(Kind):
     losses = ("cosine",)
     dense = True
     fixed_out = 3
-    marker = "0"
-
-    def unlabelled(self, out: int, n: int, hw: tuple[int, ...]) -> torch.Tensor:
-        """0 everywhere."""
-        return torch.zeros((n, *self.target_shape(out, hw)))
+    marker = 0.0
 
     def example(self, out: int, n: int, hw: tuple[int, ...], gen: torch.Generator) -> torch.Tensor:
         """Random unit vectors."""
