@@ -21,7 +21,6 @@ from collections.abc import Sequence
 
 import optuna
 
-from nas.core.layout import Layout
 from nas.explore.tables import Table, load_table
 from nas.study import confirmed
 from nas.study.compute import study_compute
@@ -75,7 +74,7 @@ def rows(storage_url: str, names: Sequence[str], table: Table | None) -> list[li
         ratio = result.cost_ratio(win)
         rank = "n/a"
         if table is not None:
-            layout = Layout.from_dict(win.layout)
+            layout = win.layout
             found = table.find(layout) is not None
             rank = f"{table.rank_of(layout)}/{len(table.entries)}" if found else "not a tree"
         d = win.test_delta

@@ -24,7 +24,7 @@ from nas.study import (
     study_config,
 )
 from nas.study.create import check_same_tasks
-from nas.study.outcome.confirm_options import check_confirm_options, stored_confirm_options
+from nas.study.outcome.confirm import check_confirm_options, stored_confirm_options
 from nas.study.store.record import refuse_stage
 from nas.training.train import pick_device
 

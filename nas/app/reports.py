@@ -36,6 +36,7 @@ from nas.study import (
     study_config,
     trial_by_number,
 )
+from nas.study._roles import ROLES
 from nas.study.store.record import (
     CONFIRM_SUFFIX,
     PROTOCOL_KEY,
@@ -88,8 +89,8 @@ def list_studies(args: argparse.Namespace, given: dict[str, Any]) -> int:
             assert win is not None  # the winner is always tested
             test = f"{100 * win.mean:+.2f}% ± {100 * win.sd:.2f}"
             role = table.winner_row.role
-            if role != "candidate":  # no searched layout beat this baseline on validation
-                test += f": {role.replace('_', ' ')} (baseline)"
+            if ROLES[role].baseline:  # no searched layout beat this baseline on validation
+                test += f": {ROLES[role].name} (baseline)"
             if role != "independent" and (words := table.cost_words(table.winner_row)):
                 test += f" at {words}"
         rows.append([s.study_name, config.benchmark, config.space, count, best, test])
@@ -233,7 +234,7 @@ def plot(args: argparse.Namespace, given: dict[str, Any]) -> int:
         written.append(figures.plot_pareto(study, out / f"{stem}-pareto.png", table))
     if table is not None and args.trial is None:  # the confirmed winner, retrained
         row = table.winner_row
-        layout = Layout.from_dict(row.layout)
+        layout = row.layout
         number, what = row.source_trial, "confirmed winner: search trial"
     else:
         layout, number, what = Layout.from_dict(record.layout), trial.number, "trial"

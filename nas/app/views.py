@@ -10,6 +10,7 @@ import optuna
 
 from nas.explore.objectives import feasible
 from nas.study import TrialRecord
+from nas.study._roles import ROLES
 from nas.study.outcome.confirmed import CONFIRMED_VERSION, ConfirmedResult, ConfirmedRow
 from nas.study.outcome.front import dominated
 from nas.study.outcome.stats import Summary
@@ -23,8 +24,9 @@ __all__ = [
     "trial_summary",
 ]
 
-_ROLE = {"independent": "independent", "hard_sharing": "hard sharing"}
-_BASELINE_WORDS = {"independent": "the independent networks", "hard_sharing": "hard sharing"}
+
+def _baseline(row: ConfirmedRow) -> bool:
+    return ROLES[row.role].baseline
 
 
 def _pm(s: Summary | None, scale: float = 100.0, unit: str = "%", digits: int = 2) -> str:
@@ -58,9 +60,9 @@ def columns(header: list[str], rows: list[list[str]], right: set[int] | None = N
 
 def row_name(result: ConfirmedResult, row: ConfirmedRow) -> str:
     """A confirmed row's name: a baseline's role, or ``#K search trial N`` (winner marked)."""
-    if row.role in _ROLE:
+    if _baseline(row):
         win = ", winner" if row.finalist == result.winner else ""
-        return f"{_ROLE[row.role]} (baseline{win})"
+        return f"{ROLES[row.role].name} (baseline{win})"
     if result.cost_axis is None:
         return f"winner (search trial {row.source_trial})"
     win = ", winner" if row.finalist == result.winner else ""
@@ -87,25 +89,25 @@ def _baseline_lines(result: ConfirmedResult) -> list[str]:
     ahead of the winner on validation was therefore over the study's budget.
     """
     win = result.winner_row
-    searched = [r for r in result.rows if r.role == "candidate"]
-    if win.role in _BASELINE_WORDS and not searched:
+    searched = [r for r in result.rows if not _baseline(r)]
+    if _baseline(win) and not searched:
         return [
-            f"winner: {_BASELINE_WORDS[win.role]}, a baseline: no layout the search tried "
+            f"winner: {ROLES[win.role].words}, a baseline: no layout the search tried "
             "beyond the baselines was within the budget; deploy them, or search with a larger "
             "budget"
         ]
-    if win.role in _BASELINE_WORDS:
+    if _baseline(win):
         best = max(searched, key=lambda r: r.val_delta.mean, default=None)
         behind = "" if best is None else f" (the best of them {_pm(best.val_delta)})"
         return [
-            f"winner: {_BASELINE_WORDS[win.role]}, a baseline: on validation no searched "
+            f"winner: {ROLES[win.role].words}, a baseline: on validation no searched "
             f"finalist beat them{behind}; deploy them, or search further"
         ]
-    best = max((r for r in result.rows if r.role in _ROLE), key=lambda r: r.val_delta.mean)
+    best = max((r for r in result.rows if _baseline(r)), key=lambda r: r.val_delta.mean)
     if best.val_delta.mean <= win.val_delta.mean:
         return []
     return [
-        f"note: on validation {_BASELINE_WORDS[best.role]} "
+        f"note: on validation {ROLES[best.role].words} "
         f"({_pm(best.val_delta)}) beat every searched finalist (the winner "
         f"{_pm(win.val_delta)}) but are over the study's budget"
     ]

@@ -11,14 +11,17 @@ from matplotlib.container import ErrorbarContainer
 from matplotlib.figure import Figure
 
 from nas.app.plots import figures, result_figure
+from nas.core.layout import Layout
 from nas.study.outcome.confirmed import ConfirmedResult, ConfirmedRow, TaskInfo
 from nas.study.outcome.stats import summarize
+
+_LAYOUT = Layout.independent(["a", "b"], 2)  # what the rows say they retrained
 
 
 def _row(finalist: int, role: str, source: int, test: list[float] | None) -> ConfirmedRow:
     val = [0.0, 0.01]
     return ConfirmedRow(
-        finalist, role, f"layout {finalist}", {}, "equal", source, None, val, summarize(val),
+        finalist, role, f"layout {finalist}", _LAYOUT, "equal", source, None, val, summarize(val),
         {0: finalist, 1: 4 + finalist}, test,
         None if test is None else [{"a": 0.9, "b": 1.0}] * 2, params=100, flops=1000,
     )  # fmt: skip

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from nas.app.views import confirmed_table
+from nas.core.layout import Layout
 from nas.study.outcome.confirmed import ConfirmedResult, ConfirmedRow, TaskInfo
 from nas.study.outcome.stats import summarize
+
+_LAYOUT = Layout.independent(["a", "b"], 2)  # what the rows say they retrained
 
 
 def _row(finalist: int, role: str, val: list[float], win: int = 2) -> ConfirmedRow:
     tested = role != "candidate" or finalist == win  # the baselines and the winner
     source = finalist if role == "candidate" else None
     return ConfirmedRow(
-        finalist, role, f"layout {finalist}", {}, "equal", source,
+        finalist, role, f"layout {finalist}", _LAYOUT, "equal", source,
         None, val, summarize(val), {0: finalist, 1: 4 + finalist},
         [0.0, 0.01] if tested else None, [{"a": 0.9}, {"a": 0.9}] if tested else None,
         params=100, flops=1000,
@@ -67,13 +70,13 @@ def test_a_verdict_of_the_earlier_rule_says_how_to_choose_again() -> None:
 def _paired_result(diffs: list[float]) -> ConfirmedResult:
     # The winner's test Δ_MTL per seed equals its paired difference with the independent nets.
     rows = [
-        ConfirmedRow(0, "independent", "ind", {}, "equal", None, None, [0.0] * len(diffs),
+        ConfirmedRow(0, "independent", "ind", _LAYOUT, "equal", None, None, [0.0] * len(diffs),
                      summarize([0.0] * len(diffs)), dict(enumerate(range(len(diffs)))),
                      [0.0] * len(diffs), [{"a": 0.9}] * len(diffs), params=100, flops=1000),
-        ConfirmedRow(1, "hard_sharing", "hard", {}, "equal", None, None, [-0.1] * len(diffs),
+        ConfirmedRow(1, "hard_sharing", "hard", _LAYOUT, "equal", None, None, [-0.1] * len(diffs),
                      summarize([-0.1] * len(diffs)), dict(enumerate(range(len(diffs)))),
                      [-0.5] * len(diffs), [{"a": 0.5}] * len(diffs), params=100, flops=1000),
-        ConfirmedRow(2, "candidate", "win", {}, "equal", 3, 0.1, [0.1] * len(diffs),
+        ConfirmedRow(2, "candidate", "win", _LAYOUT, "equal", 3, 0.1, [0.1] * len(diffs),
                      summarize([0.1] * len(diffs)), dict(enumerate(range(len(diffs)))),
                      diffs, [{"a": 0.95}] * len(diffs), params=100, flops=1000),
     ]  # fmt: skip

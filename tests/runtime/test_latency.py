@@ -15,6 +15,8 @@ from nas.study.outcome.stage import with_latency
 from nas.study.outcome.stats import summarize
 from nas.training.problem import Problem
 
+_LAYOUT = Layout.independent(["a", "b"], 2)  # what the rows say they retrained
+
 
 @pytest.fixture(scope="module")
 def problem() -> Problem:
@@ -40,7 +42,7 @@ def test_every_network_is_timed_at_batch_one_and_a_serving_batch(problem: Proble
 
 def _row(finalist: int, role: str, latency: dict[int, float] | None) -> ConfirmedRow:
     return ConfirmedRow(
-        finalist, role, role, {}, "equal", None, None, [0.0, 0.0], summarize([0.0, 0.0]),
+        finalist, role, role, _LAYOUT, "equal", None, None, [0.0, 0.0], summarize([0.0, 0.0]),
         {0: finalist, 1: 3 + finalist}, [0.0, 0.1], [{"a": 1.0}, {"a": 1.0}],
         params=100 * (2 - finalist), flops=1000 * (2 - finalist), latency_ms=latency,
     )  # fmt: skip

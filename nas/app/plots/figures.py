@@ -26,7 +26,8 @@ from nas.app.plots.drawing import grid_geometry, tree_geometry
 from nas.core.layout import Layout
 
 if TYPE_CHECKING:
-    from nas.study.outcome.confirmed import ConfirmedResult
+    from nas.study._roles import ROLES
+from nas.study.outcome.confirmed import ConfirmedResult
 
 __all__ = ["draw_layout", "plot_history", "plot_pareto", "save", "share_colour"]
 
@@ -176,11 +177,11 @@ def plot_history(study: optuna.Study, path: Path, confirmed: ConfirmedResult | N
         for r in confirmed.rows:
             d = r.test_delta
             winner = r.finalist == confirmed.winner
-            if d is None or r.source_trial is None or not (winner or r.role == "candidate"):
+            if d is None or r.source_trial is None or not (winner or not ROLES[r.role].baseline):
                 continue
             what = "confirmed winner" if winner else "confirmed finalist"
-            if winner and r.role != "candidate":
-                what += f" ({r.role.replace('_', ' ')}, a baseline)"
+            if winner and ROLES[r.role].baseline:
+                what += f" ({ROLES[r.role].name}, a baseline)"
             ax.errorbar(
                 [r.source_trial],
                 [100 * d.mean],
@@ -218,7 +219,7 @@ def plot_pareto(study: optuna.Study, path: Path, confirmed: ConfirmedResult | No
             label="Pareto front (validation)" if on_front else "trial (validation, one seed)",
         )
     if confirmed is not None:
-        chosen = {r.source_trial for r in confirmed.rows if r.role == "candidate"}
+        chosen = {r.source_trial for r in confirmed.rows if not ROLES[r.role].baseline}
         ring = [t for t in trials if t.number in chosen]
         ax.scatter(
             [t.values[1] for t in ring],

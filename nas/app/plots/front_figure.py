@@ -12,18 +12,18 @@ from pathlib import Path
 from matplotlib import pyplot as plt
 
 from nas.app.plots.figures import save
+from nas.study._roles import ROLES
 from nas.study.outcome.confirmed import ConfirmedResult, ConfirmedRow
 from nas.study.outcome.front import dominated, row_cost
 
 __all__ = ["plot_front"]
 
 AXIS_NAMES = {"flops": "FLOPs per sample", "params": "parameters", "latency": "latency, batch 1"}
-COLOURS = {"independent": "0.45", "hard_sharing": "C1", "candidate": "C3"}
 
 
 def _name(result: ConfirmedResult, row: ConfirmedRow) -> str:
-    if row.role != "candidate":
-        return row.role.replace("_", " ")
+    if ROLES[row.role].baseline:
+        return ROLES[row.role].name
     win = ", winner" if row.finalist == result.winner else ""
     return f"#{row.finalist} (trial {row.source_trial}{win})"
 
@@ -44,7 +44,7 @@ def plot_front(result: ConfirmedResult, path: Path, study_name: str) -> Path:
     kept = []
     for row, cost in points:
         assert cost is not None and row.test_deltas is not None and row.test_delta is not None
-        x, colour = cost / base, COLOURS[row.role]
+        x, colour = cost / base, ROLES[row.role].colour
         ax.scatter([x] * len(row.test_deltas), [100 * v for v in row.test_deltas], s=16,
                    color=colour, alpha=0.55, zorder=3)  # fmt: skip
         hollow = row.finalist in dom

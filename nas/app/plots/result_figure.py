@@ -14,17 +14,16 @@ import numpy as np
 from matplotlib import pyplot as plt
 
 from nas.app.plots.figures import save
+from nas.study._roles import ROLES
 from nas.study.outcome.confirmed import ConfirmedResult, ConfirmedRow
 
 __all__ = ["plot_confirmed"]
 
-ROLE_NAMES = {"independent": "independent", "hard_sharing": "hard sharing"}
-COLOURS = {"independent": "0.45", "hard_sharing": "C1", "candidate": "C3"}
-
 
 def _label(result: ConfirmedResult, row: ConfirmedRow) -> str:
-    name = ROLE_NAMES.get(row.role, f"winner (trial {row.source_trial})")
-    if row.role in ROLE_NAMES and row.finalist == result.winner:
+    role = ROLES[row.role]
+    name = role.name if role.baseline else f"winner (trial {row.source_trial})"
+    if role.baseline and row.finalist == result.winner:
         name += " (winner)"
     ratio, latency = result.cost_ratio(row), result.latency_ratio(row)
     if ratio is not None:
@@ -54,7 +53,7 @@ def plot_confirmed(result: ConfirmedResult, path: Path, study_name: str) -> Path
     for y, r in zip(ys, rows, strict=True):
         d = r.test_delta
         assert d is not None and r.test_deltas is not None
-        colour = COLOURS[r.role]
+        colour = ROLES[r.role].colour
         ax.errorbar(
             [100 * d.mean],
             [y],
@@ -76,7 +75,7 @@ def plot_confirmed(result: ConfirmedResult, path: Path, study_name: str) -> Path
         for y, r in zip(ys, rows, strict=True):
             s = r.test_primary(task.name)
             assert s is not None
-            colour = COLOURS[r.role]
+            colour = ROLES[r.role].colour
             sub.errorbar(
                 [s.mean], [y], xerr=[s.sd], fmt="o", color=colour, capsize=3, ms=5, zorder=4
             )

@@ -8,50 +8,99 @@ then scores the winner and the baselines on the test split, which nothing before
 Its runs are trials of a sibling Optuna study, ``NAME:confirm``, in the same database: the same
 heartbeats, retries of killed runs, workers and artifact store as the search, and readable by the
 stock Optuna tools. Each run is enqueued with its role, layout and seed, so a resumed or second
-process trains only what is missing.
+process trains only what is missing (:mod:`nas.study._planned`). This module plans the stage
+and checks its options; :mod:`~nas.study.outcome.stage` runs it, and
+:mod:`~nas.study.outcome.verdict` reads its answer.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 import optuna
-from optuna.artifacts import FileSystemArtifactStore
 from optuna.trial import FrozenTrial, TrialState
 
+from nas.core.errors import UserError
 from nas.core.layout import Layout
-from nas.data.metrics import delta_mtl
 from nas.explore.config import SearchConfig
-from nas.explore.evaluators import Candidate, Evaluation, FullTraining
 from nas.explore.objectives import feasible
-from nas.study.outcome.confirm_options import ConfirmError, check_confirm_options
+from nas.study._planned import PlannedRun, RunPlan
+from nas.study._roles import Role, role_of
 from nas.study.outcome.front import choose
-from nas.study.store import record
+from nas.study.store.joining import study_exists
 from nas.study.store.record import (
+    CONFIRM_OPTIONS_KEY,
     CONFIRM_SUFFIX,
     REPLACED_KEY,
     StudyRecord,
     TrialRecord,
 )
-from nas.study.store.recording import claim_missing, recording
-from nas.study.store.weights import save_weights
-from nas.training.problem import Problem
 
 __all__ = [
     "CONFIRM_SUFFIX",
     "ConfirmError",
     "ConfirmPlan",
     "Finalist",
-    "RunObjective",
-    "complete_runs",
+    "check_confirm_options",
     "confirm_name",
-    "missing_runs",
     "plan",
     "replaced",
+    "stored_confirm_options",
 ]
+
+
+class ConfirmError(UserError, RuntimeError):
+    """Nothing to confirm, or options that differ from a confirm stage already started."""
+
+
+def check_confirm_options(
+    top: int | None,
+    seeds: int | None,
+    latency_repeats: int | None = None,
+    prefix: str = "--confirm-",
+) -> None:
+    """Refuse a finalist count below 1, fewer than 2 seeds, or negative latency repeats.
+
+    None is the default, accepted. Called before a search starts, so a bad option never
+    costs a search. ``prefix``: how the flags are spelt (``--`` for ``mtlnas confirm``).
+
+    Raises:
+        ConfirmError: naming the option and its least value.
+    """
+    for flag, value, least, why in (
+        (f"{prefix}top", top, 1, "at least one finalist besides the baselines"),
+        (f"{prefix}seeds", seeds, 2, "a spread needs two seeds"),
+        (f"{prefix}latency-repeats", latency_repeats, 0, "0 skips the latency figures"),
+    ):
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfirmError(f"{flag} must be an integer, got {value!r}")
+        if value < least:
+            raise ConfirmError(f"{flag} must be at least {least} ({why}), got {value}")
+
+
+def stored_confirm_options(
+    storage: optuna.storages.BaseStorage, study: optuna.Study, top: int | None, seeds: int | None
+) -> tuple[int | None, int | None]:
+    """``top`` and ``seeds`` as given, else as a search of ``study`` stored them; given are stored.
+
+    So a search killed before its confirm stage is confirmed on resume as it was asked to be.
+    Once the confirm stage is planned its plan rules: the options are returned as given, for
+    :func:`~nas.study.outcome.stage.open_confirm` to compare with it, and nothing is written.
+    """
+    if study_exists(storage, study.study_name + CONFIRM_SUFFIX):
+        return top, seeds
+    record = StudyRecord(study)
+    stored = dict(record.get(CONFIRM_OPTIONS_KEY) or {})
+    given = {k: v for k, v in (("top", top), ("seeds", seeds)) if v is not None}
+    if given and {**stored, **given} != stored:
+        stored |= given
+        record.set(CONFIRM_OPTIONS_KEY, stored)
+    return stored.get("top"), stored.get("seeds")
+
 
 SEED_OFFSET = 1000  # confirm seeds: search seed + 1000, + 1001, ... never the search's own
 
@@ -65,7 +114,7 @@ def confirm_name(name: str) -> str:
 class Finalist:
     """A layout the confirm stage retrains: a baseline, or one of the search's best."""
 
-    role: str  # independent, hard_sharing or candidate
+    role: Role
     layout: Layout
     loss_weighting: str
     source_trial: int | None  # the search trial it came from (None for a baseline not run)
@@ -85,7 +134,7 @@ class Finalist:
     def from_dict(cls, data: Mapping[str, Any]) -> Finalist:
         """Read :meth:`to_dict` output."""
         return cls(
-            data["role"],
+            role_of(data["role"]),
             Layout.from_dict(data["layout"]),
             data["loss_weighting"],
             data["source_trial"],
@@ -119,20 +168,18 @@ class ConfirmPlan:
         finalists = tuple(Finalist.from_dict(f) for f in data["finalists"])
         return cls(finalists, tuple(data["seeds"]), int(data["top"]), data.get("cost_axis"))
 
-    def runs(self) -> list[dict[str, Any]]:
-        """One user-attribute set per (finalist, seed): seed by seed, baselines first."""
-        return [
-            {
-                "role": f.role,
-                "finalist": i,
-                "seed": seed,
-                "layout": f.layout.to_dict(),
-                "summary": f.layout.summary(),
-                "loss_weighting": f.loss_weighting,
-            }
-            for seed in self.seeds
-            for i, f in enumerate(self.finalists)
-        ]
+    @property
+    def runs(self) -> RunPlan:
+        """One run per (finalist, seed): seed by seed, baselines first."""
+        return RunPlan(
+            "finalist",
+            tuple(
+                PlannedRun(i, seed, f.layout, f.loss_weighting, f.role)
+                for seed in self.seeds
+                for i, f in enumerate(self.finalists)
+            ),
+            "confirm run",
+        )
 
 
 def plan(study: optuna.Study, config: SearchConfig, top: int, seeds: int) -> ConfirmPlan:
@@ -147,7 +194,7 @@ def plan(study: optuna.Study, config: SearchConfig, top: int, seeds: int) -> Con
     check_confirm_options(top, seeds)
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     records = [(t, TrialRecord.of(t)) for t in complete]
-    baselines: dict[str, Finalist] = {}
+    baselines: dict[Role, Finalist] = {}
     layouts = _baseline_layouts(study)
     for role, layout in layouts.items():
         source = next(
@@ -201,92 +248,18 @@ def plan(study: optuna.Study, config: SearchConfig, top: int, seeds: int) -> Con
     return ConfirmPlan(finalists, seeds_used, top, costs[0] if costs else None)
 
 
-def _baseline_layouts(study: optuna.Study) -> dict[str, Layout]:
+def _baseline_layouts(study: optuna.Study) -> dict[Role, Layout]:
     # The layouts the search enqueued (its stored baselines), whatever state they ended in.
-    out: dict[str, Layout] = {}
+    out: dict[Role, Layout] = {}
     for t in study.get_trials(deepcopy=False):
         r = TrialRecord.of(t)
         if r.baseline in ("independent", "hard_sharing") and r.layout is not None:
-            out.setdefault(r.baseline, Layout.from_dict(r.layout))
+            out.setdefault(role_of(r.baseline), Layout.from_dict(r.layout))
     if set(out) != {"independent", "hard_sharing"}:
         raise ConfirmError(f"study {study.study_name!r} has no stored baselines to confirm")
     return out
 
 
-class RunObjective:
-    """Trains one enqueued confirm run from scratch and stores its weights and validation score.
-
-    The value is the run's validation Δ_MTL against the search's own baseline (for a glance in
-    Optuna's tools); the confirmed table pairs each run with the same-seed independent run.
-    """
-
-    def __init__(
-        self,
-        study: optuna.Study,
-        confirm: ConfirmPlan,
-        config: SearchConfig,
-        problem: Problem,
-        store: FileSystemArtifactStore,
-        search_baseline: Mapping[str, float] | None,
-    ) -> None:
-        self.record, self.plan = StudyRecord(study), confirm
-        self.problem, self.store, self.baseline = problem, store, search_baseline
-        # Confirm runs always train from scratch, whatever scored the search's candidates.
-        self.trainer = FullTraining.from_config(config)
-
-    def __call__(self, trial: optuna.Trial) -> float:
-        """Train the run the trial was enqueued with; failures are recorded and raised."""
-        missing = partial(missing_runs, self.record.study, self.plan, exclude=trial.number)
-        attrs = claim_missing(trial, "role", missing, "confirm run")
-        with recording(trial, self.problem.device):
-            layout = Layout.from_dict(attrs["layout"])
-            candidate = Candidate(layout, attrs["loss_weighting"], int(attrs["seed"]))
-            evaluation: Evaluation = self.trainer.evaluate(self.problem, candidate)
-            primary = self.problem.primary(evaluation.metrics)
-            assert evaluation.network is not None  # full training always has a network
-            artifact, sha256 = save_weights(self.store, trial, evaluation.network)
-            record.write(
-                trial,
-                metrics=evaluation.metrics,
-                primary=primary,
-                epochs=evaluation.epochs,
-                train_seconds=evaluation.train_seconds,
-                weights=artifact,
-                weights_sha256=sha256,
-            )
-        if self.baseline is None:
-            return 0.0
-        delta = delta_mtl(primary, self.baseline, self.problem.higher_is_better)
-        record.write(trial, delta_mtl=delta)
-        return delta
-
-
 def replaced(study: optuna.Study) -> set[int]:
     """Numbers of complete runs whose weights were lost and that were trained again."""
     return set(StudyRecord(study).get(REPLACED_KEY) or [])
-
-
-def complete_runs(study: optuna.Study) -> dict[tuple[int, int], FrozenTrial]:
-    """(finalist index, seed) -> the first complete run of it (not one replaced since)."""
-    out: dict[tuple[int, int], FrozenTrial] = {}
-    gone = replaced(study)
-    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-        if t.number in gone:
-            continue
-        key = (int(t.user_attrs["finalist"]), int(t.user_attrs["seed"]))
-        out.setdefault(key, t)
-    return out
-
-
-def missing_runs(
-    study: optuna.Study, confirm: ConfirmPlan, exclude: int | None = None
-) -> list[dict[str, Any]]:
-    """The runs of the plan that no trial has completed, is running or waits to run."""
-    live = (TrialState.COMPLETE, TrialState.WAITING, TrialState.RUNNING)
-    gone = replaced(study)
-    covered = {
-        (int(t.user_attrs["finalist"]), int(t.user_attrs["seed"]))
-        for t in study.get_trials(deepcopy=False, states=live)
-        if "finalist" in t.user_attrs and t.number != exclude and t.number not in gone
-    }
-    return [r for r in confirm.runs() if (r["finalist"], r["seed"]) not in covered]

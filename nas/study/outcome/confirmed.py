@@ -5,7 +5,8 @@ study as JSON (``to_dict``; results stored before the version field existed read
 Every reader (``show``, ``list``, the figures, export) goes through this type, never the JSON.
 
 Example:
-    >>> row = ConfirmedRow(0, "independent", "all separate", {}, "equal", None, None,
+    >>> separate = Layout.independent(["a", "b"], 2)
+    >>> row = ConfirmedRow(0, "independent", "all separate", separate, "equal", None, None,
     ...                    [0.0, 0.0], summarize([0.0, 0.0]), {0: 3, 1: 4})
     >>> ConfirmedRow.from_dict(row.to_dict()) == row
     True
@@ -17,6 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nas.core.errors import UserError
+from nas.core.layout import Layout
+from nas.study._roles import Role, role_of
 from nas.study.outcome.stats import Summary, summarize
 
 __all__ = ["CONFIRMED_VERSION", "ConfirmedResult", "ConfirmedRow", "Paired", "TaskInfo"]
@@ -41,8 +44,8 @@ class ConfirmedRow:
 
     Attributes:
         finalist: index in the plan (0 independent, 1 hard sharing, then candidates).
-        role: ``independent``, ``hard_sharing`` or ``candidate``.
-        summary: the layout in words; ``layout`` its ``Layout.to_dict()``.
+        role: what it is (:data:`~nas.study._roles.Role`): a baseline or a searched layout.
+        summary: the layout in words.
         source_trial: the search trial it came from (None for a baseline the search did not run).
         search_val_delta: its single-seed validation Δ_MTL in the search.
         val_deltas: validation Δ_MTL per confirm seed (what the winner is chosen on).
@@ -57,9 +60,9 @@ class ConfirmedRow:
     """
 
     finalist: int
-    role: str
+    role: Role
     summary: str
-    layout: dict[str, Any]
+    layout: Layout
     loss_weighting: str
     source_trial: int | None
     search_val_delta: float | None
@@ -93,7 +96,7 @@ class ConfirmedRow:
             "finalist": self.finalist,
             "role": self.role,
             "summary": self.summary,
-            "layout": self.layout,
+            "layout": self.layout.to_dict(),
             "loss_weighting": self.loss_weighting,
             "source_trial": self.source_trial,
             "search_val_delta": self.search_val_delta,
@@ -117,7 +120,8 @@ class ConfirmedRow:
     def from_dict(cls, d: dict[str, Any]) -> ConfirmedRow:
         """Inverse of :meth:`to_dict`."""
         return cls(
-            d["finalist"], d["role"], d["summary"], d["layout"], d.get("loss_weighting", "equal"),
+            d["finalist"], role_of(d["role"]), d["summary"], Layout.from_dict(d["layout"]),
+            d.get("loss_weighting", "equal"),
             d.get("source_trial"), d.get("search_val_delta"), list(d["val_deltas"]),
             summarize(d["val_deltas"]), {int(s): int(n) for s, n in d["runs"].items()},
             d.get("test_deltas"), d.get("test_primary_runs"), d.get("params"), d.get("flops"),

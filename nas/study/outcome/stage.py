@@ -9,28 +9,23 @@ test split once.
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from dataclasses import replace
+from typing import Any
 
 import optuna
 from optuna.artifacts import FileSystemArtifactStore
 
-from nas.core.layout import Layout
+from nas.data.metrics import delta_mtl
+from nas.explore.config import SearchConfig
+from nas.explore.evaluators import Evaluation, FullTraining
+from nas.study._planned import PlannedObjective, PlannedRun, RunPlan, open_planned, run_planned
 from nas.study.handle import StudyHandle
-from nas.study.outcome.confirm import (
-    ConfirmError,
-    ConfirmPlan,
-    RunObjective,
-    complete_runs,
-    confirm_name,
-    missing_runs,
-    plan,
-    replaced,
-)
+from nas.study.outcome.confirm import ConfirmError, ConfirmPlan, confirm_name, plan, replaced
 from nas.study.outcome.confirmed import CONFIRMED_VERSION, ConfirmedResult
 from nas.study.outcome.front import DEFAULT_FRONT_TOP
 from nas.study.outcome.verdict import DEFAULT_SEEDS, DEFAULT_TOP, answerable, decide
-from nas.study.runner import run_trials
-from nas.study.store.joining import create_or_join, queued_study, study_exists, wait_ready
+from nas.study.store import record
 from nas.study.store.record import (
     CONFIRM_OF_KEY,
     CONFIRMED_KEY,
@@ -40,10 +35,10 @@ from nas.study.store.record import (
     TrialRecord,
 )
 from nas.study.store.storage import StorageError
-from nas.study.store.weights import CorruptWeights, load_weights
+from nas.study.store.weights import CorruptWeights, load_weights, save_weights
 from nas.training.problem import Problem
 
-__all__ = ["LATENCY_REPEATS", "open_confirm", "run_confirm", "with_latency"]
+__all__ = ["LATENCY_REPEATS", "ConfirmRun", "open_confirm", "run_confirm", "with_latency"]
 
 LATENCY_REPEATS = 30  # timed runs per tested layout and batch size
 
@@ -58,28 +53,23 @@ def open_confirm(
     Raises:
         ConfirmError: nothing to confirm, or options that differ from the stored plan.
     """
-    storage, search, config = handle.storage, handle.study, handle.config
+    search, config = handle.study, handle.config
     name = confirm_name(search.study_name)
-    # The plan is made before the study, so a search with nothing to confirm creates nothing.
-    wanted = None
-    if not study_exists(storage, name):
+
+    def make() -> tuple[RunPlan, dict[str, Any]]:  # a search with nothing to confirm: no study
         default = DEFAULT_FRONT_TOP if config.multi_objective else DEFAULT_TOP
         top_, seeds_ = default if top is None else top, DEFAULT_SEEDS if seeds is None else seeds
         wanted = plan(search, config, top_, seeds_)
+        return wanted.runs, wanted.to_dict()
 
-    def fill(study: optuna.Study) -> None:
-        assert wanted is not None, "the study did not exist a moment ago"
-        record = StudyRecord(study)
-        record.set(CONFIRM_OF_KEY, search.study_name)
-        record.set_model(problem.describe())
-        record.set_config(config.to_dict(), first=True)
+    def describe(study: optuna.Study) -> None:
+        rec = StudyRecord(study)
+        rec.set(CONFIRM_OF_KEY, search.study_name)
+        rec.set_model(problem.describe())
+        rec.set_config(config.to_dict(), first=True)
         study.set_metric_names(["val_delta_mtl_vs_search_baseline"])
-        for attrs in wanted.runs():
-            study.enqueue_trial({}, user_attrs=attrs)
-        record.set(PLAN_KEY, wanted.to_dict())  # last: joiners wait for it
 
-    study, created = create_or_join(storage, name, queued_study(storage, name, "maximize"), fill)
-    raw = wait_ready(study, PLAN_KEY, 0 if created else 60)
+    study, raw = open_planned(handle.storage, name, "maximize", PLAN_KEY, describe, make)
     if raw is None:
         raise ConfirmError(f"confirm study {name!r} has no plan; delete it to start over")
     stored = ConfirmPlan.from_dict(raw)
@@ -93,30 +83,70 @@ def open_confirm(
     return study, stored
 
 
-def _queue_lost_weights(study: optuna.Study, store: FileSystemArtifactStore) -> list[int]:
+class ConfirmRun(PlannedObjective):
+    """Trains one confirm run from scratch and stores its weights and validation score.
+
+    The value is the run's validation Δ_MTL against the search's own baseline (for a glance in
+    Optuna's tools); the confirmed table pairs each run with the same-seed independent run.
+    """
+
+    def __init__(
+        self,
+        study: optuna.Study,
+        confirm: ConfirmPlan,
+        config: SearchConfig,
+        problem: Problem,
+        store: FileSystemArtifactStore,
+        search_baseline: Mapping[str, float] | None,
+    ) -> None:
+        # Confirm runs always train from scratch, whatever scored the search's candidates.
+        super().__init__(study, confirm.runs, problem, FullTraining.from_config(config))
+        self.store, self.baseline = store, search_baseline
+
+    def gone(self) -> set[int]:
+        """Complete runs whose weights were lost: trained again."""
+        return replaced(self.study)
+
+    def keep(self, trial: optuna.Trial, run: PlannedRun, evaluation: Evaluation) -> float:
+        """Store the run's weights and metrics; its value is its validation Δ_MTL."""
+        assert evaluation.network is not None  # full training always has a network
+        primary = self.problem.primary(evaluation.metrics)
+        artifact, sha256 = save_weights(self.store, trial, evaluation.network)
+        record.write(
+            trial,
+            metrics=evaluation.metrics,
+            primary=primary,
+            epochs=evaluation.epochs,
+            train_seconds=evaluation.train_seconds,
+            weights=artifact,
+            weights_sha256=sha256,
+        )
+        if self.baseline is None:
+            return 0.0
+        delta = delta_mtl(primary, self.baseline, self.problem.higher_is_better)
+        record.write(trial, delta_mtl=delta)
+        return delta
+
+
+def _queue_lost_weights(
+    study: optuna.Study, confirm: ConfirmPlan, store: FileSystemArtifactStore
+) -> list[int]:
     """Mark the complete runs whose weights cannot be loaded as replaced; return their numbers.
 
     Their (finalist, seed) pairs are then missing, so the caller queues them again.
     """
     lost = []
-    for t in complete_runs(study).values():
+    for t in confirm.runs.complete(study, replaced(study)).values():
         r = TrialRecord.of(t)
         try:
             load_weights(store, str(r.weights), r.weights_sha256)
         except (FileNotFoundError, CorruptWeights):
             lost.append(t.number)
     if lost:
-        record = StudyRecord(study)
-        record.set(REPLACED_KEY, sorted(replaced(study) | set(lost)))
-        record.set(CONFIRMED_KEY, None)  # computed again from the retrained runs
+        rec = StudyRecord(study)
+        rec.set(REPLACED_KEY, sorted(replaced(study) | set(lost)))
+        rec.set(CONFIRMED_KEY, None)  # computed again from the retrained runs
     return lost
-
-
-def _requeue_failed(study: optuna.Study, confirm: ConfirmPlan) -> None:
-    # A run that raised (not one that was killed: heartbeats re-queue those) is queued again
-    # by the next process that confirms.
-    for attrs in missing_runs(study, confirm):
-        study.enqueue_trial({}, user_attrs=attrs)
 
 
 def run_confirm(
@@ -145,8 +175,8 @@ def run_confirm(
     if store is None:
         raise StorageError("the confirm stage keeps every run's weights: give --artifacts DIR")
     study, confirm = open_confirm(handle, problem, top, seeds)
-    record = StudyRecord(study)
-    lost = _queue_lost_weights(study, store) if retrain else []
+    rec = StudyRecord(study)
+    lost = _queue_lost_weights(study, confirm, store) if retrain else []
     if retrain:
         print(
             f"retraining {len(lost)} confirm runs whose weights are missing or corrupt: "
@@ -154,7 +184,7 @@ def run_confirm(
             if lost
             else "every confirm run's weights are in place: nothing to retrain"
         )
-    done = record.get(CONFIRMED_KEY)
+    done = rec.get(CONFIRMED_KEY)
     if done is not None and not lost:
         stored = ConfirmedResult.from_dict(done)
         if stored.version >= CONFIRMED_VERSION:
@@ -163,12 +193,9 @@ def run_confirm(
         # the stored runs; every run is complete, so nothing trains.
         print(f"study {handle.name!r}: its verdict was chosen by an earlier rule; choosing "
               "again from the stored runs (nothing is retrained)")  # fmt: skip
-    _requeue_failed(study, confirm)
     baseline = StudyRecord(handle.study).baseline()
-    objective = RunObjective(study, confirm, handle.config, problem, store, baseline)
-    # Replaced runs are finished trials that no longer count: one more run for each.
-    target = len(confirm.runs()) + len(replaced(study))
-    run_trials(study, objective, target, handle.url, progress)
+    objective = ConfirmRun(study, confirm, handle.config, problem, store, baseline)
+    run_planned(objective, handle.url, progress)
     eligible = answerable(handle.study, confirm, bool(handle.config.judged_on().max_cost))
     result = decide(study, confirm, problem, store, eligible)
     if latency_repeats > 0:
@@ -199,7 +226,7 @@ def with_latency(
     for row in result.rows:
         if row.tested:
             r = TrialRecord.of(runs[row.runs[result.seeds[0]]])
-            net = problem.build(Layout.from_dict(row.layout))
+            net = problem.build(row.layout)
             net.load_state_dict(load_weights(store, str(r.weights), r.weights_sha256))
             nets[str(row.finalist)] = net.eval()
     print(

@@ -20,8 +20,8 @@ from nas.study.outcome.confirm import (
     ConfirmError,
     ConfirmPlan,
     Finalist,
-    complete_runs,
     confirm_name,
+    replaced,
 )
 from nas.study.outcome.confirmed import ConfirmedResult, ConfirmedRow, TaskInfo
 from nas.study.outcome.stats import summarize
@@ -70,8 +70,11 @@ def confirm_progress(storage: optuna.storages.BaseStorage, name: str) -> str | N
     if study is None:
         return None
     raw = StudyRecord(study).get(PLAN_KEY)
-    total = 0 if raw is None else len(ConfirmPlan.from_dict(raw).runs())
-    done = len(complete_runs(study))
+    if raw is None:
+        total = done = 0
+    else:
+        runs = ConfirmPlan.from_dict(raw).runs
+        total, done = len(runs.runs), len(runs.complete(study, replaced(study)))
     return (
         f"confirm stage: {done}/{total} runs done; finish it with: mtlnas confirm {name} "
         "(until then the figures below are single-seed validation scores)"
@@ -125,7 +128,7 @@ def decide(
 
     Every Δ_MTL here is paired: a run at seed s against the independent run at seed s.
     """
-    runs = complete_runs(study)
+    runs = confirm.runs.complete(study, replaced(study))
     missing = [
         (i, s) for s in confirm.seeds for i in range(len(confirm.finalists)) if (i, s) not in runs
     ]
@@ -176,7 +179,7 @@ def decide(
             finalist=i,
             role=f.role,
             summary=f.layout.summary(),
-            layout=f.layout.to_dict(),
+            layout=f.layout,
             loss_weighting=f.loss_weighting,
             source_trial=f.source_trial,
             search_val_delta=f.val_delta,

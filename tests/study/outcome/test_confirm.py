@@ -18,7 +18,6 @@ from optuna.trial import TrialState
 import nas.study.outcome.verdict
 import nas.training.train
 from nas.app.cli import main
-from nas.core.layout import Layout
 from nas.data.benchmark import load_benchmark
 from nas.data.source import Resident
 from nas.runtime.session import OnnxModel
@@ -170,7 +169,7 @@ def test_confirmed_winner_is_shown_exported_and_kept(
     assert result is not None
     problem, _ = prepare(study_config(load("w")), torch.device("cpu"))
     for row in result.rows:
-        cost = problem.cost(Layout.from_dict(row.layout))
+        cost = problem.cost(row.layout)
         assert (row.params, row.flops) == (cost.params, cost.flops)
     independent, hard = result.rows[0], result.rows[1]
     assert result.cost_ratio(independent) == (1.0, 1.0)

@@ -25,6 +25,9 @@ TASKS = ("a", "b", "c")
 TINY = ["--benchmark", "digits", "--size", "tiny", "--device", "cpu", "--quiet", "--epochs", "1"]
 
 
+_LAYOUT = Layout.independent(["a", "b"], 2)  # what the rows say they retrained
+
+
 def tree(s1: int, s2: int, depth: int = 4) -> Layout:
     """Shared below ``s1``, tasks a and b together below ``s2``, separate above."""
     rows = [(0, 0, 0) if d < s1 else (0, 0, 1) if d < s2 else (0, 1, 2) for d in range(depth)]
@@ -102,7 +105,7 @@ def test_a_front_study_confirms_layouts_spread_along_it_never_an_infeasible_one(
 
 
 def _row(k: int, role: str, deltas: list[float], flops: int) -> ConfirmedRow:
-    return ConfirmedRow(k, role, role, {}, "equal", None, None, deltas, summarize(deltas),
+    return ConfirmedRow(k, role, role, _LAYOUT, "equal", None, None, deltas, summarize(deltas),
                         {1: 2 * k, 2: 2 * k + 1}, deltas, [{"t": 0.5}] * 2, 10, flops)  # fmt: skip
 
 
