@@ -10,14 +10,13 @@ import optuna
 from optuna.distributions import BaseDistribution, CategoricalDistribution
 
 from nas.core.layout import Layout
-from search_spaces.base import Rows, SearchSpace, check_basics, check_layout, register
+from search_spaces.base import Rows, SearchSpace, check_basics, check_layout
 
 __all__ = ["SKIP", "AdaShareSpace"]
 
 SKIP = -1  # the categorical choice meaning "skip this block"
 
 
-@register("adashare")
 @dataclass(frozen=True)
 class AdaShareSpace(SearchSpace):
     """Per task and depth, skip the block or run one of ``instances`` copies of it.

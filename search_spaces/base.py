@@ -10,9 +10,18 @@ import optuna
 
 from nas.core.errors import UserError
 from nas.core.layout import Layout
+from nas.core.plugins import Catalog
 from nas.model.combine import DEFAULT_SEARCH, is_search, search_choices
 
-__all__ = ["LOSS_WEIGHTINGS", "SearchSpace", "SpaceError", "make_space", "register", "space_names"]
+__all__ = [
+    "CATALOG",
+    "LOSS_WEIGHTINGS",
+    "SearchSpace",
+    "SpaceError",
+    "make_space",
+    "register",
+    "space_names",
+]
 
 LOSS_WEIGHTINGS = DEFAULT_SEARCH  # what "search" chooses between (kept for old importers)
 
@@ -106,57 +115,35 @@ class SearchSpace(abc.ABC):
         return str(trial.suggest_categorical("loss_weighting", search_choices(configured)))
 
 
-_T = TypeVar("_T")
-_REGISTRY: dict[str, Callable[..., SearchSpace]] = {}
+_Space = TypeVar("_Space", bound=type[SearchSpace])
+CATALOG: Catalog[SearchSpace] = Catalog(
+    "space", SearchSpace, SpaceError, word="search space",
+    refusal="{what} made a {got}, not a search_spaces.SearchSpace",
+    bad_options="bad options for {what}: {err}", own="package.module:Class",
+)  # fmt: skip
 
 
-def register(name: str) -> Callable[[_T], _T]:
-    """Class decorator: make a search space available under ``name``."""
-
-    def add(cls: _T) -> _T:
-        if name in _REGISTRY:
-            raise ValueError(f"search space {name!r} is registered twice")
-        _REGISTRY[name] = cls  # type: ignore[assignment]
-        return cls
-
-    return add
+def register(name: str) -> Callable[[_Space], _Space]:
+    """Class decorator: make a search space of your own available under ``name``."""
+    return CATALOG.register(name)
 
 
 def space_names() -> list[str]:
-    """Registered search-space names."""
-    return sorted(_REGISTRY)
+    """Built-in and registered search-space names."""
+    return CATALOG.names()
 
 
 def make_space(
     name: str, tasks: Sequence[str], depth: int, options: Mapping[str, Any] | None = None
 ) -> SearchSpace:
-    """Build the search space ``name`` (registered, or ``package.module:Class``) for a problem.
+    """Build the search space ``name`` (built-in, registered, or ``package.module:Class``).
 
     A space of your own is called as ``Class(tasks, depth, **options)``.
 
     Raises:
         SpaceError: unknown name or bad options; the message lists what is accepted.
     """
-    if name in _REGISTRY:
-        factory = _REGISTRY[name]
-    elif ":" in name:  # a space of your own, as backbones and evaluators are named
-        from nas.core.plugins import Registry
-
-        factory = Registry("search space", {}, SpaceError).resolve(name)
-    else:
-        raise SpaceError(
-            f"unknown search space {name!r}; choose one of {space_names()} or name your own "
-            "as package.module:Class"
-        )
-    try:
-        space = factory(tuple(tasks), depth, **dict(options or {}))
-    except (TypeError, ValueError) as err:
-        raise SpaceError(f"bad options for search space {name!r}: {err}") from None
-    if not isinstance(space, SearchSpace):
-        raise SpaceError(
-            f"search space {name!r} made a {type(space).__name__}, not a search_spaces.SearchSpace"
-        )
-    return space
+    return CATALOG.make(name, options, tuple(tasks), depth, wrap=(TypeError, ValueError))
 
 
 def check_layout(space: SearchSpace, layout: Layout) -> None:

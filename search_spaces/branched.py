@@ -11,7 +11,7 @@ import optuna
 from optuna.distributions import BaseDistribution, CategoricalDistribution, IntDistribution
 
 from nas.core.layout import Layout
-from search_spaces.base import Rows, SearchSpace, check_basics, check_layout, register
+from search_spaces.base import Rows, SearchSpace, check_basics, check_layout
 
 __all__ = ["BranchedSpace"]
 
@@ -31,7 +31,6 @@ def _closure(share: list[list[int]]) -> list[list[int]]:
     return s
 
 
-@register("branched")
 @dataclass(frozen=True)
 class BranchedSpace(SearchSpace):
     """For every task pair, the number of leading blocks they share, repaired into a tree.

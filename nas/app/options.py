@@ -11,13 +11,12 @@ import json
 import os
 from typing import Any
 
+from nas.core.plugins import listing
+
 __all__ = ["CONFIG_OPTIONS", "add_config_args", "given_options", "python_options"]
 
 CONFIG_OPTIONS: dict[str, dict[str, Any]] = {
-    "benchmark": {
-        "help": "built-in benchmark (digits, scenes, nyuv2, nyud, cityscapes, celeba) or "
-        "package.module:function"
-    },
+    "benchmark": {"help": f"benchmark: {listing('benchmark')}, or package.module:function"},
     "size": {"help": "benchmark size: tiny, small or default"},
     "data": {"help": "folder of a benchmark read from disk (nyuv2; your function's root)"},
     "benchmark_option": {
@@ -26,7 +25,7 @@ CONFIG_OPTIONS: dict[str, dict[str, Any]] = {
         "help": "option of the benchmark's own, as a JSON value, e.g. val_fraction=0.2 (nyuv2: "
         "the share of train/ held out for validation; default 0.1) (repeatable)",
     },
-    "space": {"help": "search space: branched, adashare, or package.module:Class"},
+    "space": {"help": f"search space: {listing('space')}, or package.module:Class"},
     "space_option": {
         "action": "append",
         "metavar": "KEY=JSON",
@@ -34,8 +33,8 @@ CONFIG_OPTIONS: dict[str, dict[str, Any]] = {
         "split_depths=[0,2,4,6] (repeatable)",
     },
     "backbone": {
-        "help": "backbone: auto (a small conv net for images, an MLP for vectors), conv, mlp, "
-        "resnet18, resnet34, resnet50, or package.module:function (default: the benchmark's)"
+        "help": f"backbone: {listing('backbone')}, or package.module:function (default: the "
+        "benchmark's)"
     },
     "backbone_option": {
         "action": "append",
@@ -58,9 +57,8 @@ CONFIG_OPTIONS: dict[str, dict[str, Any]] = {
         "statistics, scale and shift kept)"
     },
     "evaluator": {
-        "help": "how a layout is scored: train (default: from scratch), supernet (weights "
-        "inherited from one supernet per study), table:FILE (answered from a table built by "
-        "mtlnas tabulate), or package.module:function"
+        "help": f"how a layout is scored: {listing('evaluator')}, table:FILE (answered from a "
+        "table built by mtlnas tabulate), or package.module:function"
     },
     "evaluator_option": {
         "action": "append",
@@ -73,9 +71,8 @@ CONFIG_OPTIONS: dict[str, dict[str, Any]] = {
         "(default 2 x --epochs)",
     },
     "objectives": {
-        "help": "delta (default), delta,params / delta,flops / delta,latency for a Pareto "
-        "front (latency: onnxruntime, batch 1, measured once per layout on this machine), or "
-        "package.module:function"
+        "help": f"{listing('objectives')} (latency: onnxruntime, batch 1, measured once per "
+        "layout on this machine), or package.module:function"
     },
     "objective_option": {
         "action": "append",
@@ -96,21 +93,14 @@ CONFIG_OPTIONS: dict[str, dict[str, Any]] = {
     "lr": {"type": float, "help": "AdamW learning rate (default 3e-3)"},
     "combine": {
         "metavar": "METHOD",
-        "help": "how the tasks train together: equal (default), uncertainty, dwa, gradnorm "
-        "(loss weightings) or upgrad, mgda, pcgrad, gradvac, cagrad, imtl_g, nash_mtl, "
-        "aligned_mtl, dualproj, graddrop, random (gradient aggregations), or your own as "
+        "help": f"how the tasks train together: {listing('loss weighting')} (loss weightings), "
+        f"{listing('aggregator', described=False)} (gradient aggregations), or your own as "
         "package.module:Name (a Combiner made from the task names); search (equal or "
         "uncertainty) or search:A,B,... makes it a parameter of the search",
     },
     "loss_weighting": {"help": "the same as --combine (its name before aggregations)"},
     "strategy": {
-        "help": "where candidates come from: paths (the default for Δ_MTL alone: each task's "
-        "term of Δ_MTL modelled from its own path), tpe (the default for a front; "
-        "--strategy-option start=spread spreads its start-up from separate networks to hard "
-        "sharing), random, nsga2 (multi-objective), gp, grid (every layout of the space), "
-        "structure (a linear model of Δ_MTL over which tasks share which blocks), adashare "
-        "(AdaShare's learned policy; --space adashare), affinity (trees from task affinity; "
-        "--space branched), or package.module:function"
+        "help": f"where candidates come from: {listing('strategy')}, or package.module:function"
     },
     "strategy_option": {
         "action": "append",

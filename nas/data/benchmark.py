@@ -20,12 +20,13 @@ from typing import Any
 
 from torch.utils.data import Dataset
 
-from nas.core.plugins import Registry, call_with_options
+from nas.core.plugins import Catalog
 from nas.data.split import BenchmarkError, Split, SplitData, check_dataset, check_split
 from nas.data.tasks import Task, labelled
 from nas.model.backbones.registry import BackboneSpec
 
 __all__ = [
+    "CATALOG",
     "Benchmark",
     "BenchmarkError",
     "Split",
@@ -136,28 +137,19 @@ class Benchmark:
         return self
 
 
-_REGISTRY = Registry(
-    "benchmark",
-    {
-        "celeba": "nas.data.datasets.celeba:celeba",
-        "cityscapes": "nas.data.datasets.cityscapes:cityscapes",
-        "digits": "nas.data.datasets.digits:digits",
-        "nyud": "nas.data.datasets.nyud:nyud",
-        "nyuv2": "nas.data.datasets.nyuv2:nyuv2",
-        "scenes": "nas.data.datasets.scenes:scenes",
-    },
-    BenchmarkError,
+CATALOG: Catalog[Benchmark] = Catalog(
+    "benchmark", Benchmark, BenchmarkError, refusal="{what} returned {got}, not a Benchmark"
 )
 
 
 def register_benchmark(name: str) -> Callable[[Callable[..., Benchmark]], Callable[..., Benchmark]]:
     """Decorator: make a benchmark factory ``fn(size=..., seed=..., ...)`` available by ``name``."""
-    return _REGISTRY.register(name)
+    return CATALOG.register(name)
 
 
 def benchmark_names() -> list[str]:
     """Names of the built-in and registered benchmarks."""
-    return _REGISTRY.names()
+    return CATALOG.names()
 
 
 def load_benchmark(spec: str, **options: Any) -> Benchmark:
@@ -167,9 +159,8 @@ def load_benchmark(spec: str, **options: Any) -> Benchmark:
     signature accepts them; None means the factory's default, and an option it does not take
     is an error.
     """
-    fn = _REGISTRY.resolve(spec)
     try:
-        bench = call_with_options(f"benchmark {spec!r}", fn, options, BenchmarkError)
+        bench = CATALOG.make(spec, options)
     except BenchmarkError:
         raise
     except Exception as err:
@@ -182,6 +173,4 @@ def load_benchmark(spec: str, **options: Any) -> Benchmark:
             f"benchmark {spec!r} failed: {type(err).__name__}: {first} "
             f"({Path(frame.filename).name}, line {frame.lineno})"
         ) from None
-    if not isinstance(bench, Benchmark):
-        raise BenchmarkError(f"benchmark {spec!r} returned {type(bench).__name__}, not a Benchmark")
     return bench.validate()

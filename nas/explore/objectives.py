@@ -20,10 +20,11 @@ from typing import Any
 from optuna.trial import FrozenTrial
 
 from nas.core.errors import UserError
-from nas.core.plugins import Registry, call_with_options
+from nas.core.plugins import Catalog
 from nas.model.network import Cost
 
 __all__ = [
+    "CATALOG",
     "COSTS",
     "Objectives",
     "ObjectivesError",
@@ -133,12 +134,15 @@ def delta(
     return Objectives(costs, {k: v for k, v in budgets.items() if v is not None})
 
 
-_REGISTRY = Registry("objectives", {"delta": "nas.explore.objectives:delta"}, ObjectivesError)
+CATALOG: Catalog[Objectives] = Catalog(
+    "objectives", Objectives, ObjectivesError,
+    refusal="{what} returned {got}, not a nas.explore.objectives.Objectives",
+)  # fmt: skip
 
 
 def register_objectives(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorator: make an objectives factory ``fn(**options) -> Objectives`` available."""
-    return _REGISTRY.register(name)
+    return CATALOG.register(name)
 
 
 def make_objectives(spec: str, options: Mapping[str, Any] | None = None) -> Objectives:
@@ -156,11 +160,4 @@ def make_objectives(spec: str, options: Mapping[str, Any] | None = None) -> Obje
                 "or package.module:function"
             )
         options["costs"] = (rest,)
-    fn = _REGISTRY.resolve(name)
-    made = call_with_options(f"objectives {spec!r}", fn, options, ObjectivesError)
-    if not isinstance(made, Objectives):
-        raise ObjectivesError(
-            f"objectives {spec!r} returned {type(made).__name__}, "
-            "not a nas.explore.objectives.Objectives"
-        )
-    return made
+    return CATALOG.make(name, options)

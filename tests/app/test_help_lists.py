@@ -3,17 +3,32 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 
 from nas.app.cli import build_parser
-from nas.data.benchmark import benchmark_names
+from nas.core.plugins import BUILTINS, Catalog
+from nas.data.benchmark import CATALOG as BENCHMARKS
 from nas.explore.config import PRUNERS
-from nas.explore.evaluators import _REGISTRY as EVALUATORS
-from nas.explore.strategies import strategy_names
-from nas.model.backbones.registry import backbone_names
-from nas.model.combine import METHODS
-from search_spaces.base import _REGISTRY as SPACES
+from nas.explore.evaluators import CATALOG as EVALUATORS
+from nas.explore.objectives import CATALOG as OBJECTIVES
+from nas.explore.strategies import CATALOG as STRATEGIES
+from nas.model.backbones.registry import CATALOG as BACKBONES
+from nas.model.combine import AGGREGATOR_CATALOG, WEIGHTING_CATALOG
+from search_spaces.base import CATALOG as SPACES
+
+# The option that takes each seam's parts.
+OPTION = {
+    "benchmark": "--benchmark",
+    "backbone": "--backbone",
+    "space": "--space",
+    "strategy": "--strategy",
+    "evaluator": "--evaluator",
+    "objectives": "--objectives",
+    "loss weighting": "--combine",
+    "aggregator": "--combine",
+}
 
 
 def _help(option: str) -> str:
@@ -23,19 +38,30 @@ def _help(option: str) -> str:
     return re.sub(r"\s+", " ", action.help or "")
 
 
+def test_every_seam_of_the_catalog_has_an_option() -> None:
+    assert set(OPTION) == set(BUILTINS)
+
+
 @pytest.mark.parametrize(
     ("option", "names"),
     [
-        ("--benchmark", benchmark_names()),
-        ("--backbone", backbone_names()),
-        ("--space", sorted(SPACES)),
-        ("--strategy", strategy_names()),
-        ("--evaluator", EVALUATORS.names()),
-        ("--combine", list(METHODS)),
+        *((OPTION[seam], list(entries)) for seam, entries in BUILTINS.items()),
         ("--pruner", list(PRUNERS)),
     ],
+    ids=[*BUILTINS, "pruner"],
 )
 def test_the_help_of_each_option_names_every_built_in(option: str, names: list[str]) -> None:
     text = _help(option)
     missing = [n for n in names if not re.search(rf"(?<![\w-]){re.escape(n)}(?![\w-])", text)]
     assert not missing, f"{option} --help does not name {missing}: {text}"
+
+
+@pytest.mark.parametrize(
+    "catalog",
+    [BENCHMARKS, BACKBONES, SPACES, STRATEGIES, EVALUATORS, OBJECTIVES, WEIGHTING_CATALOG,
+     AGGREGATOR_CATALOG],
+    ids=lambda c: c.seam,
+)  # fmt: skip
+def test_every_built_in_resolves_to_a_factory(catalog: Catalog[Any]) -> None:
+    for name in catalog.builtins:
+        assert callable(catalog.resolve(name)), name

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from nas.core.errors import UserError
-from nas.core.plugins import Registry, call_with_options
+from nas.core.plugins import Catalog
 from nas.explore.config import pruning_warmup
 from nas.explore.evaluators.base import (
     Candidate,
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from nas.explore.config import SearchConfig
 
 __all__ = [
+    "CATALOG",
     "Candidate",
     "Evaluation",
     "Evaluator",
@@ -50,19 +51,12 @@ class EvaluatorError(UserError, ValueError):
     """An unknown evaluator, or a factory that does not return one."""
 
 
-_REGISTRY = Registry(
-    "evaluator",
-    {
-        "train": "nas.explore.evaluators:full_training",
-        "supernet": "nas.explore.evaluators:supernet_evaluator",
-    },
-    EvaluatorError,
-)
+CATALOG: Catalog[Evaluator] = Catalog("evaluator", None, EvaluatorError)
 
 
 def register_evaluator(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorator: make an evaluator factory ``fn(config) -> Evaluator`` available by ``name``."""
-    return _REGISTRY.register(name)
+    return CATALOG.register(name)
 
 
 def full_training(config: SearchConfig) -> FullTraining:
@@ -117,8 +111,7 @@ def make_evaluator(config: SearchConfig) -> Evaluator:
         from nas.explore.evaluators.table import table_evaluator
 
         return table_evaluator(config, name.partition(":")[2])
-    fn = _REGISTRY.resolve(name)
-    made = call_with_options(f"evaluator {name!r}", fn, options, EvaluatorError, config=config)
+    made = CATALOG.make(name, options, config=config)
     if not isinstance(made, Evaluator):
         missing = [m for m in ("evaluate", "prepare") if not callable(getattr(made, m, None))]
         raise EvaluatorError(

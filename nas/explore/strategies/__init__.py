@@ -24,7 +24,7 @@ import optuna
 
 from nas.core.errors import UserError
 from nas.core.layout import Layout
-from nas.core.plugins import Registry, call_with_options
+from nas.core.plugins import Catalog
 from nas.explore.strategies.base import Strategy, discrete_values, layouts_of
 
 if TYPE_CHECKING:
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from search_spaces import SearchSpace
 
 __all__ = [
+    "CATALOG",
     "Grid",
     "SamplerStrategy",
     "Strategy",
@@ -172,30 +173,20 @@ def grid(max_combinations: int = 200_000, seed: int = 0) -> Strategy:
     return Grid(max_combinations, seed)
 
 
-_REGISTRY = Registry(
-    "strategy",
-    {
-        **{
-            name: f"nas.explore.strategies:{name}"
-            for name in ("tpe", "random", "nsga2", "gp", "grid")
-        },
-        "adashare": "nas.explore.strategies.adashare:adashare",
-        "affinity": "nas.explore.strategies.affinity:affinity_strategy",
-        "structure": "nas.explore.strategies.structure:structure",
-        "paths": "nas.explore.strategies.structure:paths",
-    },
-    StrategyError,
-)
+CATALOG: Catalog[Strategy] = Catalog(
+    "strategy", Strategy, StrategyError,
+    refusal="{what} returned {got}, not a nas.explore.strategies.Strategy",
+)  # fmt: skip
 
 
 def register_strategy(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorator: make a strategy factory ``fn(**options) -> Strategy`` available by ``name``."""
-    return _REGISTRY.register(name)
+    return CATALOG.register(name)
 
 
 def strategy_names() -> list[str]:
     """Built-in and registered strategy names."""
-    return _REGISTRY.names()
+    return CATALOG.names()
 
 
 def make_strategy(name: str, options: Mapping[str, Any] | None = None) -> Strategy:
@@ -204,11 +195,4 @@ def make_strategy(name: str, options: Mapping[str, Any] | None = None) -> Strate
     Raises:
         StrategyError: unknown name, options it does not take, or no Strategy returned.
     """
-    fn = _REGISTRY.resolve(name)
-    what = f"strategy {name!r}"
-    made = call_with_options(what, fn, dict(options or {}), StrategyError)
-    if not isinstance(made, Strategy):
-        raise StrategyError(
-            f"{what} returned {type(made).__name__}, not a nas.explore.strategies.Strategy"
-        )
-    return made
+    return CATALOG.make(name, options)

@@ -21,10 +21,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nas.core.errors import UserError
-from nas.core.plugins import Registry, call_with_options
+from nas.core.plugins import Catalog
 from nas.model.backbones.base import Backbone
 
 __all__ = [
+    "CATALOG",
     "BackboneError",
     "BackboneSpec",
     "backbone_from_dict",
@@ -38,28 +39,20 @@ class BackboneError(UserError, ValueError):
     """An unknown backbone, a bad option, or a backbone that does not fit the inputs."""
 
 
-_REGISTRY = Registry(
-    "backbone",
-    {
-        "auto": "nas.model.backbones.registry:auto",
-        "conv": "nas.model.backbones.conv:conv",
-        "mlp": "nas.model.backbones.mlp:mlp",
-        "resnet18": "nas.model.backbones.resnet:resnet18",
-        "resnet34": "nas.model.backbones.resnet:resnet34",
-        "resnet50": "nas.model.backbones.resnet:resnet50",
-    },
-    BackboneError,
-)
+CATALOG: Catalog[Backbone] = Catalog(
+    "backbone", Backbone, BackboneError,
+    refusal="{what} returned {got}, which lacks depth, block() or skip()",
+)  # fmt: skip
 
 
 def register_backbone(name: str) -> Callable[[Callable[..., Backbone]], Callable[..., Backbone]]:
     """Decorator: make a backbone factory ``fn(input_shape, **options)`` available by ``name``."""
-    return _REGISTRY.register(name)
+    return CATALOG.register(name)
 
 
 def backbone_names() -> list[str]:
     """Built-in and registered backbone names."""
-    return _REGISTRY.names()
+    return CATALOG.names()
 
 
 def auto(input_shape: tuple[int, ...]) -> Backbone:
@@ -79,22 +72,9 @@ def create_backbone(
         BackboneError: unknown name, an option the factory does not take, a bad value, or a
             result that is not a backbone.
     """
-    fn = _REGISTRY.resolve(name)
     options = {k: tuple(v) if isinstance(v, list) else v for k, v in (options or {}).items()}
-    try:
-        made = call_with_options(
-            f"backbone {name!r}", fn, options, BackboneError, input_shape=tuple(input_shape)
-        )
-    except BackboneError:
-        raise
-    except ValueError as err:  # the factory's own checks of its options
-        raise BackboneError(f"backbone {name!r}: {err}") from None
-    if not isinstance(made, Backbone):
-        raise BackboneError(
-            f"backbone {name!r} returned {type(made).__name__}, which lacks depth, block() "
-            "or skip()"
-        )
-    return made
+    # ValueError: the factory's own checks of its options
+    return CATALOG.make(name, options, wrap=(ValueError,), input_shape=tuple(input_shape))
 
 
 @dataclass(frozen=True)

@@ -18,18 +18,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from nas.core.errors import UserError
-from nas.core.plugins import Registry
-from nas.model.combine.aggregators import AGGREGATORS, Aggregation
+from nas.core.plugins import BUILTINS, Catalog
 from nas.model.combine.base import Combiner, Scaler, users_of
-from nas.model.combine.weightings import DWA, Equal, GradNorm, Uncertainty
 
 __all__ = [
     "AGGREGATORS",
+    "AGGREGATOR_CATALOG",
     "DEFAULT_SEARCH",
     "CombineError",
     "METHODS",
     "SEARCH",
     "WEIGHTINGS",
+    "WEIGHTING_CATALOG",
     "Combiner",
     "Scaler",
     "check_combine",
@@ -41,7 +41,8 @@ __all__ = [
     "users_of",
 ]
 
-WEIGHTINGS = {"equal": Equal, "uncertainty": Uncertainty, "dwa": DWA, "gradnorm": GradNorm}
+WEIGHTINGS = tuple(BUILTINS["loss weighting"])
+AGGREGATORS = tuple(BUILTINS["aggregator"])
 METHODS = (*WEIGHTINGS, *AGGREGATORS)
 SEARCH = "search"  # alone: equal or uncertainty; "search:a,b": the methods named
 DEFAULT_SEARCH = ("equal", "uncertainty")
@@ -51,8 +52,14 @@ class CombineError(UserError, ValueError):
     """A combination method that cannot be found or made."""
 
 
-# Built-ins are the dicts above; the registry resolves a user's ``package.module:Name``.
-_PLUGINS = Registry("combination method", {}, CombineError)
+_REFUSAL = "{what} gave a {got}, not a nas.model.combine.Combiner"
+WEIGHTING_CATALOG: Catalog[Combiner] = Catalog(
+    "loss weighting", Combiner, CombineError, word="combination method", refusal=_REFUSAL,
+    own="package.module:Name",
+)  # fmt: skip
+AGGREGATOR_CATALOG: Catalog[Combiner] = Catalog(
+    "aggregator", Combiner, CombineError, word="combination method", refusal=_REFUSAL
+)
 
 
 def is_plugin(name: str) -> bool:
@@ -63,22 +70,16 @@ def is_plugin(name: str) -> bool:
 def make_combiner(name: str, tasks: Sequence[str]) -> Combiner:
     """The combination method ``name`` (built-in, or ``package.module:Name``) for ``tasks``.
 
+    A method of your own is called with the task names and gives a :class:`Combiner`.
+
     Raises:
-        ValueError: an unknown name, or a plug-in that does not give a Combiner.
+        CombineError: an unknown name, or a plug-in that does not give a Combiner.
     """
-    if name in WEIGHTINGS:
-        return WEIGHTINGS[name](tasks)
-    if name in AGGREGATORS:
-        return Aggregation(tasks, AGGREGATORS[name])
-    if is_plugin(name):
-        made = _PLUGINS.resolve(name)(list(tasks))
-        if not isinstance(made, Combiner):
-            raise CombineError(
-                f"combination method {name!r} gave a {type(made).__name__}, not a "
-                "nas.model.combine.Combiner"
-            )
-        return made
-    raise ValueError(f"unknown combination method {name!r}; choose one of {list(METHODS)}")
+    if name in AGGREGATOR_CATALOG:
+        return AGGREGATOR_CATALOG.make(name, None, list(tasks))
+    if name in WEIGHTING_CATALOG or is_plugin(name):
+        return WEIGHTING_CATALOG.make(name, None, list(tasks))
+    raise CombineError(f"unknown combination method {name!r}; choose one of {list(METHODS)}")
 
 
 def search_choices(value: str) -> list[str]:

@@ -19,7 +19,7 @@ from torch import nn
 
 from nas.model.combine.base import Combiner, Scaler, users_of
 
-__all__ = ["AGGREGATORS", "Aggregation"]
+__all__ = ["Aggregation"]
 
 
 def _torchjd(name: str, **kwargs: Any) -> Callable[[int], nn.Module]:
@@ -31,23 +31,6 @@ def _torchjd(name: str, **kwargs: Any) -> Callable[[int], nn.Module]:
         return made
 
     return make
-
-
-# Method name -> a factory of the aggregator for a group of n tasks (torchjd's defaults; CAGrad's
-# c = 0.5 as in its paper).
-AGGREGATORS: dict[str, Callable[[int], nn.Module]] = {
-    "upgrad": _torchjd("UPGrad"),
-    "mgda": _torchjd("MGDA"),
-    "pcgrad": _torchjd("PCGrad"),
-    "gradvac": _torchjd("GradVac"),
-    "cagrad": _torchjd("CAGrad", c=0.5),
-    "imtl_g": _torchjd("IMTLG"),
-    "nash_mtl": _torchjd("NashMTL"),
-    "aligned_mtl": _torchjd("AlignedMTL"),
-    "dualproj": _torchjd("DualProj"),
-    "graddrop": _torchjd("GradDrop"),
-    "random": _torchjd("Random"),
-}
 
 
 class Aggregation(Combiner):
@@ -116,3 +99,25 @@ def _accumulate(param: nn.Parameter, grad: torch.Tensor | None) -> None:
     if grad is None:
         return
     param.grad = grad.clone() if param.grad is None else param.grad + grad
+
+
+def _method(cls: str, **kwargs: Any) -> Callable[[Sequence[str]], Aggregation]:
+    def make(tasks: Sequence[str]) -> Aggregation:
+        return Aggregation(tasks, _torchjd(cls, **kwargs))
+
+    return make
+
+
+# The built-in methods (listed in nas.core.plugins), each a factory of its Combiner from the
+# task names: torchjd's defaults, CAGrad's c = 0.5 as in its paper.
+upgrad = _method("UPGrad")
+mgda = _method("MGDA")
+pcgrad = _method("PCGrad")
+gradvac = _method("GradVac")
+cagrad = _method("CAGrad", c=0.5)
+imtl_g = _method("IMTLG")
+nash_mtl = _method("NashMTL")
+aligned_mtl = _method("AlignedMTL")
+dualproj = _method("DualProj")
+graddrop = _method("GradDrop")
+random = _method("Random")
