@@ -20,11 +20,12 @@ from typing import Any
 
 import torch
 
-from nas.core.layout import Layout
-from nas.explore.config import SearchConfig
+from nas.core import Layout
+from nas.explore import SearchConfig
 from nas.model.combine import METHODS, make_combiner
-from nas.study.prepare import prepare
-from nas.training.train import TrainConfig, optimizer_for
+from nas.study import prepare
+from nas.training import TrainConfig
+from nas.training._train import optimizer_for
 
 DEFAULT = "equal,uncertainty,dwa,gradnorm,upgrad,mgda,pcgrad,cagrad,imtl_g,aligned_mtl"
 

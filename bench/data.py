@@ -35,13 +35,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from nas.core.layout import Layout
-from nas.data.benchmark import Benchmark
-from nas.data.source import Source, open_split
-from nas.data.tasks import Task
-from nas.model.backbones.registry import BackboneSpec
-from nas.training.problem import Problem
-from nas.training.train import TrainConfig, train
+from nas.core import Layout
+from nas.data import Benchmark, Source, Task, open_split
+from nas.model.backbones import BackboneSpec
+from nas.training import Problem, TrainConfig, train
 
 SHAPES = {"nyuv2-like": (3, 288, 384), "digits-like": (1, 16, 16)}
 

@@ -40,8 +40,8 @@ from bench.strategies import (
     search,
     verdict,
 )
-from nas.core.layout import Layout
-from nas.explore.tables import Table, load_table
+from nas.core import Layout
+from nas.explore import Table, load_table
 
 AFFINITY_TREES = 3
 

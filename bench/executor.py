@@ -28,8 +28,8 @@ import torch
 from torch import nn
 
 from nas import ConvBackbone, HeadSpec, Layout, build, cost
+from nas.model import MultiTaskNetwork
 from nas.model.backbones import Backbone, create_backbone
-from nas.model.network import MultiTaskNetwork
 
 TASKS = ("t0", "t1", "t2")
 # name -> (backbone, input side, default batch, default rounds); both have 8 blocks.

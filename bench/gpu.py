@@ -36,13 +36,11 @@ from pathlib import Path
 
 import torch
 
-from nas.core.layout import Layout
-from nas.data.benchmark import Benchmark, Split, load_benchmark
-from nas.data.source import Resident
-from nas.data.tasks import Task
-from nas.model.backbones.registry import BackboneSpec
-from nas.training.problem import Problem
-from nas.training.train import TrainConfig, autocast_for, train
+from nas.core import Layout
+from nas.data import Benchmark, Resident, Split, Task, load_benchmark
+from nas.model.backbones import BackboneSpec
+from nas.training import Problem, TrainConfig, train
+from nas.training._train import autocast_for
 
 HERE = Path(__file__).parent
 

@@ -21,12 +21,10 @@ import time
 
 import optuna
 
-from nas.core.layout import Layout
-from nas.data.benchmark import load_benchmark
-from nas.data.metrics import delta_mtl
+from nas.core import Layout
+from nas.data import delta_mtl, load_benchmark
 from nas.explore.evaluators import Candidate, FullTraining
-from nas.training.problem import Problem
-from nas.training.train import evaluate, pick_device
+from nas.training import Problem, TrainConfig, evaluate, pick_device
 from search_spaces import BranchedSpace
 
 TASKS = ("segmentation", "depth", "normals", "count")
@@ -91,7 +89,7 @@ def main() -> None:
     problem = Problem.prepare(bench, None, device)
     test = bench.test.to(device)
     named = layouts(problem.backbone.depth)
-    trainer = FullTraining(epochs=args.epochs)
+    trainer = FullTraining(TrainConfig(epochs=args.epochs))
     seeds = [1000 + s for s in range(args.seeds)]  # not the search's seed 0
     print(
         f"scenes ({args.size}: {len(bench.train)} train, {len(bench.val)} val, "

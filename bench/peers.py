@@ -28,12 +28,11 @@ from pathlib import Path
 import torch
 
 from bench.strategies import answer, interval, search
-from nas.core.layout import Layout
-from nas.explore.config import SearchConfig
+from nas.core import Layout
+from nas.explore import SearchConfig, Table, load_table
 from nas.explore.evaluators import Preparation
 from nas.explore.strategies import make_strategy
-from nas.explore.tables import Table, load_table
-from nas.study.prepare import prepare
+from nas.study import prepare
 from nas.testing import MemoryState
 
 

@@ -26,14 +26,12 @@ import sys
 import optuna
 import torch
 
-from nas.core.layout import Layout
-from nas.explore.config import SearchConfig
+from nas.core import Layout
+from nas.explore import SearchConfig
 from nas.explore.evaluators import Candidate, FullTraining
-from nas.runtime.machine import numerics
-from nas.study import artifact_store, open_storage, study_config
-from nas.study.prepare import prepare
-from nas.study.store.record import TrialRecord
-from nas.study.store.weights import load_weights
+from nas.runtime import numerics
+from nas.study import TrialRecord, artifact_store, open_storage, prepare, study_config
+from nas.study._store.weights import load_weights
 
 SET_UPS = {
     "as it is": {},

@@ -27,14 +27,17 @@ from pathlib import Path
 import optuna
 from optuna.trial import TrialState
 
-from nas.explore.config import SearchConfig
-from nas.study.create import create_or_resume
-from nas.study.handle import StudyHandle
-from nas.study.outcome.stage import run_confirm
-from nas.study.prepare import prepare
-from nas.study.search import run_search
-from nas.study.store.storage import artifact_store, open_storage
-from nas.training.train import pick_device
+from nas.explore import SearchConfig
+from nas.study import (
+    StudyHandle,
+    artifact_store,
+    create_or_resume,
+    open_storage,
+    prepare,
+    run_confirm,
+    run_search,
+)
+from nas.training import pick_device
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 

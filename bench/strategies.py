@@ -23,10 +23,10 @@ training, counted as one, and its three trees queued first; branched tables only
 ``affinity+paths+confirm``, the confirm stage after the last; ``halving`` /
 ``tpe+halving``, successive halving with training seeds as the resource (see :func:`halving`);
 ``structure``, the Bayesian model of Δ_MTL over which tasks share which blocks
-(:mod:`nas.explore.strategies.structure`), with the alternatives measured when its design was chosen
-(:data:`VARIANTS`), each also as ``NAME+mean``: the same search answered by the model's best
+(``nas/explore/strategies/_structure.py``), with the alternatives measured when its design was
+chosen (:data:`VARIANTS`), each also as ``NAME+mean``: the same search answered by the model's best
 posterior mean among the layouts tried instead of the best score; ``paths``, each task's term of
-Δ_MTL modelled from its own path (:mod:`nas.explore.strategies.pertask`), with the per-task variants
+Δ_MTL modelled from its own path (``_pertask.py``), with the per-task variants
 measured when its design was chosen (``pertask*`` in :data:`VARIANTS`).
 
     python -m bench.strategies tables/digits-branched.table.json [more tables]
@@ -46,12 +46,12 @@ from pathlib import Path
 
 import optuna
 
-from nas.core.layout import Layout
-from nas.data.metrics import delta_mtl, task_deltas
+from nas.core import Layout
+from nas.data import delta_mtl, task_deltas
+from nas.explore import Entry, Run, Table, load_table
 from nas.explore.strategies import make_strategy
-from nas.explore.strategies.pertask import PathModel
-from nas.explore.strategies.surrogate import Design, fit
-from nas.explore.tables import Entry, Run, Table, load_table
+from nas.explore.strategies._pertask import PathModel
+from nas.explore.strategies._surrogate import Design, fit
 from search_spaces import SearchSpace, make_space
 
 optuna.logging.set_verbosity(optuna.logging.ERROR)
@@ -65,7 +65,7 @@ VARIANTS: dict[str, dict[str, object]] = {
     "structure-start12": {"n_startup_trials": 12},
     "thompson": {"n_startup_trials": 0, "acquisition": "thompson"},
     "thompson-start8": {"n_startup_trials": 8, "acquisition": "thompson"},
-    # Each task's term from its path (nas.explore.strategies.pertask): 6 trainings, then its mean.
+    # Each task's term from its path (nas.explore.strategies._pertask): 6 trainings, then its mean.
     "pertask": {"model": "per-task", "n_startup_trials": 6},
     "pertask-d8": {"model": "per-task", "n_startup_trials": 6, "draws": 8},
     "pertask-d32": {"model": "per-task", "n_startup_trials": 6, "draws": 32},
@@ -296,7 +296,7 @@ def finalists(rep: Replay, search_budget: float, top: int, by: str = "score") ->
 def verdict(rep: Replay, finalists: Sequence[Layout], seeds: int) -> Layout:
     """The retrained layout of best mean validation Δ_MTL over ``seeds`` fresh seeds.
 
-    As the product's verdict (:mod:`nas.study.outcome.verdict`) does, the baselines are retrained
+    As the product's verdict (:mod:`nas.study._outcome.verdict`) does, the baselines are retrained
     beside the finalists and may be the answer, ties going to a searched finalist; a baseline
     the table's space cannot reach (:func:`outside_space`) is retrained but never the answer,
     since the truth is the best layout of the space.

@@ -21,13 +21,10 @@ from collections.abc import Sequence
 
 import optuna
 
-from nas.explore.tables import Table, load_table
-from nas.study import confirmed
-from nas.study.compute import study_compute
-from nas.study.create import study_config
-from nas.study.outcome.confirmed import ConfirmedResult
-from nas.study.outcome.stats import summarize
-from nas.study.store.storage import open_storage
+from nas.explore import Table, load_table
+from nas.study import ConfirmedResult, confirmed, open_storage, study_config
+from nas.study._compute import study_compute
+from nas.study._outcome.stats import summarize
 
 __all__ = ["main", "rows"]
 

@@ -37,12 +37,11 @@ import torch
 from scipy import stats
 
 from nas.app.cli import main as mtlnas
-from nas.core.layout import Layout
-from nas.data.metrics import delta_mtl
-from nas.explore.evaluators import Candidate, FullTraining
-from nas.explore.evaluators.supernet import SupernetEvaluator
-from nas.study.outcome.verdict import confirmed
-from nas.training.problem import Problem
+from nas.core import Layout
+from nas.data import delta_mtl
+from nas.explore.evaluators import Candidate, FullTraining, SupernetEvaluator
+from nas.study import confirmed
+from nas.training import Problem, TrainConfig
 from search_spaces import SearchSpace, make_space
 
 EPOCHS, BATCH, LR = 6, 64, 3e-3
@@ -87,7 +86,7 @@ def layouts(space: SearchSpace, n: int, seed: int) -> list[tuple[Layout, dict[st
 
 
 def rank_study(bench: str, args: argparse.Namespace) -> dict[str, Any]:
-    from nas.data.benchmark import load_benchmark
+    from nas.data import load_benchmark
 
     problem = Problem.prepare(
         load_benchmark(bench, size=args.size, seed=0), None, torch.device("cpu")
@@ -95,7 +94,7 @@ def rank_study(bench: str, args: argparse.Namespace) -> dict[str, Any]:
     space = make_space("branched", problem.benchmark.task_names, problem.backbone.depth)
     chosen = layouts(space, args.layouts, seed=1)
     up = problem.higher_is_better
-    full = FullTraining(EPOCHS, BATCH, LR)
+    full = FullTraining(TrainConfig(epochs=EPOCHS, batch_size=BATCH, lr=LR))
     per_seed: list[list[float]] = []  # [seed][layout] Δ_MTL
     train_s: list[float] = []
     earlier = _earlier(args, bench, [layout.summary() for layout, _ in chosen])
@@ -114,9 +113,9 @@ def rank_study(bench: str, args: argparse.Namespace) -> dict[str, Any]:
     mean_full = [statistics.fmean(col) for col in zip(*per_seed, strict=True)]
     start = time.perf_counter()
     sup = SupernetEvaluator(
-        epochs=args.supernet_epochs, batch_size=BATCH, lr=LR,
+        TrainConfig(epochs=args.supernet_epochs, batch_size=BATCH, lr=LR),
         recalibration_images=args.recalibration_images,
-    )  # fmt: skip
+    )
     sup.prepare(problem, space, Keeper(), progress=False)
     supernet_train_s = time.perf_counter() - start
     scores, score_s = [], []

@@ -28,12 +28,10 @@ from scipy import stats
 
 from bench.strategies import CONFIRM_SEEDS, CONFIRM_TOP, space_of
 from bench.supernet import Keeper
-from nas.data.metrics import delta_mtl
-from nas.explore.config import SearchConfig
-from nas.explore.evaluators import Candidate
-from nas.explore.evaluators.supernet import SupernetEvaluator
-from nas.explore.tables import load_table
-from nas.study.prepare import prepare
+from nas.data import delta_mtl
+from nas.explore import SearchConfig, load_table
+from nas.explore.evaluators import Candidate, SupernetEvaluator
+from nas.study import prepare
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -48,9 +46,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     torch.manual_seed(0)
     epochs = args.supernet_epochs or 2 * config.epochs
     start = time.perf_counter()
-    sup = SupernetEvaluator(
-        epochs=epochs, batch_size=config.batch_size, lr=float(config.lr), seed=config.seed
-    )
+    sup = SupernetEvaluator(config.train_config(epochs=epochs))
     sup.prepare(problem, space, Keeper(), progress=False)  # type: ignore[arg-type]
     train_s = time.perf_counter() - start
     start = time.perf_counter()

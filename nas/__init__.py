@@ -5,7 +5,7 @@ it into a network, an evaluator scores it, and the study records it with its met
 
 The three jobs from Python: :func:`search`, :func:`resume` and :func:`export` (``nas.app.api``).
 
-Names are loaded on first use, so ``import nas.core.layout`` (or ``from nas import Layout``)
+Names are loaded on first use, so ``import nas.core._layout`` (or ``from nas import Layout``)
 does not pull in torch. Type checkers read the same names from the ``TYPE_CHECKING`` imports
 below, so ``from nas import Layout`` is the class to them, not ``Any``.
 """
@@ -26,60 +26,65 @@ _EXPORTS = {
     "ResNetBackbone": "nas.model.backbones",
     "create_backbone": "nas.model.backbones",
     "register_backbone": "nas.model.backbones",
-    "Benchmark": "nas.data.benchmark",
-    "BenchmarkError": "nas.data.benchmark",
-    "Split": "nas.data.benchmark",
-    "load_benchmark": "nas.data.benchmark",
-    "register_benchmark": "nas.data.benchmark",
+    "Benchmark": "nas.data",
+    "BenchmarkError": "nas.data",
+    "Split": "nas.data",
+    "load_benchmark": "nas.data",
+    "register_benchmark": "nas.data",
     "Candidate": "nas.explore.evaluators",
     "Evaluation": "nas.explore.evaluators",
     "Evaluator": "nas.explore.evaluators",
     "FullTraining": "nas.explore.evaluators",
-    "SupernetEvaluator": "nas.explore.evaluators.supernet",
-    "Supernet": "nas.training.supernet",
-    "HeadSpec": "nas.model.heads",
-    "Layout": "nas.core.layout",
-    "LayoutError": "nas.core.layout",
-    "TaskMeter": "nas.data.metrics",
-    "delta_mtl": "nas.data.metrics",
-    "Cost": "nas.model.network",
-    "MultiTaskNetwork": "nas.model.network",
-    "build": "nas.model.network",
-    "cost": "nas.model.network",
-    "Problem": "nas.training.problem",
-    "SearchConfig": "nas.explore.config",
-    "Task": "nas.data.tasks",
-    "TrainConfig": "nas.training.train",
-    "TrainResult": "nas.training.train",
-    "evaluate": "nas.training.train",
-    "train": "nas.training.train",
-    "UserError": "nas.core.errors",
+    "SupernetEvaluator": "nas.explore.evaluators",
+    "Supernet": "nas.training",
+    "HeadSpec": "nas.model",
+    "Layout": "nas.core",
+    "LayoutError": "nas.core",
+    "TaskMeter": "nas.data",
+    "delta_mtl": "nas.data",
+    "Cost": "nas.model",
+    "MultiTaskNetwork": "nas.model",
+    "build": "nas.model",
+    "cost": "nas.model",
+    "Problem": "nas.training",
+    "SearchConfig": "nas.explore",
+    "Task": "nas.data",
+    "TrainConfig": "nas.training",
+    "TrainResult": "nas.training",
+    "evaluate": "nas.training",
+    "train": "nas.training",
+    "UserError": "nas.core",
     "search": "nas.app.api",
     "resume": "nas.app.api",
     "export": "nas.app.api",
     "delete": "nas.app.api",
-    "SearchResult": "nas.app.jobs",
-    "Best": "nas.app.jobs",
-    "ConfirmedResult": "nas.study.outcome.confirmed",
+    "SearchResult": "nas.app.api",
+    "Best": "nas.app.api",
+    "ConfirmedResult": "nas.study",
 }
 
 if TYPE_CHECKING:  # what type checkers see: the same names, imported (a test keeps both equal)
-    from nas.app.api import delete, export, resume, search
-    from nas.app.jobs import Best, SearchResult
-    from nas.core.errors import UserError
-    from nas.core.layout import Layout, LayoutError
-    from nas.data.benchmark import (
+    from nas.app.api import Best, SearchResult, delete, export, resume, search
+    from nas.core import Layout, LayoutError, UserError
+    from nas.data import (
         Benchmark,
         BenchmarkError,
         Split,
+        Task,
+        TaskMeter,
+        delta_mtl,
         load_benchmark,
         register_benchmark,
     )
-    from nas.data.metrics import TaskMeter, delta_mtl
-    from nas.data.tasks import Task
-    from nas.explore.config import SearchConfig
-    from nas.explore.evaluators import Candidate, Evaluation, Evaluator, FullTraining
-    from nas.explore.evaluators.supernet import SupernetEvaluator
+    from nas.explore import SearchConfig
+    from nas.explore.evaluators import (
+        Candidate,
+        Evaluation,
+        Evaluator,
+        FullTraining,
+        SupernetEvaluator,
+    )
+    from nas.model import Cost, HeadSpec, MultiTaskNetwork, build, cost
     from nas.model.backbones import (
         Backbone,
         BackboneSpec,
@@ -89,12 +94,8 @@ if TYPE_CHECKING:  # what type checkers see: the same names, imported (a test ke
         create_backbone,
         register_backbone,
     )
-    from nas.model.heads import HeadSpec
-    from nas.model.network import Cost, MultiTaskNetwork, build, cost
-    from nas.study.outcome.confirmed import ConfirmedResult
-    from nas.training.problem import Problem
-    from nas.training.supernet import Supernet
-    from nas.training.train import TrainConfig, TrainResult, evaluate, train
+    from nas.study import ConfirmedResult
+    from nas.training import Problem, Supernet, TrainConfig, TrainResult, evaluate, train
 
 __all__ = [  # the lazy names below, listed out so tools read them (a test keeps them equal)
     "__version__",

@@ -23,16 +23,16 @@ from typing import Any
 import optuna
 import torch
 
-from nas.core.layout import Layout
+from nas.core._layout import Layout
+from nas.data._metrics import TaskMeter
+from nas.data._tasks import Task
 from nas.data.kinds import Kind, kind_of
-from nas.data.metrics import TaskMeter
-from nas.data.tasks import Task
-from nas.explore.config import SearchConfig
+from nas.explore._config import SearchConfig
 from nas.explore.evaluators import Candidate, Evaluation, Evaluator, Preparation
 from nas.explore.strategies import Strategy
-from nas.model.backbones.base import Backbone, stem_of
-from nas.model.backbones.measure import block_cost
-from nas.training.problem import Problem
+from nas.model.backbones._base import Backbone, stem_of
+from nas.model.backbones._measure import block_cost
+from nas.training._problem import Problem
 from search_spaces import SearchSpace
 
 __all__ = [

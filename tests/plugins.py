@@ -13,17 +13,14 @@ import optuna
 import torch
 from torch import nn
 
-from nas.core.layout import Layout
-from nas.data.benchmark import Benchmark, Split
-from nas.data.tasks import Task
-from nas.explore.config import SearchConfig
+from nas.core import Layout
+from nas.data import Benchmark, Split, Task
+from nas.explore import Objectives, SearchConfig
 from nas.explore.evaluators import Candidate, Evaluation, Evaluator, FullTraining
-from nas.explore.objectives import Objectives
 from nas.explore.strategies import Strategy
-from nas.model.backbones.registry import BackboneSpec
+from nas.model.backbones import BackboneSpec
 from nas.model.combine import Combiner
-from nas.training.problem import Problem
-from nas.training.train import evaluate
+from nas.training import Problem, evaluate
 from search_spaces import SearchSpace
 
 
@@ -144,7 +141,7 @@ def within_params(max_params: float) -> Objectives:
 
 def short_training(config: SearchConfig, epochs: int = 1) -> FullTraining:
     """Evaluator ``tests.plugins:short_training``: full training for its own ``epochs`` option."""
-    return FullTraining(epochs, config.batch_size, float(config.lr))
+    return FullTraining(config.train_config(epochs=epochs))
 
 
 def pairs(size: str = "default", seed: int = 0) -> Benchmark:

@@ -101,16 +101,16 @@ def test_imports_only_go_down(path: Path) -> None:
 def test_the_check_refuses_imports_that_go_up_or_sideways(tmp_path: Path) -> None:
     source = tmp_path / "fake.py"
     source.write_text(
-        "from nas.core.layout import Layout\n"
-        "from nas.study.store.record import TrialRecord\n"
+        "from nas.core._layout import Layout\n"
+        "from nas.study._store.record import TrialRecord\n"
         "def f():\n"
-        "    from export.onnx import export_trial\n"  # deferred to a call: still refused
+        "    from export._onnx import export_trial\n"  # deferred to a call: still refused
         "    from nas.runtime import latency\n"
         "    from . import record\n"
     )
-    # As a module of nas.study.store: down and its own layer pass, export/ does not.
-    assert violations(source, "nas.study.store.fake") == [
-        "fake.py:4 (nas.study) imports export.onnx.export_trial (export)"
+    # As a module of nas.study._store: down and its own layer pass, export/ does not.
+    assert violations(source, "nas.study._store.fake") == [
+        "fake.py:4 (nas.study) imports export._onnx.export_trial (export)"
     ]
     # As a module of nas.training: the layers above and a peer (runtime) are refused; the
     # relative import is its own layer's.

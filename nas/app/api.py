@@ -22,11 +22,12 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
-from nas.app.jobs import Best, RunOptions, SearchResult, run
-from nas.app.options import python_options
-from nas.core.errors import UserError
-from nas.core.faults import describe_fault, is_interrupt
-from nas.data.benchmark import Benchmark
+from nas.app._console import show_messages
+from nas.app._jobs import Best, RunOptions, SearchResult, run
+from nas.app._options import python_options
+from nas.core._errors import UserError
+from nas.core._faults import describe_fault, is_interrupt
+from nas.data._benchmark import Benchmark
 from nas.study import (
     SearchConfig,
     StorageError,
@@ -36,9 +37,9 @@ from nas.study import (
     open_storage,
     study_config,
 )
-from nas.study.store.delete import Deleted
-from nas.study.store.record import refuse_stage
-from nas.study.store.storage import DEFAULT_STORAGE
+from nas.study._store.delete import Deleted
+from nas.study._store.record import refuse_stage
+from nas.study._store.storage import DEFAULT_STORAGE
 
 __all__ = ["Best", "SearchResult", "delete", "export", "resume", "search"]
 
@@ -110,6 +111,7 @@ def search(
         UserError: an unknown option or a bad value, named in one line, before the database
             is touched.
     """
+    show_messages()
     if name is not None:
         _check_name(name)
     options = python_options(options)
@@ -168,6 +170,7 @@ def resume(
 
     Every other option is the study's own, read from its database.
     """
+    show_messages()
     _check_name(name)
     if benchmark is not None:
         _benchmark_name(benchmark)
@@ -193,9 +196,10 @@ def export(
     """Write study ``name``'s answer (the confirmed winner, else the best trial) to ONNX.
 
     Checked with ``onnx.checker`` and against PyTorch under onnxruntime before it is written.
-    Returns the :class:`export.onnx.ExportReport` (path, trial, parity per batch size).
+    Returns the :class:`export._onnx.ExportReport` (path, trial, parity per batch size).
     """
-    from export.onnx import export_trial
+    show_messages()
+    from export._onnx import export_trial
     from nas.study import answer
 
     _check_name(name)
@@ -218,12 +222,13 @@ def delete(name: str, *, storage: str = DEFAULT_STORAGE, artifacts: str | None =
     Stop the study's workers first: a running trial would write to a study that is gone.
 
     Returns:
-        What was removed (:class:`~nas.study.store.delete.Deleted`).
+        What was removed (:class:`~nas.study._store.delete.Deleted`).
 
     Raises:
         UserError: no such study, or ``name`` is a stage kept beside a search.
     """
-    from nas.study.store.delete import delete_study
+    show_messages()
+    from nas.study._store.delete import delete_study
 
     _check_name(name)
     refuse_stage(name, "delete")
@@ -254,7 +259,7 @@ def _benchmark_name(benchmark: str | Benchmark | Callable[..., Benchmark]) -> st
     # An object is registered under its name for this process, so a study can store a name.
     if isinstance(benchmark, str):
         return benchmark
-    from nas.data.benchmark import register_benchmark
+    from nas.data._benchmark import register_benchmark
 
     if isinstance(benchmark, Benchmark):
         made = benchmark

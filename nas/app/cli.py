@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from nas.app.options import add_config_args, given_options
+from nas.app._options import add_config_args, given_options
 
 __all__ = ["main"]
 
@@ -203,7 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _storage_args(p)
 
-    from export.cli import add_export_commands
+    from export._cli import add_export_commands
 
     add_export_commands(sub, _storage_args)
     return parser
@@ -211,8 +211,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``mtlnas`` console script; returns the exit status."""
-    from nas.core.faults import signals_as_interrupts
+    from nas.app._console import show_messages
+    from nas.core._faults import signals_as_interrupts
 
+    show_messages()
     # From the first line on, a SIGTERM (a scheduler, a preempted machine) or Ctrl-C ends in one
     # line, even while the parser and the libraries are still being imported.
     command = ""  # not known until the arguments are parsed
@@ -235,9 +237,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from export.cli import EXPORT_HANDLERS
-    from nas.app import commands, reports
-    from nas.core.faults import describe_fault, is_interrupt
+    from export._cli import EXPORT_HANDLERS
+    from nas.app import _commands as commands
+    from nas.app import _reports as reports
+    from nas.core._faults import describe_fault, is_interrupt
 
     handlers: dict[str, Callable[[argparse.Namespace, dict[str, Any]], int]] = {
         "search": commands.search,
@@ -286,7 +289,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _interrupted(command: str, err: BaseException) -> int:
-    from nas.core.faults import is_terminated
+    from nas.core._faults import is_terminated
 
     terminated = is_terminated(err)
     if command in ("search", "resume", "worker", "confirm"):

@@ -4,4 +4,19 @@ Imports :mod:`nas.core` only. A new backbone goes in ``backbones/``, a loss weig
 gradient aggregator in ``combine/``.
 """
 
-__all__ = ["backbones", "combine", "heads", "network"]
+from nas.model._heads import ASPPHead, DenseHead, HeadSpec, PooledHead
+from nas.model._network import Cost, MultiTaskNetwork, Rows, build, cost, feature_shapes, plan
+
+__all__ = [
+    "ASPPHead",
+    "Cost",
+    "DenseHead",
+    "HeadSpec",
+    "MultiTaskNetwork",
+    "PooledHead",
+    "Rows",
+    "build",
+    "cost",
+    "feature_shapes",
+    "plan",
+]

@@ -9,17 +9,17 @@ stale, gate, weights) and ``outcome/`` confirms and reads its answer (confirm, s
 pick). Those modules stay importable for the tests and for plug-ins that need more.
 """
 
-from nas.explore.config import ConfigError, SearchConfig
-from nas.study.create import create_or_resume, finished, study_config
-from nas.study.handle import StudyHandle
-from nas.study.outcome.confirmed import ConfirmedResult, ConfirmedRow
-from nas.study.outcome.pick import NoTrial, answer, best_trial, trial_by_number
-from nas.study.outcome.stage import run_confirm
-from nas.study.outcome.verdict import confirm_progress, confirmed
-from nas.study.prepare import prepare
-from nas.study.search import run_search
-from nas.study.store.record import RecordError, StudyRecord, TrialRecord, is_internal
-from nas.study.store.storage import StorageError, artifact_store, load_study, open_storage
+from nas.explore._config import ConfigError, SearchConfig
+from nas.study._create import create_or_resume, finished, study_config
+from nas.study._handle import StudyHandle
+from nas.study._outcome.confirmed import ConfirmedResult, ConfirmedRow
+from nas.study._outcome.pick import NoTrial, answer, best_trial, trial_by_number
+from nas.study._outcome.stage import run_confirm
+from nas.study._outcome.verdict import confirm_progress, confirmed
+from nas.study._prepare import prepare
+from nas.study._search import run_search
+from nas.study._store.record import RecordError, StudyRecord, TrialRecord, is_internal
+from nas.study._store.storage import StorageError, artifact_store, load_study, open_storage
 
 __all__ = [
     "ConfigError",

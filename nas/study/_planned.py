@@ -20,15 +20,15 @@ from typing import Any, Literal
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from nas.core.errors import UserError
-from nas.core.layout import Layout
+from nas.core._errors import UserError
+from nas.core._layout import Layout
 from nas.explore.evaluators import Candidate, Evaluation, FullTraining
 from nas.study._roles import Role, role_of
-from nas.study.runner import run_trials
-from nas.study.store.joining import create_or_join, queued_study, study_exists, wait_ready
-from nas.study.store.record import StudyRecord
-from nas.study.store.recording import recording
-from nas.training.problem import Problem
+from nas.study._runner import run_trials
+from nas.study._store.joining import create_or_join, queued_study, study_exists, wait_ready
+from nas.study._store.record import StudyRecord
+from nas.study._store.recording import recording
+from nas.training._problem import Problem
 
 __all__ = [
     "PlannedObjective",

@@ -11,7 +11,7 @@ import pytest
 
 import nas
 from nas.app.cli import main
-from nas.core.errors import UserError
+from nas.core import UserError
 
 DOC = Path(__file__).parents[2] / "docs" / "api.md"
 

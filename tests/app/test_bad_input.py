@@ -131,8 +131,8 @@ def test_existing_study_with_another_configuration(
 
 NAN_BENCH = """
 import torch
-from nas.data.benchmark import Benchmark, Split
-from nas.data.tasks import Task
+from nas.data._benchmark import Benchmark, Split
+from nas.data._tasks import Task
 
 def make(seed=0):
     x = torch.randn(8, 4)
@@ -145,8 +145,8 @@ def make(seed=0):
 
 DIVERGE_BENCH = """
 import torch
-from nas.data.benchmark import Benchmark, Split
-from nas.data.tasks import Task
+from nas.data._benchmark import Benchmark, Split
+from nas.data._tasks import Task
 
 def make(seed=0):
     x = torch.randn(16, 4)
@@ -212,11 +212,11 @@ def test_console_script_exit_status(tmp_path: Path) -> None:
 
 def test_a_plain_bug_keeps_its_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
     # Only UserError (and missing files) are the user's to fix; anything else is a bug.
-    import nas.app.reports
+    import nas.app._reports
 
     def broken(args: object, given: object) -> int:
         raise ValueError("an internal bug")
 
-    monkeypatch.setattr(nas.app.reports, "list_studies", broken)
+    monkeypatch.setattr(nas.app._reports, "list_studies", broken)
     with pytest.raises(ValueError, match="an internal bug"):
         main(["list"])

@@ -185,7 +185,7 @@ def test_predict_on_an_empty_batch_is_one_line(
 
 
 LONG_BENCH = """
-from nas.data.benchmark import load_benchmark
+from nas.data._benchmark import load_benchmark
 
 
 def make(seed=0, size=None):

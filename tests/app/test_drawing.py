@@ -9,9 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from nas.app.plots.drawing import Tree, grid_geometry, tree_geometry
-from nas.app.plots.figures import draw_layout
-from nas.core.layout import Layout
+from nas.app._plots.drawing import Tree, grid_geometry, tree_geometry
+from nas.app._plots.figures import draw_layout
+from nas.core import Layout
 
 TASKS = ["segmentation", "depth", "normals", "count", "edges", "parts"]
 

@@ -10,10 +10,11 @@ import pytest
 from matplotlib.container import ErrorbarContainer
 from matplotlib.figure import Figure
 
-from nas.app.plots import figures, result_figure
-from nas.core.layout import Layout
-from nas.study.outcome.confirmed import ConfirmedResult, ConfirmedRow, TaskInfo
-from nas.study.outcome.stats import summarize
+from nas.app._plots import figures, result_figure
+from nas.core import Layout
+from nas.study import ConfirmedResult, ConfirmedRow
+from nas.study._outcome.confirmed import TaskInfo
+from nas.study._outcome.stats import summarize
 
 _LAYOUT = Layout.independent(["a", "b"], 2)  # what the rows say they retrained
 

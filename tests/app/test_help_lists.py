@@ -8,15 +8,15 @@ from typing import Any
 import pytest
 
 from nas.app.cli import build_parser
-from nas.core.plugins import BUILTINS, Catalog
-from nas.data.benchmark import CATALOG as BENCHMARKS
-from nas.explore.config import PRUNERS
-from nas.explore.evaluators import CATALOG as EVALUATORS
-from nas.explore.objectives import CATALOG as OBJECTIVES
-from nas.explore.strategies import CATALOG as STRATEGIES
-from nas.model.backbones.registry import CATALOG as BACKBONES
+from nas.core import BUILTINS, Catalog
+from nas.data import BENCHMARK_CATALOG as BENCHMARKS
+from nas.explore import OBJECTIVES_CATALOG as OBJECTIVES
+from nas.explore import PRUNERS
+from nas.explore.evaluators import EVALUATOR_CATALOG as EVALUATORS
+from nas.explore.strategies import STRATEGY_CATALOG as STRATEGIES
+from nas.model.backbones import BACKBONE_CATALOG as BACKBONES
 from nas.model.combine import AGGREGATOR_CATALOG, WEIGHTING_CATALOG
-from search_spaces.base import CATALOG as SPACES
+from search_spaces import SPACE_CATALOG as SPACES
 
 # The option that takes each seam's parts.
 OPTION = {

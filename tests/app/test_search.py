@@ -14,7 +14,7 @@ import pytest
 from optuna.trial import TrialState
 
 from nas.app.cli import main
-from nas.core.layout import Layout
+from nas.core import Layout
 from tests import QUICK
 
 TINY = ["--size", "tiny", "--device", "cpu", "--quiet", "--no-confirm"]
@@ -105,8 +105,8 @@ def test_multi_objective_gives_a_pareto_front(in_tmp: Path) -> None:
 
 DIVERGING = """
 import torch
-from nas.data.benchmark import Benchmark, Split
-from nas.data.tasks import Task
+from nas.data._benchmark import Benchmark, Split
+from nas.data._tasks import Task
 
 def make(seed=0):
     g = torch.Generator().manual_seed(seed)

@@ -15,7 +15,8 @@ import pytest
 
 import nas
 from nas.app.cli import main
-from nas.study.store.record import CONFIRM_OPTIONS_KEY, PLAN_KEY, StudyRecord
+from nas.study import StudyRecord
+from nas.study._store.record import CONFIRM_OPTIONS_KEY, PLAN_KEY
 from tests import QUICK
 from tests.plugins import pairs
 
@@ -222,7 +223,7 @@ def test_a_database_that_cannot_be_written_is_a_user_error_from_python(in_tmp: P
 def test_a_confirmed_row_exports_with_metadata_about_the_answer(
     in_tmp: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from nas.runtime.session import OnnxModel
+    from nas.runtime import OnnxModel
     from nas.study import confirmed, open_storage
 
     assert main(["search", "--name", "e", *TINY, "--n-trials", "3", "--device", "cpu",
@@ -268,7 +269,7 @@ CONCEPTS = Path(__file__).parents[2] / "docs" / "concepts.md"
 def test_the_layout_notation_is_explained_where_it_is_first_printed(
     in_tmp: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from nas.app.jobs import LAYOUT_NOTATION
+    from nas.app._jobs import LAYOUT_NOTATION
 
     assert main(["search", "--name", "n", *TINY, "--n-trials", "2", *QUICK]) == 0
     out = capsys.readouterr().out.splitlines()
@@ -278,7 +279,7 @@ def test_the_layout_notation_is_explained_where_it_is_first_printed(
 
 
 def test_the_documented_repair_is_what_the_space_does() -> None:
-    from search_spaces.branched import BranchedSpace
+    from search_spaces import BranchedSpace
 
     space = BranchedSpace(("a", "b", "c"), 3)
     sampled = {"shared_depth:a:b": 2, "shared_depth:a:c": 1, "shared_depth:b:c": 0}
@@ -310,8 +311,8 @@ def test_a_budget_only_hard_sharing_fits_is_answered_by_it(
 def test_a_benchmark_option_reaches_the_benchmark(tmp_path: Path) -> None:
     import torch
 
+    from nas.app._options import given_options
     from nas.app.cli import build_parser
-    from nas.app.options import given_options
     from nas.study import SearchConfig, prepare
     from tests.data.test_benchmark import write_nyuv2
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from nas.app.views import confirmed_table
-from nas.core.layout import Layout
-from nas.study.outcome.confirmed import ConfirmedResult, ConfirmedRow, TaskInfo
-from nas.study.outcome.stats import summarize
+from nas.app._views import confirmed_table
+from nas.core import Layout
+from nas.study import ConfirmedResult, ConfirmedRow
+from nas.study._outcome.confirmed import TaskInfo
+from nas.study._outcome.stats import summarize
 
 _LAYOUT = Layout.independent(["a", "b"], 2)  # what the rows say they retrained
 

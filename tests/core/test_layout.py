@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nas.core.layout import Layout, LayoutError
+from nas.core import Layout, LayoutError
 
 TASKS = ("seg", "depth", "normal")
 

@@ -10,9 +10,8 @@ import pytest
 import torch
 
 from nas import Layout, build
-from nas.data.benchmark import Benchmark, BenchmarkError, Split, benchmark_names, load_benchmark
-from nas.data.metrics import TaskMeter, delta_mtl
-from nas.data.tasks import Task
+from nas.data import Benchmark, BenchmarkError, Split, Task, TaskMeter, delta_mtl, load_benchmark
+from nas.data._benchmark import benchmark_names
 
 README = Path(__file__).resolve().parents[2] / "docs" / "guide.md"
 
@@ -227,9 +226,9 @@ def test_rejections_name_the_task_and_field(mutate, message: str) -> None:
 def test_tasks_keeps_a_subset_of_the_benchmark_in_its_own_order() -> None:
     import torch
 
-    from nas.data.benchmark import BenchmarkError
-    from nas.explore.config import ConfigError, SearchConfig
-    from nas.study.prepare import prepare
+    from nas.data import BenchmarkError
+    from nas.explore import ConfigError, SearchConfig
+    from nas.study import prepare
 
     config = SearchConfig(benchmark="digits", size="tiny", tasks=["sum", "left"])
     problem, space = prepare(config, torch.device("cpu"))

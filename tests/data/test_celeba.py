@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from nas.app.cli import main
-from nas.data.benchmark import BenchmarkError, load_benchmark
+from nas.data import BenchmarkError, load_benchmark
 
 HEADER = (  # the published header, in order
     "5_o_Clock_Shadow Arched_Eyebrows Attractive Bags_Under_Eyes Bald Bangs Big_Lips Big_Nose "

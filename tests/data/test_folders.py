@@ -11,9 +11,8 @@ import pytest
 import torch
 
 from nas.app.cli import main
-from nas.data.benchmark import BenchmarkError, load_benchmark
-from nas.data.datasets import npy_folders
-from nas.data.source import open_split, sequential
+from nas.data import BenchmarkError, load_benchmark, open_split, sequential
+from nas.data.datasets import _npy_folders as npy_folders
 from tests.data.test_benchmark import write_nyuv2
 
 

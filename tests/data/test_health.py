@@ -11,10 +11,17 @@ import torch
 from torch import nn
 
 from nas.app.cli import main
-from nas.data.benchmark import Benchmark, Split
-from nas.data.health import balanced_weights, beats, trivial_scores
-from nas.data.metrics import TaskMeter, binary_scores
-from nas.data.tasks import Task, TaskError
+from nas.data import (
+    Benchmark,
+    Split,
+    Task,
+    TaskError,
+    TaskMeter,
+    balanced_weights,
+    beats,
+    binary_scores,
+    trivial_scores,
+)
 from tests import QUICK
 
 
@@ -115,8 +122,8 @@ def test_the_weighted_loss_learns_a_rare_positive_the_plain_one_misses() -> None
 
 NOISY = """
 import torch
-from nas.data.benchmark import Benchmark, Split
-from nas.data.tasks import Task
+from nas.data._benchmark import Benchmark, Split
+from nas.data._tasks import Task
 
 def make(seed=0):
     g = torch.Generator().manual_seed(seed)
@@ -176,7 +183,7 @@ def test_trivial_scores_are_the_constant_predictors() -> None:
 
 
 def test_the_warning_counts_layouts_trained_not_trials() -> None:
-    from nas.app.views import health_warnings
+    from nas.app._views import health_warnings
 
     study = optuna.create_study()
     for beat, duplicate in ((False, None), (False, None), (True, None), (False, 0), (False, 0)):

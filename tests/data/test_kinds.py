@@ -8,9 +8,9 @@ import pytest
 import torch
 
 import nas.data.kinds
+from nas.data import Task, TaskError
 from nas.data.kinds import kind_names, kind_of, register_kind
-from nas.data.kinds.regression import Regression
-from nas.data.tasks import Task, TaskError
+from nas.data.kinds._regression import Regression
 from nas.testing import check_kind
 
 

@@ -5,8 +5,7 @@ import math
 import pytest
 import torch
 
-from nas.data.metrics import TaskMeter, delta_mtl
-from nas.data.tasks import Task
+from nas.data import Task, TaskMeter, delta_mtl
 
 
 def meter(task: Task, *batches: tuple[torch.Tensor, torch.Tensor]) -> dict[str, float]:

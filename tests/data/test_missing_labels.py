@@ -12,11 +12,17 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 
 from nas.app.cli import main
-from nas.data.benchmark import Benchmark, BenchmarkError, Split
-from nas.data.health import balanced_weights, trivial_scores
-from nas.data.metrics import TaskMeter
-from nas.data.tasks import Task, labelled
-from nas.study.create import study_config
+from nas.data import (
+    Benchmark,
+    BenchmarkError,
+    Split,
+    Task,
+    TaskMeter,
+    balanced_weights,
+    labelled,
+    trivial_scores,
+)
+from nas.study import study_config
 from tests import QUICK
 
 NAN = float("nan")
@@ -104,8 +110,7 @@ def test_trivial_and_balanced_figures_use_labelled_samples_only() -> None:
 
 
 def test_keep_labels_is_deterministic_and_keeps_the_share() -> None:
-    from nas.data.benchmark import load_benchmark
-    from nas.data.merge import keep_labels
+    from nas.data import keep_labels, load_benchmark
 
     bench = load_benchmark("digits", size="tiny", seed=0)
     a = keep_labels(bench, {"sum": 0.25}, seed=3)

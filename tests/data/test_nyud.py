@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from nas.app.cli import main
-from nas.data.benchmark import BenchmarkError, load_benchmark
+from nas.data import BenchmarkError, load_benchmark
 
 
 def write_nyud(root: Path, n_train: int = 6, n_val: int = 3, h: int = 8, w: int = 12) -> Path:

@@ -9,13 +9,21 @@ import pytest
 import torch
 from torch.utils.data import Dataset
 
-from nas.data.augment import ScaleCropFlip
-from nas.data.benchmark import Benchmark, BenchmarkError, Split, load_benchmark
-from nas.data.source import Resident, Source, SplitDataset, open_split, sequential
-from nas.data.streamed import Streamed
-from nas.data.tasks import Task
-from nas.training.problem import Problem
-from nas.training.train import TrainConfig, train
+from nas.data import (
+    Benchmark,
+    BenchmarkError,
+    Resident,
+    ScaleCropFlip,
+    Source,
+    Split,
+    SplitDataset,
+    Streamed,
+    Task,
+    load_benchmark,
+    open_split,
+    sequential,
+)
+from nas.training import Problem, TrainConfig, train
 
 CPU = torch.device("cpu")
 
@@ -91,7 +99,7 @@ def test_training_on_a_streamed_split_is_bit_identical_to_resident(scenes: Bench
 
 
 def problem_layout(problem: Problem) -> Any:
-    from nas.core.layout import Layout
+    from nas.core import Layout
 
     return Layout.hard_sharing(problem.benchmark.task_names, problem.backbone.depth)
 

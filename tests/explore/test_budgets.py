@@ -11,11 +11,9 @@ import pytest
 import torch
 
 from nas.app.cli import main
-from nas.core.layout import Layout
-from nas.explore.budgets import BudgetError, parse_max_cost, resolve
-from nas.explore.config import SearchConfig
-from nas.explore.objectives import feasible
-from nas.study.prepare import prepare
+from nas.core import Layout
+from nas.explore import BudgetError, SearchConfig, feasible, parse_max_cost, resolve
+from nas.study import prepare
 from search_spaces import make_space
 
 FAST = ["--benchmark", "digits", "--size", "tiny", "--device", "cpu", "--quiet", "--no-confirm"]

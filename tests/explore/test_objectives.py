@@ -11,13 +11,10 @@ import torch
 from optuna.trial import TrialState
 
 from nas.app.cli import main
-from nas.core.layout import Layout
-from nas.explore.config import ConfigError, SearchConfig
-from nas.explore.objectives import ObjectivesError, feasible, make_objectives
-from nas.model.network import Cost
-from nas.study import confirmed, open_storage
-from nas.study.prepare import prepare
-from nas.study.store.record import TrialRecord
+from nas.core import Layout
+from nas.explore import ConfigError, ObjectivesError, SearchConfig, feasible, make_objectives
+from nas.model import Cost
+from nas.study import TrialRecord, confirmed, open_storage, prepare
 
 FAST = ["--benchmark", "digits", "--size", "tiny", "--device", "cpu", "--quiet"]
 

@@ -11,11 +11,11 @@ import pytest
 from optuna.trial import TrialState
 
 from nas.app.cli import main
-from nas.core.layout import Layout
+from nas.core import Layout
 from nas.explore.strategies import StrategyError, make_strategy
-from nas.explore.strategies.pertask import PathModel, task_features
-from nas.explore.strategies.structure import StructureSampler, task_observations
-from nas.study.store.record import TrialRecord
+from nas.explore.strategies._pertask import PathModel, task_features
+from nas.explore.strategies._structure import StructureSampler, task_observations
+from nas.study import TrialRecord
 from search_spaces import SearchSpace, make_space
 from tests.explore.test_structure import _layouts
 

@@ -7,9 +7,9 @@ import itertools
 import optuna
 import pytest
 
-from nas.core.layout import Layout
+from nas.core import Layout
 from nas.explore.strategies import StrategyError, make_strategy
-from nas.explore.strategies.spread import SpreadStart, compute_share
+from nas.explore.strategies._spread import SpreadStart, compute_share
 from search_spaces import SearchSpace, make_space
 
 TASKS = ("a", "b", "c", "d", "e")

@@ -10,10 +10,10 @@ import pytest
 from optuna.trial import TrialState
 
 from nas.app.cli import main
-from nas.core.layout import Layout
-from nas.explore.config import SearchConfig
+from nas.core import Layout
+from nas.explore import SearchConfig
 from nas.explore.strategies import Grid, Strategy, StrategyError, make_strategy, strategy_names
-from nas.study.store.record import TrialRecord
+from nas.study import TrialRecord
 from search_spaces import make_space
 
 FAST = ["--benchmark", "digits", "--size", "tiny", "--device", "cpu", "--quiet"]
@@ -67,7 +67,7 @@ def test_bad_strategies_are_refused_in_one_line() -> None:
     with pytest.raises(
         StrategyError, match=r"returned SearchConfig, not a nas\.explore\.strategies"
     ):
-        make_strategy("nas.explore.config:SearchConfig")
+        make_strategy("nas.explore._config:SearchConfig")
 
 
 def test_the_grid_lists_every_tree_of_a_small_space_once() -> None:

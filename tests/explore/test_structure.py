@@ -12,11 +12,11 @@ import pytest
 from optuna.trial import TrialState
 
 from nas.app.cli import main
-from nas.core.layout import Layout
+from nas.core import Layout
 from nas.explore.strategies import StrategyError, make_strategy
-from nas.explore.strategies.structure import StructureSampler, observations
-from nas.explore.strategies.surrogate import Design, features, fit
-from nas.study.store.record import TrialRecord
+from nas.explore.strategies._structure import StructureSampler, observations
+from nas.explore.strategies._surrogate import Design, features, fit
+from nas.study import TrialRecord
 from search_spaces import SearchSpace, make_space
 
 TABLE = Path(__file__).parents[2] / "tables" / "digits-branched.table.json"

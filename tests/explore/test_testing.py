@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from nas.core.layout import Layout
-from nas.explore.config import SearchConfig
+from nas.core import Layout
+from nas.explore import SearchConfig
 from nas.explore.evaluators import make_evaluator
 from nas.explore.strategies import make_strategy, strategy_names
-from nas.model.backbones.registry import BackboneSpec, backbone_names
-from nas.study.prepare import prepare
+from nas.model.backbones import BackboneSpec, backbone_names
+from nas.study import prepare
 from nas.testing import check_backbone, check_evaluator, check_space, check_strategy
 from search_spaces import SearchSpace, make_space, space_names
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import optuna
 import pytest
 
-from nas.core.layout import Layout
-from nas.explore.strategies.budget import WithinBudget, over_budget
-from nas.model.network import Cost
-from search_spaces.branched import BranchedSpace
+from nas.core import Layout
+from nas.explore.strategies._budget import WithinBudget, over_budget
+from nas.model import Cost
+from search_spaces import BranchedSpace
 
 SPACE = BranchedSpace(("a", "b", "c"), 4)
 

@@ -15,12 +15,11 @@ import pytest
 import torch
 from optuna.trial import TrialState
 
-from export.onnx import ExportError, export_trial, load_trial_network
+from export import ExportError, export_trial, load_trial_network
 from nas.app.cli import main
-from nas.core.layout import Layout
-from nas.runtime.session import OnnxModel
-from nas.study.outcome.pick import NoTrial, best_trial, trial_by_number
-from nas.study.store.storage import artifact_store
+from nas.core import Layout
+from nas.runtime import OnnxModel
+from nas.study import NoTrial, artifact_store, best_trial, trial_by_number
 from tests import QUICK
 
 README = Path(__file__).resolve().parents[2] / "docs" / "export.md"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from export.reading import describe_outputs
+from export import describe_outputs
 
 
 def test_each_kind_reads_as_its_answer() -> None:

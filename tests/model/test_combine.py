@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from nas.model.combine import check_combine, make_combiner, search_choices, users_of
-from nas.model.combine.weightings import DWA, GradNorm, Uncertainty
+from nas.model.combine._weightings import DWA, GradNorm, Uncertainty
 
 
 class NoScale:

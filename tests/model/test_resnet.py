@@ -10,9 +10,13 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from nas import HeadSpec, Layout, build, cost
-from nas.model.backbones import ResNetBackbone, create_backbone, torchvision_state_dict
-from nas.model.backbones.registry import BackboneError
-from nas.model.network import feature_shapes
+from nas.model import feature_shapes
+from nas.model.backbones import (
+    BackboneError,
+    ResNetBackbone,
+    create_backbone,
+    torchvision_state_dict,
+)
 
 HEADS = {"seg": HeadSpec("dense", 5), "cls": HeadSpec("pooled", 3)}
 # torchvision's ImageNet models without the 1000-way classifier (fc): parameter and key counts.

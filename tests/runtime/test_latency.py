@@ -6,14 +6,15 @@ import optuna
 import pytest
 import torch
 
-import nas.runtime.latency
-from nas.core.layout import Layout
-from nas.data.benchmark import load_benchmark
-from nas.runtime.latency import SERVING_BATCH, Latency, measure_latency
-from nas.study.outcome.confirmed import ConfirmedResult, ConfirmedRow, TaskInfo
-from nas.study.outcome.stage import with_latency
-from nas.study.outcome.stats import summarize
-from nas.training.problem import Problem
+import nas.runtime._latency
+from nas.core import Layout
+from nas.data import load_benchmark
+from nas.runtime import SERVING_BATCH, Latency, measure_latency
+from nas.study import ConfirmedResult, ConfirmedRow
+from nas.study._outcome.confirmed import TaskInfo
+from nas.study._outcome.stage import with_latency
+from nas.study._outcome.stats import summarize
+from nas.training import Problem
 
 _LAYOUT = Layout.independent(["a", "b"], 2)  # what the rows say they retrained
 
@@ -65,7 +66,7 @@ def test_a_graph_that_cannot_be_timed_costs_the_latency_not_the_answer(
     def broken(nets: object, **_: object) -> Latency:
         raise RuntimeError("the exporter cannot take this graph")
 
-    monkeypatch.setattr(nas.runtime.latency, "measure_latency", broken)
+    monkeypatch.setattr(nas.runtime._latency, "measure_latency", broken)
     rows = [_row(0, "independent", None)]
     rows = [ConfirmedRow(**{**rows[0].__dict__, "test_deltas": None})]  # nothing to time
     result = ConfirmedResult([0, 1], 0, rows, [TaskInfo("a", "acc", True)])

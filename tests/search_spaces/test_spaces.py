@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from nas.app.cli import main
-from nas.core.layout import Layout
+from nas.core import Layout
 from search_spaces import AdaShareSpace, BranchedSpace, SpaceError, make_space, space_names
 
 TASKS = ("seg", "depth", "normal")
@@ -118,7 +118,7 @@ def test_a_space_of_your_own_by_import_path_runs_a_grid_study(
 
 
 def test_split_depths_limit_where_a_branch_splits_and_keep_both_baselines() -> None:
-    from nas.explore.config import SearchConfig
+    from nas.explore import SearchConfig
     from nas.explore.strategies import Grid
     from search_spaces import SpaceError, make_space
 

@@ -12,13 +12,13 @@ import pytest
 import torch
 
 from nas.app.cli import main
-from nas.data.datasets.scenes import scenes
+from nas.data.datasets import scenes
 from nas.explore.evaluators import Preparation
 from nas.explore.strategies import StrategyError, make_strategy
 from nas.model.backbones import BackboneSpec
-from nas.study.store.record import StudyRecord
+from nas.study import StudyRecord
 from nas.testing import MemoryState
-from nas.training.problem import Problem
+from nas.training import Problem
 from search_spaces import make_space
 
 TINY = ["--benchmark", "scenes", "--size", "tiny", "--device", "cpu", "--quiet", "--epochs", "1"]
@@ -71,7 +71,7 @@ def test_the_policy_learns_and_its_samples_are_layouts_of_the_space(problem: Pro
     # Always-run depth 0 is never learned: weight decay moves both its logits alike.
     assert torch.allclose(p.select_probability()[:, 0], torch.tensor(0.5))
     assert not torch.allclose(p.select_probability()[:, 1:], torch.tensor(0.5))  # learned
-    from nas.explore.config import SearchConfig
+    from nas.explore import SearchConfig
 
     layouts = strategy.layouts(space, SearchConfig(space="adashare"))
     assert 1 <= len(layouts) <= 4 and len(set(layouts)) == len(layouts)

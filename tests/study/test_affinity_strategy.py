@@ -10,13 +10,12 @@ import pytest
 import torch
 
 from nas.app.cli import main
-from nas.explore.config import SearchConfig
+from nas.explore import SearchConfig
 from nas.explore.evaluators import Preparation
 from nas.explore.strategies import Strategy, StrategyError, make_strategy
-from nas.study.prepare import prepare
-from nas.study.store.record import StudyRecord
+from nas.study import StudyRecord, prepare
 from nas.testing import MemoryState
-from nas.training.problem import Problem
+from nas.training import Problem
 from search_spaces import SearchSpace, make_space
 
 CONFIG = SearchConfig(benchmark="tests.plugins:pairs", epochs=3, seed=0)
@@ -52,8 +51,8 @@ def test_affinity_recovers_the_planted_pairs(
             assert max(others, key=lambda o: float(aff[d, t, o])) == partner[t]
     # Of the three ways to give the four tasks two networks of two, the least dissimilar is
     # the planted grouping.
-    from nas.core.layout import Layout
-    from nas.training.affinity import dissimilarity_score
+    from nas.core import Layout
+    from nas.training import dissimilarity_score
 
     pairings = [Layout(space.tasks, ((0, 0, 1, 1),) * space.depth),
                 Layout(space.tasks, ((0, 1, 0, 1),) * space.depth),
@@ -84,7 +83,7 @@ def test_a_kill_after_the_training_does_not_train_again(
     with pytest.raises(KeyboardInterrupt):
         make_strategy("affinity").prepare(_prep(problem, space, state))
     monkeypatch.setattr(state, "save", real_save)
-    import nas.explore.strategies.affinity as module
+    import nas.explore.strategies._affinity as module
 
     def no_training(*args: object, **kwargs: object) -> None:
         raise AssertionError("trained again")

@@ -8,7 +8,7 @@ import optuna
 import pytest
 
 from nas.app.cli import main
-from nas.runtime.session import OnnxModel
+from nas.runtime import OnnxModel
 from nas.study import confirmed, open_storage
 
 TINY = ["--benchmark", "digits", "--size", "tiny", "--device", "cpu", "--quiet", "--epochs", "1"]

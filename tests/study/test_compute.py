@@ -6,7 +6,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState, create_trial
 
-from nas.study.compute import record_strategy, study_compute
+from nas.study._compute import record_strategy, study_compute
 
 
 def test_trials_count_the_epochs_they_ran_and_strategies_what_they_recorded() -> None:

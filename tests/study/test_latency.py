@@ -10,15 +10,13 @@ import pytest
 import torch
 from optuna.trial import TrialState
 
-import nas.runtime.latency
-import nas.study.latency
+import nas.runtime._latency
+import nas.study._latency
 from nas.app.cli import main
-from nas.core.layout import Layout
-from nas.explore.config import SearchConfig
-from nas.explore.objectives import feasible
-from nas.study.latency import LATENCY_KEY, LatencyCache
-from nas.study.prepare import prepare
-from nas.study.store.record import StudyRecord
+from nas.core import Layout
+from nas.explore import SearchConfig, feasible
+from nas.study import StudyRecord, prepare
+from nas.study._latency import LATENCY_KEY, LatencyCache
 
 FAST = ["--benchmark", "digits", "--size", "tiny", "--device", "cpu", "--quiet", "--no-confirm"]
 
@@ -28,21 +26,21 @@ def test_each_layout_is_measured_once_and_read_back_after(
 ) -> None:
     problem, space = prepare(SearchConfig(benchmark="digits", size="tiny"), torch.device("cpu"))
     measured: list[Layout] = []
-    real = nas.study.latency.measure_ratio
+    real = nas.study._latency.measure_ratio
 
     def counting(problem: Any, layout: Layout, reference: Layout, *graph: Any) -> Any:
         measured.append(layout)
         return real(problem, layout, reference, *graph)
 
     exported: list[Any] = []
-    real_export = nas.runtime.latency.to_onnx
+    real_export = nas.runtime._latency.to_onnx
 
     def exporting(net: Any) -> Any:
         exported.append(net)
         return real_export(net)
 
-    monkeypatch.setattr(nas.study.latency, "measure_ratio", counting)
-    monkeypatch.setattr(nas.runtime.latency, "to_onnx", exporting)
+    monkeypatch.setattr(nas.study._latency, "measure_ratio", counting)
+    monkeypatch.setattr(nas.runtime._latency, "to_onnx", exporting)
     study = optuna.create_study()
     independent = Layout.independent(space.tasks, space.depth)
     hard = Layout.hard_sharing(space.tasks, space.depth)

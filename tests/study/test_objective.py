@@ -10,19 +10,22 @@ import pytest
 import torch
 from optuna.trial import FixedTrial, TrialState
 
-from nas.core.layout import Layout
-from nas.explore.config import SearchConfig
-from nas.explore.evaluators import FullTraining
-from nas.explore.evaluators.base import Candidate, Evaluation
-from nas.study.baseline import BaselineFailed, baseline_trials
-from nas.study.create import create_or_resume
-from nas.study.handle import StudyHandle
-from nas.study.objective import Objective, is_front
-from nas.study.prepare import prepare
-from nas.study.search import run_search
-from nas.study.store.record import StudyRecord, TrialRecord
-from nas.study.store.storage import artifact_store, open_storage
-from nas.training.problem import Problem
+from nas.core import Layout
+from nas.explore import SearchConfig
+from nas.explore.evaluators import Candidate, Evaluation, FullTraining
+from nas.study import (
+    StudyHandle,
+    StudyRecord,
+    TrialRecord,
+    artifact_store,
+    create_or_resume,
+    open_storage,
+    prepare,
+    run_search,
+)
+from nas.study._baseline import BaselineFailed, baseline_trials
+from nas.study._objective import Objective, is_front
+from nas.training import Problem, TrainConfig
 from tests.plugins import UntrainedEvaluator
 
 CONFIG = SearchConfig(benchmark="digits", size="tiny", epochs=1, n_trials=3)
@@ -140,7 +143,7 @@ def test_full_training_is_reproducible_on_the_cpu(tmp_path: Path) -> None:
     layout = Layout.hard_sharing(problem.benchmark.task_names, problem.backbone.depth)
     from nas.explore.evaluators import Candidate
 
-    trainer = FullTraining(epochs=2, batch_size=32)
+    trainer = FullTraining(TrainConfig(epochs=2, batch_size=32))
     a = trainer.evaluate(problem, Candidate(layout, seed=3))
     b = trainer.evaluate(problem, Candidate(layout, seed=3))
     c = trainer.evaluate(problem, Candidate(layout, seed=4))

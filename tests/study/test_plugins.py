@@ -9,8 +9,8 @@ import pytest
 from optuna.trial import TrialState
 
 from nas.app.cli import main
-from nas.core.layout import Layout
-from nas.study.store.record import StudyRecord, TrialRecord
+from nas.core import Layout
+from nas.study import StudyRecord, TrialRecord
 from tests.plugins import UntrainedEvaluator
 
 FAST = ["--benchmark", "digits", "--size", "tiny", "--device", "cpu", "--quiet", "--no-confirm"]

@@ -14,8 +14,8 @@ from pathlib import Path
 import optuna
 import pytest
 
-from nas.app.views import numerics_note
-from nas.runtime.machine import numerics
+from nas.app._views import numerics_note
+from nas.runtime import numerics
 from tests.study.store.test_faults import BASE, mtlnas
 
 

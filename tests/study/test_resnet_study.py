@@ -11,8 +11,8 @@ import torch
 from nas import Layout, build, load_benchmark
 from nas.app.cli import main
 from nas.model.backbones import create_backbone, torchvision_state_dict
-from nas.runtime.session import OnnxModel
-from nas.training.train import TrainConfig, train
+from nas.runtime import OnnxModel
+from nas.training import TrainConfig, train
 from tests.data.test_benchmark import write_nyuv2
 
 SMALL = ["--backbone-option", "width=0.125", "--backbone-option", "output_stride=8"]

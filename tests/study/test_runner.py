@@ -8,10 +8,9 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from nas.core.faults import Terminated
-from nas.study.runner import run_trials
-from nas.study.store.record import TrialRecord
-from nas.study.store.storage import open_storage
+from nas.core import Terminated
+from nas.study import TrialRecord, open_storage
+from nas.study._runner import run_trials
 
 
 @pytest.mark.filterwarnings("ignore:Heartbeat of storage:UserWarning")
@@ -19,7 +18,7 @@ def test_a_sigterm_after_the_objectives_records_still_stores_why_and_queues_the_
     tmp_path: Path,
 ) -> None:
     # A SIGTERM arriving during the objective's last database write is held until the write
-    # ends (nas.core.faults.deferred_interrupts), then raised outside the objective's own recording.
+    # ends (nas.core.deferred_interrupts), then raised outside the objective's own recording.
     url = f"sqlite:///{tmp_path / 'studies.db'}"
     study = optuna.create_study(storage=open_storage(url, create=True), study_name="s")
 

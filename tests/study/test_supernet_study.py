@@ -11,8 +11,8 @@ from optuna.artifacts import get_all_artifact_meta
 from optuna.trial import TrialState
 
 from nas.app.cli import main
-from nas.study.store.evaluator_state import STATE_KEY as SUPERNET_KEY
-from nas.study.store.record import TrialRecord
+from nas.study import TrialRecord
+from nas.study._store.evaluator_state import STATE_KEY as SUPERNET_KEY
 from tests.study.store.test_faults import start
 
 TINY = ["--size", "tiny", "--epochs", "1", "--supernet-epochs", "2", "--device", "cpu", "--quiet"]

@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 from optuna.trial import TrialState
 
-from nas.core.layout import Layout
-from nas.data.metrics import delta_mtl
+from nas.core import Layout
+from nas.data import delta_mtl
+from nas.explore import TABLE_VERSION, Table, TableError, load_table
+from nas.explore._tables import build_entries
 from nas.explore.evaluators import Candidate, Evaluation
-from nas.explore.evaluators.table import TableEvaluator
-from nas.explore.tables import TABLE_VERSION, Table, TableError, build_entries, load_table
+from nas.explore.evaluators._table import TableEvaluator
 from tests.study.store.test_faults import finish, mtlnas, start, study, wait_until_running
 
 # Five layouts (every partition of three tasks, split only at 0 or 4 blocks), two seeds.

@@ -1,4 +1,4 @@
-"""Task affinity (nas.training.affinity): RDMs, Spearman, the trees of a space, scores, budgets."""
+"""Task affinity (nas.training._affinity): RDMs, Spearman, the trees of a space, scores, budgets."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import optuna
 import pytest
 import torch
 
-from nas.core.layout import Layout
-from nas.explore.config import SearchConfig
+from nas.core import Layout
+from nas.explore import SearchConfig
 from nas.explore.strategies import make_strategy
-from nas.training.affinity import choose_trees, dissimilarity_score, rdm, spearman, trees
+from nas.training import choose_trees, dissimilarity_score, rdm, spearman, trees
 from search_spaces import make_space
 
 

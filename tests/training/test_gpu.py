@@ -9,7 +9,7 @@ import torch
 
 import nas
 from nas import Layout, build, load_benchmark
-from nas.training.train import TrainConfig, evaluate, pick_device, train
+from nas.training import TrainConfig, evaluate, pick_device, train
 
 pytestmark = pytest.mark.gpu
 
@@ -47,7 +47,7 @@ def test_cuda_and_cpu_evaluation_agree() -> None:
 def test_onnxruntime_uses_the_gpu() -> None:
     from onnx import TensorProto, helper
 
-    from nas.runtime.session import session_for
+    from nas.runtime import session_for
 
     node = helper.make_node("Relu", ["x"], ["y"])
     graph = helper.make_graph(
@@ -78,17 +78,16 @@ def test_resnet_trains_channels_last_with_bf16_autocast_on_cuda() -> None:
 
 
 def test_the_supernet_trains_and_scores_on_cuda() -> None:
-    from nas.explore.evaluators import Candidate, Preparation
-    from nas.explore.evaluators.supernet import SupernetEvaluator
+    from nas.explore.evaluators import Candidate, Preparation, SupernetEvaluator
     from nas.model.backbones import BackboneSpec
     from nas.testing import MemoryState
-    from nas.training.problem import Problem
+    from nas.training import Problem
     from search_spaces import make_space
 
     bench = load_benchmark("scenes", size="tiny")
     problem = Problem.prepare(bench, BackboneSpec("conv", {"widths": [8, 16]}), pick_device())
     space = make_space("branched", bench.task_names, 2)
-    ev = SupernetEvaluator(epochs=1, batch_size=32)
+    ev = SupernetEvaluator(TrainConfig(epochs=1, batch_size=32))
     ev.prepare(Preparation("gpu", problem, space, MemoryState(), progress=False))
     layout = Layout.hard_sharing(bench.task_names, 2)
     result = ev.evaluate(problem, Candidate(layout, instances=space.instance_rows(layout, {})))
@@ -97,8 +96,7 @@ def test_the_supernet_trains_and_scores_on_cuda() -> None:
 
 
 def test_a_streamed_split_reaches_cuda_pinned_and_equal_to_the_resident_one() -> None:
-    from nas.data.source import Resident, SplitDataset
-    from nas.data.streamed import Streamed
+    from nas.data import Resident, SplitDataset, Streamed
 
     bench = load_benchmark("scenes", size="tiny")
     device = pick_device("auto")

@@ -8,12 +8,10 @@ import math
 import pytest
 import torch
 
-from nas.core.layout import Layout
-from nas.data.datasets.scenes import scenes
+from nas.core import Layout
+from nas.data.datasets import scenes
 from nas.model.backbones import BackboneSpec
-from nas.training.policy import INITIAL_LOGIT, Policy, gated_forward
-from nas.training.problem import Problem
-from nas.training.supernet import Supernet
+from nas.training import INITIAL_LOGIT, Policy, Problem, Supernet, gated_forward
 
 
 def test_the_logits_start_equal_at_the_authors_value() -> None:

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from nas.training.policy_schedule import Schedule, halves_steps
-from nas.training.policy_training import PolicyTraining, schedule_for
+from nas.training import PolicyTraining, Schedule, halves_steps, schedule_for
 
 # NYUv2 in the authors' configuration: 795 training images in halves of 397 and 398 at batch
 # 16 and drop_last: 24 batches in each half; 20,000 iterations, 4,000 of warm-up; ResNet-34.

@@ -11,16 +11,14 @@ import optuna
 import pytest
 import torch
 
-from nas.core.layout import Layout
-from nas.data.datasets.scenes import scenes
-from nas.explore.evaluators import Candidate, Preparation, StateKeeper
-from nas.explore.evaluators.supernet import SupernetEvaluator
+from nas.core import Layout
+from nas.data.datasets import scenes
+from nas.explore.evaluators import Candidate, Preparation, StateKeeper, SupernetEvaluator
 from nas.model.backbones import BackboneSpec
-from nas.study.store.evaluator_state import StudyState
-from nas.study.store.weights import AtomicFileStore
+from nas.study._store.evaluator_state import StudyState
+from nas.study._store.weights import AtomicFileStore
 from nas.testing import MemoryState
-from nas.training.problem import Problem
-from nas.training.supernet import FairSampler, Supernet, recalibrate
+from nas.training import FairSampler, Problem, Supernet, TrainConfig, recalibrate
 from search_spaces import make_space
 
 WIDTHS = {"widths": [8, 8, 16]}
@@ -39,7 +37,7 @@ def _trained(
     problem: Problem, space_name: str = "branched", **options: Any
 ) -> tuple[SupernetEvaluator, Any]:
     space = make_space(space_name, problem.benchmark.task_names, 3, options)
-    ev = SupernetEvaluator(epochs=2, batch_size=32)
+    ev = SupernetEvaluator(TrainConfig(epochs=2, batch_size=32))
     ev.prepare(_prep(problem, space, MemoryState()))
     return ev, space
 
@@ -60,7 +58,7 @@ def test_every_copy_is_updated_at_every_step(problem: Problem) -> None:
 
     Supernet.__init__ = counting_init  # type: ignore[method-assign]
     try:
-        ev = SupernetEvaluator(epochs=1, batch_size=32)
+        ev = SupernetEvaluator(TrainConfig(epochs=1, batch_size=32))
         ev.prepare(_prep(problem, space, MemoryState()))
     finally:
         Supernet.__init__ = original_init  # type: ignore[method-assign]
@@ -168,7 +166,7 @@ def test_a_killed_training_resumes_from_its_last_saved_epoch(
 ) -> None:
     space = make_space("branched", problem.benchmark.task_names, 3)
     _, whole = _study(tmp_path, "whole")
-    straight = SupernetEvaluator(epochs=3, batch_size=32)
+    straight = SupernetEvaluator(TrainConfig(epochs=3, batch_size=32))
     straight.prepare(_prep(problem, space, whole))
     _, keeper = _study(tmp_path, "killed")
     real_save = keeper.save
@@ -180,13 +178,15 @@ def test_a_killed_training_resumes_from_its_last_saved_epoch(
 
     keeper.save = save_then_die  # type: ignore[method-assign]
     with pytest.raises(KeyboardInterrupt):
-        SupernetEvaluator(epochs=3, batch_size=32).prepare(_prep(problem, space, keeper))
+        SupernetEvaluator(TrainConfig(epochs=3, batch_size=32)).prepare(
+            _prep(problem, space, keeper)
+        )
     keeper.save = real_save  # type: ignore[method-assign]
     assert keeper.entry() is not None and keeper.entry()["epoch"] == 2  # type: ignore[index]
-    resumed = SupernetEvaluator(epochs=3, batch_size=32)
+    resumed = SupernetEvaluator(TrainConfig(epochs=3, batch_size=32))
     resumed.prepare(_prep(problem, space, keeper))
     assert resumed.trained_epochs == 1  # epoch 3 only
-    loaded = SupernetEvaluator(epochs=3, batch_size=32)
+    loaded = SupernetEvaluator(TrainConfig(epochs=3, batch_size=32))
     loaded.prepare(_prep(problem, space, keeper))
     assert loaded.trained_epochs == 0  # a trained supernet is never trained again
     assert straight.net is not None and resumed.net is not None and loaded.net is not None

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import numpy as np
 import torch
 
-from nas.data.benchmark import BenchmarkError, Split
+from nas.data._benchmark import BenchmarkError, Split
 
 SIZE_NAMES = ("tiny", "small", "default")
 

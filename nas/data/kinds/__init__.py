@@ -1,20 +1,20 @@
-"""Task kinds: one object per kind of target (see :mod:`nas.data.kinds.base`).
+"""Task kinds: one object per kind of target (see :mod:`nas.data.kinds._base`).
 
-A new kind is a module with a :class:`~nas.data.kinds.base.Kind` subclass and one line below
+A new kind is a module with a :class:`~nas.data.kinds._base.Kind` subclass and one line below
 (or :func:`register_kind` from your own code); ``nas.testing.check_kind`` runs the contract over
 it, as the tests do over every registered kind.
 """
 
 from __future__ import annotations
 
-from nas.data.kinds.base import Kind
-from nas.data.kinds.binary import Edges, Saliency
-from nas.data.kinds.classification import IGNORE_INDEX, Classification
-from nas.data.kinds.depth import Depth
-from nas.data.kinds.multilabel import Multilabel
-from nas.data.kinds.normals import Normals
-from nas.data.kinds.regression import Regression
-from nas.data.kinds.segmentation import Segmentation
+from nas.data.kinds._base import Kind
+from nas.data.kinds._binary import Edges, Saliency
+from nas.data.kinds._classification import IGNORE_INDEX, Classification
+from nas.data.kinds._depth import Depth
+from nas.data.kinds._multilabel import Multilabel
+from nas.data.kinds._normals import Normals
+from nas.data.kinds._regression import Regression
+from nas.data.kinds._segmentation import Segmentation
 
 __all__ = ["IGNORE_INDEX", "Kind", "kind_names", "kind_of", "register_kind"]
 

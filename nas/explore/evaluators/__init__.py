@@ -1,10 +1,10 @@
 """Evaluators: how a candidate layout is scored. Chosen by name or ``package.module:function``.
 
-An evaluator factory takes the study's :class:`~nas.explore.config.SearchConfig` and the study's
+An evaluator factory takes the study's :class:`~nas.explore._config.SearchConfig` and the study's
 evaluator options (``--evaluator-option KEY=JSON``) as keywords, and returns an
 :class:`Evaluator`; ``train`` (full training, the default), ``supernet`` (weights inherited
 from one weight-sharing supernet per study) and ``table:FILE`` (answered from a ground-truth
-table, :mod:`nas.explore.evaluators.table`) are built in. A search calls the evaluator's
+table, :mod:`nas.explore.evaluators._table`) are built in. A search calls the evaluator's
 ``prepare(Preparation)`` once before its trials (a no-op unless overridden: the supernet
 trains there, keeping its checkpoints through the :class:`StateKeeper` it is given).
 """
@@ -14,10 +14,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from nas.core.errors import UserError
-from nas.core.plugins import Catalog
-from nas.explore.config import pruning_warmup
-from nas.explore.evaluators.base import (
+from nas.core._errors import UserError
+from nas.core._plugins import Catalog
+from nas.explore._config import pruning_warmup
+from nas.explore.evaluators._base import (
     Candidate,
     Evaluation,
     Evaluator,
@@ -25,13 +25,14 @@ from nas.explore.evaluators.base import (
     Progress,
     StateKeeper,
 )
-from nas.explore.evaluators.training import FullTraining
+from nas.explore.evaluators._supernet import SupernetEvaluator
+from nas.explore.evaluators._training import FullTraining
 
 if TYPE_CHECKING:
-    from nas.explore.config import SearchConfig
+    from nas.explore._config import SearchConfig
 
 __all__ = [
-    "CATALOG",
+    "EVALUATOR_CATALOG",
     "Candidate",
     "Evaluation",
     "Evaluator",
@@ -40,6 +41,7 @@ __all__ = [
     "Preparation",
     "Progress",
     "StateKeeper",
+    "SupernetEvaluator",
     "full_training",
     "make_evaluator",
     "register_evaluator",
@@ -51,12 +53,12 @@ class EvaluatorError(UserError, ValueError):
     """An unknown evaluator, or a factory that does not return one."""
 
 
-CATALOG: Catalog[Evaluator] = Catalog("evaluator", None, EvaluatorError)
+EVALUATOR_CATALOG: Catalog[Evaluator] = Catalog("evaluator", None, EvaluatorError)
 
 
 def register_evaluator(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorator: make an evaluator factory ``fn(config) -> Evaluator`` available by ``name``."""
-    return CATALOG.register(name)
+    return EVALUATOR_CATALOG.register(name)
 
 
 def full_training(config: SearchConfig) -> FullTraining:
@@ -79,8 +81,6 @@ def supernet_evaluator(
     Trained with the study's batch size, learning rate and backbone options; seeded by the
     study's seed.
     """
-    from nas.explore.evaluators.supernet import SupernetEvaluator
-
     for key, value in (("epochs", epochs), ("recalibration_images", recalibration_images)):
         if value is not None and (
             isinstance(value, bool) or not isinstance(value, int) or value < 1
@@ -88,15 +88,8 @@ def supernet_evaluator(
             raise EvaluatorError(
                 f"evaluator 'supernet': option {key!r} must be a positive integer, got {value!r}"
             )
-    return SupernetEvaluator(
-        recalibration_images=recalibration_images,
-        epochs=epochs or 2 * config.epochs,
-        batch_size=config.batch_size,
-        lr=float(config.lr),
-        backbone_lr_mult=float(config.backbone_lr_mult),
-        bn_mode=config.bn_mode,
-        seed=config.seed,
-    )
+    train = config.train_config(epochs=epochs or 2 * config.epochs)
+    return SupernetEvaluator(train, recalibration_images=recalibration_images)
 
 
 def make_evaluator(config: SearchConfig) -> Evaluator:
@@ -108,10 +101,10 @@ def make_evaluator(config: SearchConfig) -> Evaluator:
     name = config.evaluator
     options = config.evaluator_options
     if name.startswith("table:"):  # a file, not a module: answered from a stored table
-        from nas.explore.evaluators.table import table_evaluator
+        from nas.explore.evaluators._table import table_evaluator
 
         return table_evaluator(config, name.partition(":")[2])
-    made = CATALOG.make(name, options, config=config)
+    made = EVALUATOR_CATALOG.make(name, options, config=config)
     if not isinstance(made, Evaluator):
         missing = [m for m in ("evaluate", "prepare") if not callable(getattr(made, m, None))]
         raise EvaluatorError(

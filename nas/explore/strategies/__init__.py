@@ -2,7 +2,7 @@
 
 A strategy factory takes the study's options (``--strategy-option KEY=JSON``) as keyword
 arguments and returns a :class:`Strategy`. Built in: ``paths`` (the default for Δ_MTL alone,
-:mod:`nas.explore.strategies.structure`), Optuna's samplers ``tpe`` (the default for a front;
+:mod:`nas.explore.strategies._structure`), Optuna's samplers ``tpe`` (the default for a front;
 ``start=spread`` spreads its start-up along the level of sharing), ``random``, ``nsga2``
 (multi-objective) and ``gp`` (Gaussian process, told the objective is noisy), ``grid``, which
 queues every layout of the space, ``adashare``, which learns AdaShare's select-or-skip policy
@@ -22,17 +22,17 @@ from typing import TYPE_CHECKING, Any
 
 import optuna
 
-from nas.core.errors import UserError
-from nas.core.layout import Layout
-from nas.core.plugins import Catalog
-from nas.explore.strategies.base import Strategy, discrete_values, layouts_of
+from nas.core._errors import UserError
+from nas.core._layout import Layout
+from nas.core._plugins import Catalog
+from nas.explore.strategies._base import Strategy, discrete_values, layouts_of
 
 if TYPE_CHECKING:
-    from nas.explore.config import SearchConfig
+    from nas.explore._config import SearchConfig
     from search_spaces import SearchSpace
 
 __all__ = [
-    "CATALOG",
+    "STRATEGY_CATALOG",
     "Grid",
     "SamplerStrategy",
     "Strategy",
@@ -79,8 +79,8 @@ class SpreadStrategy(SamplerStrategy):
         self.n_startup_trials = n_startup_trials
 
     def sampler_for(self, space: SearchSpace, seed: int) -> optuna.samplers.BaseSampler:
-        """The sampler behind a :class:`~nas.explore.strategies.spread.SpreadStart` start-up."""
-        from nas.explore.strategies.spread import SpreadStart
+        """The sampler behind a :class:`~nas.explore.strategies._spread.SpreadStart` start-up."""
+        from nas.explore.strategies._spread import SpreadStart
 
         return SpreadStart(space, self.sampler(seed), seed + self._shift, self.n_startup_trials)
 
@@ -96,7 +96,7 @@ def tpe(
     Ten start-up trials (the two queued baselines among them) before TPE models anything:
     per-trial Δ_MTL is noisy, and a model fitted to fewer points mostly follows the noise.
     ``start``: ``random`` (TPE's own start-up draws) or ``spread`` (start-up layouts spread
-    along the level of sharing, :mod:`nas.explore.strategies.spread`). Random stays the default:
+    along the level of sharing, :mod:`nas.explore.strategies._spread`). Random stays the default:
     at the affinity method's compute spread did better on ``scenes`` and worse on ``digits``,
     and tied random search on the ground-truth tables (docs/tables.md).
     """
@@ -173,7 +173,7 @@ def grid(max_combinations: int = 200_000, seed: int = 0) -> Strategy:
     return Grid(max_combinations, seed)
 
 
-CATALOG: Catalog[Strategy] = Catalog(
+STRATEGY_CATALOG: Catalog[Strategy] = Catalog(
     "strategy", Strategy, StrategyError,
     refusal="{what} returned {got}, not a nas.explore.strategies.Strategy",
 )  # fmt: skip
@@ -181,12 +181,12 @@ CATALOG: Catalog[Strategy] = Catalog(
 
 def register_strategy(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorator: make a strategy factory ``fn(**options) -> Strategy`` available by ``name``."""
-    return CATALOG.register(name)
+    return STRATEGY_CATALOG.register(name)
 
 
 def strategy_names() -> list[str]:
     """Built-in and registered strategy names."""
-    return CATALOG.names()
+    return STRATEGY_CATALOG.names()
 
 
 def make_strategy(name: str, options: Mapping[str, Any] | None = None) -> Strategy:
@@ -195,4 +195,4 @@ def make_strategy(name: str, options: Mapping[str, Any] | None = None) -> Strate
     Raises:
         StrategyError: unknown name, options it does not take, or no Strategy returned.
     """
-    return CATALOG.make(name, options)
+    return STRATEGY_CATALOG.make(name, options)

@@ -1,11 +1,12 @@
 """Backbones: the blocks a Layout routes tasks through, chosen by name or import path."""
 
-from nas.model.backbones.base import Backbone, Shortcut, head_of, stem_of
-from nas.model.backbones.conv import ConvBackbone, ConvBlock
-from nas.model.backbones.measure import ModuleCost, block_cost, measure
-from nas.model.backbones.mlp import MLPBackbone, MLPBlock
-from nas.model.backbones.pretrained import torchvision_state_dict
-from nas.model.backbones.registry import (
+from nas.model.backbones._base import Backbone, Shortcut, head_of, stem_of
+from nas.model.backbones._conv import ConvBackbone, ConvBlock
+from nas.model.backbones._measure import ModuleCost, block_cost, measure
+from nas.model.backbones._mlp import MLPBackbone, MLPBlock
+from nas.model.backbones._pretrained import torchvision_state_dict
+from nas.model.backbones._registry import (
+    BACKBONE_CATALOG,
     BackboneError,
     BackboneSpec,
     backbone_from_dict,
@@ -13,9 +14,10 @@ from nas.model.backbones.registry import (
     create_backbone,
     register_backbone,
 )
-from nas.model.backbones.resnet import ResNetBackbone
+from nas.model.backbones._resnet import ResNetBackbone
 
 __all__ = [
+    "BACKBONE_CATALOG",
     "Backbone",
     "BackboneError",
     "BackboneSpec",

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from nas.core.errors import UserError
-from nas.core.plugins import BUILTINS, Catalog
-from nas.model.combine.base import Combiner, Scaler, users_of
+from nas.core._errors import UserError
+from nas.core._plugins import BUILTINS, Catalog
+from nas.model.combine._base import Combiner, Scaler, users_of
 
 __all__ = [
     "AGGREGATORS",

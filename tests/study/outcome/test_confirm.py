@@ -15,19 +15,17 @@ import pytest
 import torch
 from optuna.trial import TrialState
 
-import nas.study.outcome.verdict
-import nas.training.train
+import nas.study._outcome.verdict
+import nas.training._train
 from nas.app.cli import main
-from nas.data.benchmark import load_benchmark
-from nas.data.source import Resident
-from nas.runtime.session import OnnxModel
-from nas.study import confirmed, open_storage, study_config
-from nas.study.outcome.confirm import confirm_name
-from nas.study.outcome.confirmed import CONFIRMED_VERSION
-from nas.study.outcome.verdict import choose
-from nas.study.prepare import prepare
-from nas.study.store.record import CONFIRMED_KEY, StudyRecord
-from nas.training.problem import Problem
+from nas.data import Resident, load_benchmark
+from nas.runtime import OnnxModel
+from nas.study import StudyRecord, confirmed, open_storage, prepare, study_config
+from nas.study._outcome.confirm import confirm_name
+from nas.study._outcome.confirmed import CONFIRMED_VERSION
+from nas.study._outcome.verdict import choose
+from nas.study._store.record import CONFIRMED_KEY
+from nas.training import Problem
 
 TINY = ["--benchmark", "digits", "--size", "tiny", "--device", "cpu", "--quiet", "--epochs", "1"]
 
@@ -53,7 +51,7 @@ def test_the_test_split_is_read_once_after_every_run(
         x = split.split.x if isinstance(split, Resident) else split.x
         return x.shape == test_x.shape and bool(torch.equal(x.cpu(), test_x))
 
-    real_evaluate, real_test_split = nas.training.train.evaluate, Problem.test_split
+    real_evaluate, real_test_split = nas.training._train.evaluate, Problem.test_split
 
     def evaluate(net: Any, split: Any, *args: Any, **kwargs: Any) -> Any:
         events.append("eval test" if is_test(split) else "eval other")
@@ -69,11 +67,11 @@ def test_the_test_split_is_read_once_after_every_run(
         events.append(f"test_split after {len(search)} trials and {len(runs)} runs")
         return real_test_split(self)
 
-    real_train = nas.training.train.train
-    monkeypatch.setattr(nas.training.train, "evaluate", evaluate)
-    monkeypatch.setattr(nas.study.outcome.verdict, "evaluate", evaluate)
-    monkeypatch.setattr(nas.training.train, "train", train)
-    monkeypatch.setattr("nas.explore.evaluators.training.train", train)
+    real_train = nas.training._train.train
+    monkeypatch.setattr(nas.training._train, "evaluate", evaluate)
+    monkeypatch.setattr(nas.study._outcome.verdict, "evaluate", evaluate)
+    monkeypatch.setattr(nas.training._train, "train", train)
+    monkeypatch.setattr("nas.explore.evaluators._training.train", train)
     monkeypatch.setattr(Problem, "test_split", test_split)
     args = ["search", "--name", "t", "--n-trials", "4", "--confirm-top", "1", *TINY]
     assert main([*args, "--confirm-seeds", "2"]) == 0

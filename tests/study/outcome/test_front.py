@@ -11,15 +11,14 @@ from optuna.distributions import FloatDistribution
 from optuna.trial import create_trial
 
 from nas.app.cli import main
-from nas.core.layout import Layout
-from nas.explore.config import SearchConfig
-from nas.explore.objectives import feasible
-from nas.runtime.session import OnnxModel
-from nas.study import confirmed, open_storage
-from nas.study.outcome.confirm import ConfirmError, plan
-from nas.study.outcome.confirmed import ConfirmedResult, ConfirmedRow, TaskInfo
-from nas.study.outcome.front import choose, dominated, layers, spread
-from nas.study.outcome.stats import summarize
+from nas.core import Layout
+from nas.explore import SearchConfig, feasible
+from nas.runtime import OnnxModel
+from nas.study import ConfirmedResult, ConfirmedRow, confirmed, open_storage
+from nas.study._outcome.confirm import ConfirmError, plan
+from nas.study._outcome.confirmed import TaskInfo
+from nas.study._outcome.front import choose, dominated, layers, spread
+from nas.study._outcome.stats import summarize
 
 TASKS = ("a", "b", "c")
 TINY = ["--benchmark", "digits", "--size", "tiny", "--device", "cpu", "--quiet", "--epochs", "1"]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import optuna
 import pytest
 
-from nas.core.layout import Layout
-from nas.study.outcome.confirm import ConfirmError, ConfirmPlan, Finalist
-from nas.study.outcome.verdict import answerable, choose
+from nas.core import Layout
+from nas.study._outcome.confirm import ConfirmError, ConfirmPlan, Finalist
+from nas.study._outcome.verdict import answerable, choose
 
 TASKS = ("a", "b")
 

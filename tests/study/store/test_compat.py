@@ -10,7 +10,8 @@ import optuna
 import pytest
 
 from nas.app.cli import main
-from nas.study.store.record import RECORD_VERSION, VERSION_KEY, RecordError, StudyRecord
+from nas.study import RecordError, StudyRecord
+from nas.study._store.record import RECORD_VERSION, VERSION_KEY
 
 FIXTURE = Path(__file__).parents[2] / "fixtures" / "v1"
 

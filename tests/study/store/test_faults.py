@@ -22,12 +22,12 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from nas.study.store.record import TrialRecord
+from nas.study import TrialRecord
 
 # Runs the CLI in a process that SIGKILLs itself at the last write of creating a study.
 KILL_AT_CREATION = (
     "import os, signal, sys\n"
-    "from nas.study.store.record import StudyRecord\n"
+    "from nas.study._store.record import StudyRecord\n"
     "StudyRecord.set_config = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)\n"
     "from nas.app.cli import main\n"
     "sys.exit(main(sys.argv[1:]))\n"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from nas.study.store.gate import TrialGate
+from nas.study._store.gate import TrialGate
 
 
 @pytest.fixture(params=["sqlite", "postgres_url", "mariadb_url"])

@@ -18,8 +18,8 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from nas.study.store.record import TrialRecord
-from nas.study.store.stale import MAX_RETRY
+from nas.study import TrialRecord
+from nas.study._store.stale import MAX_RETRY
 from tests.study.store.test_faults import BASE, finish, mtlnas, start, study, wait_until_running
 
 RESUME = ["--device", "cpu", "--quiet", "--no-confirm", "--heartbeat", "1"]
@@ -139,7 +139,7 @@ def test_a_second_signal_during_the_cleanup_is_ignored(tmp_path: Path) -> None:
     # The process sends itself SIGTERM and SIGINT again while it records why the trial stopped.
     again = (
         "import os, signal, sys, time\n"
-        "import nas.core.faults as f\n"
+        "import nas.core._faults as f\n"
         "real = f.interrupt_reason\n"
         "def twice(err):\n"
         "    os.kill(os.getpid(), signal.SIGTERM)\n"
@@ -147,8 +147,8 @@ def test_a_second_signal_during_the_cleanup_is_ignored(tmp_path: Path) -> None:
         "    time.sleep(0.2)\n"
         "    return real(err)\n"
         "f.interrupt_reason = twice\n"
-        "import nas.study.objective, nas.study.runner\n"
-        "nas.study.objective.interrupt_reason = twice\n"
+        "import nas.study._objective, nas.study._runner\n"
+        "nas.study._objective.interrupt_reason = twice\n"
         "from nas.app.cli import main\n"
         "sys.exit(main(sys.argv[1:]))\n"
     )
@@ -246,8 +246,8 @@ def test_an_interrupt_inside_a_storage_call_is_raised_when_the_call_has_ended(
 
     from optuna.storages import RDBStorage
 
-    from nas.core.faults import Terminated, signals_as_interrupts
-    from nas.study.store.storage import open_storage
+    from nas.core import Terminated, signals_as_interrupts
+    from nas.study import open_storage
 
     storage = open_storage(f"sqlite:///{tmp_path / 's.db'}", create=True)
     s = optuna.create_study(storage=storage, study_name="x")

@@ -18,9 +18,9 @@ import pytest
 from optuna.trial import TrialState
 
 from nas.app.cli import main
-from nas.study.store.evaluator_state import STATE_KEY as SUPERNET_KEY
-from nas.study.store.record import TrialRecord
-from nas.study.store.weights import AtomicFileStore
+from nas.study import TrialRecord
+from nas.study._store.evaluator_state import STATE_KEY as SUPERNET_KEY
+from nas.study._store.weights import AtomicFileStore
 from tests.study.store.test_faults import BASE, KILL_AT_CREATION, mtlnas
 
 CONFIRM = ["--confirm-top", "1", "--confirm-seeds", "2"]
@@ -174,7 +174,7 @@ def test_a_confirm_run_stopped_by_ctrl_c_stores_why(tmp_path: Path) -> None:
     # A real SIGINT, sent by the process to itself the moment a confirm run starts training.
     interrupt = (
         "import os, signal, sys, time\n"
-        "import nas.study.outcome.confirm as c\n"
+        "import nas.study._outcome.stage as c\n"
         "def stop(self, problem, candidate, progress=None):\n"
         "    os.kill(os.getpid(), signal.SIGINT)\n"
         "    time.sleep(5)\n"

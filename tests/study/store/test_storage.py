@@ -18,9 +18,9 @@ import optuna
 import pytest
 import sqlalchemy
 
-from nas.core.faults import Terminated, signals_as_interrupts
-from nas.study.store.stale import _stale_ids
-from nas.study.store.storage import InterruptSafeStorage
+from nas.core import Terminated, signals_as_interrupts
+from nas.study._store.stale import _stale_ids
+from nas.study._store.storage import InterruptSafeStorage
 
 READS: dict[str, Callable[[InterruptSafeStorage, int], Any]] = {
     # Optuna's heartbeat module calls this private method at every trial start.
@@ -73,8 +73,7 @@ def test_a_trial_optuna_itself_fails_as_stale_keeps_its_reason_and_is_queued_aga
     from optuna.storages._rdb import models
     from optuna.trial import TrialState
 
-    from nas.study.store.record import TrialRecord
-    from nas.study.store.storage import open_storage
+    from nas.study import TrialRecord, open_storage
 
     storage = open_storage(f"sqlite:///{tmp_path / 'studies.db'}", heartbeat=1, create=True)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
