@@ -1,8 +1,8 @@
 """Contract checks for plug-ins: the cases every built-in passes, for yours to pass too.
 
 mtl-nas's own tests run them over every registered search space, strategy, evaluator,
-backbone and task kind; a plug-in's tests call them the same way (as Optuna ships its sampler
-test cases)::
+backbone, loss weighting or gradient aggregation, and task kind; a plug-in's tests call them
+the same way (as Optuna ships its sampler test cases)::
 
     from nas.testing import check_space, check_strategy
     from my_pkg.spaces import Mine
@@ -32,12 +32,14 @@ from nas.explore.evaluators import Candidate, Evaluation, Evaluator, Preparation
 from nas.explore.strategies import Strategy
 from nas.model.backbones._base import Backbone, stem_of
 from nas.model.backbones._measure import block_cost
+from nas.model.combine import Combiner
 from nas.training._problem import Problem
 from search_spaces import SearchSpace
 
 __all__ = [
     "MemoryState",
     "check_backbone",
+    "check_combiner",
     "check_evaluator",
     "check_kind",
     "check_space",
@@ -200,6 +202,55 @@ def check_backbone(backbone: Backbone, input_shape: tuple[int, ...]) -> None:
                 f"{name}: skipping block {d} gives {tuple(skipped.shape)}, running it "
                 f"{tuple(x.shape)}"
             )
+
+
+class _NoScale:
+    def scale(self, outputs: torch.Tensor) -> torch.Tensor:
+        return outputs
+
+
+def check_combiner(combiner: Combiner, steps: int = 3) -> None:
+    """A loss weighting or gradient aggregation, made for the tasks ``a`` and ``b``.
+
+    On a network with a trunk both tasks use and one head each, for ``steps`` steps: every
+    parameter gets a finite gradient, a head only its own task's (a combination method may
+    scale it, never mix in the other task's), and the reported loss is a finite scalar; the
+    method's own parameters are trainable, and it takes the end of an epoch.
+    """
+    name = type(combiner).__name__
+    assert list(combiner.tasks) == ["a", "b"], f"{name}: tasks {combiner.tasks}, made for a, b"
+    torch.manual_seed(0)
+    trunk = torch.nn.Linear(4, 3)
+    heads = {t: torch.nn.Linear(3, 1) for t in ("a", "b")}
+    params = [*trunk.parameters(), *heads["a"].parameters(), *heads["b"].parameters()]
+    for p in combiner.trained_parameters():
+        assert p.requires_grad, f"{name}: a trained parameter that takes no gradient"
+    x = torch.randn(8, 4)
+    for _ in range(steps):
+        for p in params:
+            p.grad = None
+        feats = trunk(x)
+        losses = {t: (heads[t](feats) ** 2).mean() for t in ("a", "b")}
+        # Each head's gradient from its own task alone, before the method backpropagates.
+        own = {
+            t: torch.autograd.grad(losses[t], list(heads[t].parameters()), retain_graph=True)
+            for t in ("a", "b")
+        }
+        loss = combiner.backward(losses, params, _NoScale())
+        assert loss.dim() == 0 and torch.isfinite(loss), f"{name}: reported loss {loss}"
+        for p in params:
+            assert p.grad is not None and torch.isfinite(p.grad).all(), (
+                f"{name}: a parameter got no or a non-finite gradient"
+            )
+        for task, other in (("a", "b"), ("b", "a")):
+            for p, g in zip(heads[task].parameters(), own[task], strict=True):
+                assert p.grad is not None
+                cosine = torch.nn.functional.cosine_similarity(p.grad.flatten(), g.flatten(), 0)
+                assert cosine > 0.999 or g.abs().max() < 1e-12, (
+                    f"{name}: head {task}'s gradient is not its own task's (task {other} "
+                    "leaked into it)"
+                )
+        combiner.end_epoch({"a": float(losses["a"]), "b": float(losses["b"])})
 
 
 def check_kind(kind: Kind, out: int = 3, hw: tuple[int, ...] = (6, 8)) -> None:

@@ -7,11 +7,18 @@ import torch
 
 from nas.core import Layout
 from nas.explore import SearchConfig
-from nas.explore.evaluators import make_evaluator
+from nas.explore.evaluators import EVALUATOR_CATALOG, make_evaluator
 from nas.explore.strategies import make_strategy, strategy_names
 from nas.model.backbones import BackboneSpec, backbone_names
+from nas.model.combine import METHODS, Combiner, make_combiner
 from nas.study import prepare
-from nas.testing import check_backbone, check_evaluator, check_space, check_strategy
+from nas.testing import (
+    check_backbone,
+    check_combiner,
+    check_evaluator,
+    check_space,
+    check_strategy,
+)
 from search_spaces import SearchSpace, make_space, space_names
 
 TASKS = ("seg", "depth", "normals")
@@ -30,7 +37,7 @@ def test_every_strategy_passes_the_contract(name: str, space: str) -> None:
     check_strategy(make_strategy(name), make_space(space, TASKS, 4))
 
 
-@pytest.mark.parametrize("name", ["train", "supernet", "tests.plugins:untrained"])
+@pytest.mark.parametrize("name", [*EVALUATOR_CATALOG.names(), "tests.plugins:untrained"])
 def test_every_evaluator_passes_the_contract(name: str) -> None:
     config = SearchConfig(benchmark="digits", size="tiny", epochs=2, evaluator=name)
     if name == "supernet":
@@ -48,6 +55,22 @@ BACKBONE_OPTIONS = {"resnet18": {"width": 0.25}, "resnet34": {"width": 0.25}}
 def test_every_backbone_passes_the_contract(name: str) -> None:
     shape = INPUTS.get(name, (3, 32, 32))
     check_backbone(BackboneSpec(name, BACKBONE_OPTIONS.get(name, {})).create(shape), shape)
+
+
+@pytest.mark.parametrize("name", [*METHODS, "tests.plugins:FirstTaskTwice"])
+def test_every_loss_weighting_and_aggregation_passes_the_contract(name: str) -> None:
+    check_combiner(make_combiner(name, ["a", "b"]))
+
+
+def test_a_combiner_that_leaves_gradients_unset_fails_the_contract() -> None:
+    class Forgetful(Combiner):
+        """Reports the loss but never backpropagates it."""
+
+        def backward(self, losses, params, scaler):  # type: ignore[no-untyped-def]
+            return self.combine(losses).detach()
+
+    with pytest.raises(AssertionError, match="Forgetful: a parameter got no"):
+        check_combiner(Forgetful(["a", "b"]))
 
 
 def test_a_broken_space_fails_the_contract_naming_why() -> None:
