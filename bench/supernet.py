@@ -26,8 +26,6 @@ import json
 import statistics
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -39,29 +37,13 @@ from scipy import stats
 from nas.app.cli import main as mtlnas
 from nas.core import Layout
 from nas.data import delta_mtl
-from nas.explore.evaluators import Candidate, FullTraining, SupernetEvaluator
+from nas.explore.evaluators import Candidate, FullTraining, Preparation, SupernetEvaluator
 from nas.study import confirmed
+from nas.testing import MemoryState
 from nas.training import Problem, TrainConfig
 from search_spaces import SearchSpace, make_space
 
 EPOCHS, BATCH, LR = 6, 64, 3e-3
-
-
-class Keeper:
-    """The supernet kept in memory (the study keeps it in its artifact store)."""
-
-    def __init__(self) -> None:
-        self.last: dict[str, Any] | None = None
-
-    @contextmanager
-    def hold(self) -> Iterator[None]:
-        yield
-
-    def latest(self) -> dict[str, Any] | None:
-        return self.last
-
-    def save(self, checkpoint: dict[str, Any]) -> None:
-        self.last = checkpoint
 
 
 def layouts(space: SearchSpace, n: int, seed: int) -> list[tuple[Layout, dict[str, Any]]]:
@@ -116,7 +98,7 @@ def rank_study(bench: str, args: argparse.Namespace) -> dict[str, Any]:
         TrainConfig(epochs=args.supernet_epochs, batch_size=BATCH, lr=LR),
         recalibration_images=args.recalibration_images,
     )
-    sup.prepare(problem, space, Keeper(), progress=False)
+    sup.prepare(Preparation("bench", problem, space, MemoryState(), progress=False))
     supernet_train_s = time.perf_counter() - start
     scores, score_s = [], []
     for layout, params in chosen:

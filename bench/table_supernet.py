@@ -27,11 +27,11 @@ import torch
 from scipy import stats
 
 from bench.strategies import CONFIRM_SEEDS, CONFIRM_TOP, space_of
-from bench.supernet import Keeper
 from nas.data import delta_mtl
 from nas.explore import SearchConfig, load_table
-from nas.explore.evaluators import Candidate, SupernetEvaluator
+from nas.explore.evaluators import Candidate, Preparation, SupernetEvaluator
 from nas.study import prepare
+from nas.testing import MemoryState
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -47,7 +47,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     epochs = args.supernet_epochs or 2 * config.epochs
     start = time.perf_counter()
     sup = SupernetEvaluator(config.train_config(epochs=epochs))
-    sup.prepare(problem, space, Keeper(), progress=False)  # type: ignore[arg-type]
+    sup.prepare(Preparation("bench", problem, space, MemoryState(), progress=False))
     train_s = time.perf_counter() - start
     start = time.perf_counter()
     scores = []

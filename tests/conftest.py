@@ -18,6 +18,15 @@ import pytest
 import torch
 
 
+@pytest.fixture(autouse=True, scope="session")
+def messages_on_the_console() -> None:
+    # As the command line and the API show them: a test that calls a layer below the app
+    # reads its messages on stdout and stderr, whatever other tests ran before it.
+    from nas.app._console import show_messages
+
+    show_messages()
+
+
 @pytest.fixture(autouse=True)
 def seeded() -> None:
     random.seed(0)
@@ -26,6 +35,9 @@ def seeded() -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Slow tests first (in their order), so that parallel workers end together on short ones
+    # instead of one worker finishing a long test alone at the end.
+    items.sort(key=lambda item: "slow" not in item.keywords)
     # CUDA-only tests are marked `gpu`; without a device they are skipped with a reason,
     # never silently passed.
     if torch.cuda.is_available():

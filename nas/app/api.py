@@ -22,6 +22,8 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
+import optuna
+
 from nas.app._console import show_messages
 from nas.app._jobs import Best, RunOptions, SearchResult, run
 from nas.app._options import python_options
@@ -71,6 +73,13 @@ _OS_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirecto
 
 
 @_user_errors
+def _console() -> None:
+    # As on the command line: mtl-nas's own messages shown, Optuna's per-trial lines not (each
+    # trial's result is in the study; the progress bar says how far it is).
+    show_messages()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
 def search(
     name: str | None = None,
     *,
@@ -111,7 +120,7 @@ def search(
         UserError: an unknown option or a bad value, named in one line, before the database
             is touched.
     """
-    show_messages()
+    _console()
     if name is not None:
         _check_name(name)
     options = python_options(options)
@@ -170,7 +179,7 @@ def resume(
 
     Every other option is the study's own, read from its database.
     """
-    show_messages()
+    _console()
     _check_name(name)
     if benchmark is not None:
         _benchmark_name(benchmark)
@@ -198,7 +207,7 @@ def export(
     Checked with ``onnx.checker`` and against PyTorch under onnxruntime before it is written.
     Returns the :class:`export._onnx.ExportReport` (path, trial, parity per batch size).
     """
-    show_messages()
+    _console()
     from export._onnx import export_trial
     from nas.study import answer
 
@@ -227,7 +236,7 @@ def delete(name: str, *, storage: str = DEFAULT_STORAGE, artifacts: str | None =
     Raises:
         UserError: no such study, or ``name`` is a stage kept beside a search.
     """
-    show_messages()
+    _console()
     from nas.study._store.delete import delete_study
 
     _check_name(name)
