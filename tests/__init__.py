@@ -2,3 +2,7 @@
 
 # Options every quick CLI study in the tests takes: the CPU, no progress bars, no confirm stage.
 QUICK = ["--device", "cpu", "--quiet", "--no-confirm"]
+
+# For a study that confirms but whose test is not about latency: the exported graphs are not
+# timed (exporting each tested layout takes seconds).
+NO_LATENCY = ["--confirm-latency-repeats", "0"]

@@ -72,7 +72,6 @@ def _user_errors(fn: Callable[_P, _R]) -> Callable[_P, _R]:
 _OS_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
 
 
-@_user_errors
 def _console() -> None:
     # As on the command line: mtl-nas's own messages shown, Optuna's per-trial lines not (each
     # trial's result is in the study; the progress bar says how far it is).
@@ -80,6 +79,7 @@ def _console() -> None:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
+@_user_errors
 def search(
     name: str | None = None,
     *,

@@ -26,6 +26,7 @@ from nas.study._outcome.confirmed import CONFIRMED_VERSION
 from nas.study._outcome.verdict import choose
 from nas.study._store.record import CONFIRMED_KEY
 from nas.training import Problem
+from tests import NO_LATENCY
 
 TINY = ["--benchmark", "digits", "--size", "tiny", "--device", "cpu", "--quiet", "--epochs", "1"]
 
@@ -74,7 +75,7 @@ def test_the_test_split_is_read_once_after_every_run(
     monkeypatch.setattr("nas.explore.evaluators._training.train", train)
     monkeypatch.setattr(Problem, "test_split", test_split)
     args = ["search", "--name", "t", "--n-trials", "4", "--confirm-top", "1", *TINY]
-    assert main([*args, "--confirm-seeds", "2"]) == 0
+    assert main([*args, "--confirm-seeds", "2", *NO_LATENCY]) == 0
     assert events.count("test_split after 4 trials and 6 runs") == 1  # (2 baselines + 1) x 2
     first_test = events.index("test_split after 4 trials and 6 runs")
     assert "eval test" not in events[:first_test]
@@ -94,7 +95,7 @@ def test_confirm_resumes_after_sigkill_without_redoing_runs(tmp_path: Path) -> N
     search = ["search", "--name", "k", "--n-trials", "3", *TINY, "--no-confirm", *base]
     assert main(search) == 0
     cmd = [sys.executable, "-m", "nas.app.cli", "confirm", "k", "--seeds", "3", "--top", "1", *base]
-    cmd += ["--device", "cpu", "--quiet"]
+    cmd += ["--device", "cpu", "--quiet", "--latency-repeats", "0"]
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[3])}
     proc = subprocess.Popen(
         cmd, cwd=tmp_path, env=env, stderr=subprocess.PIPE, start_new_session=True
@@ -119,7 +120,8 @@ def test_confirm_resumes_after_sigkill_without_redoing_runs(tmp_path: Path) -> N
         proc.wait()
     assert before, proc.stderr.read().decode() if proc.stderr else ""
     time.sleep(3.5)  # past the grace period: the killed run counts as dead
-    assert main(["confirm", "k", *base, "--device", "cpu", "--quiet"]) == 0
+    cli = ["--device", "cpu", "--quiet", "--latency-repeats", "0"]  # not a latency test
+    assert main(["confirm", "k", *base, *cli]) == 0
     runs = optuna.load_study(study_name="k:confirm", storage=url).get_trials()
     complete = [t for t in runs if t.state == TrialState.COMPLETE]
     keys = [(t.user_attrs["finalist"], t.user_attrs["seed"]) for t in complete]
@@ -206,7 +208,7 @@ def test_a_verdict_of_the_earlier_rule_is_chosen_again_without_training(
     in_tmp: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     args = ["search", "--name", "v", "--n-trials", "4", *TINY, "--confirm-seeds", "2"]
-    assert main([*args, "--confirm-top", "1"]) == 0
+    assert main([*args, "--confirm-top", "1", *NO_LATENCY]) == 0
     runs = load(confirm_name("v"))
     record = StudyRecord(runs)
     stored = record.get(CONFIRMED_KEY)
@@ -215,14 +217,14 @@ def test_a_verdict_of_the_earlier_rule_is_chosen_again_without_training(
     record.set(CONFIRMED_KEY, {**stored, "version": 1, "winner": 2})
     before = len(runs.trials)
     capsys.readouterr()
-    assert main(["confirm", "v", "--quiet"]) == 0
+    assert main(["confirm", "v", "--quiet", "--latency-repeats", "0"]) == 0
     assert "its verdict was chosen by an earlier rule" in capsys.readouterr().out
     assert len(load(confirm_name("v")).trials) == before  # nothing trained
     result = confirmed(open_storage("sqlite:///studies.db"), "v")
     assert result is not None and result.version == CONFIRMED_VERSION
     val = {r.finalist: r.val_deltas for r in result.rows}
     assert result.winner == choose(val, range(3), {2})
-    assert main(["confirm", "v", "--quiet"]) == 0
+    assert main(["confirm", "v", "--quiet", "--latency-repeats", "0"]) == 0
     assert "earlier rule" not in capsys.readouterr().out
     # A baseline as the answer: list names it instead of a cost against itself.
     StudyRecord(load(confirm_name("v"))).set(CONFIRMED_KEY, {**result.to_dict(), "winner": 0})

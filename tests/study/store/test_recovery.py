@@ -23,7 +23,8 @@ from nas.study._store.evaluator_state import STATE_KEY as SUPERNET_KEY
 from nas.study._store.weights import AtomicFileStore
 from tests.study.store.test_faults import BASE, KILL_AT_CREATION, mtlnas
 
-CONFIRM = ["--confirm-top", "1", "--confirm-seeds", "2"]
+CONFIRM = ["--confirm-top", "1", "--confirm-seeds", "2", "--confirm-latency-repeats", "0"]
+CONFIRM_CLI = ["--device", "cpu", "--quiet", "--latency-repeats", "0"]  # not a latency test
 
 
 @pytest.fixture(scope="module")
@@ -69,10 +70,10 @@ def test_lost_confirm_weights_are_retrained_by_confirm_retrain_and_nothing_else(
     assert f"confirm run {run} (study 'c:confirm')" in error
     assert "retrain it with: mtlnas confirm c --retrain" in error
 
-    plain = mtlnas(root, "confirm", "c", "--device", "cpu", "--quiet")
+    plain = mtlnas(root, "confirm", "c", *CONFIRM_CLI)
     assert plain.returncode == 0 and len(_confirm_study(root).trials) == before
 
-    again = mtlnas(root, "confirm", "c", "--retrain", "--device", "cpu", "--quiet")
+    again = mtlnas(root, "confirm", "c", "--retrain", *CONFIRM_CLI)
     assert again.returncode == 0, again.stderr
     assert f"retraining 1 confirm runs whose weights are missing or corrupt: run {run}" in (
         again.stdout
@@ -84,7 +85,7 @@ def test_lost_confirm_weights_are_retrained_by_confirm_retrain_and_nothing_else(
     assert trials[-1].state == TrialState.COMPLETE
     exported = mtlnas(root, "export", "c", "-o", out)
     assert exported.returncode == 0, exported.stderr
-    nothing = mtlnas(root, "confirm", "c", "--retrain", "--device", "cpu", "--quiet")
+    nothing = mtlnas(root, "confirm", "c", "--retrain", *CONFIRM_CLI)
     assert "every confirm run's weights are in place: nothing to retrain" in nothing.stdout
     assert len(_confirm_study(root).trials) == before + 1
 
