@@ -35,9 +35,6 @@ def seeded() -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    # Slow tests first (in their order), so that parallel workers end together on short ones
-    # instead of one worker finishing a long test alone at the end.
-    items.sort(key=lambda item: "slow" not in item.keywords)
     # CUDA-only tests are marked `gpu`; without a device they are skipped with a reason,
     # never silently passed.
     if torch.cuda.is_available():

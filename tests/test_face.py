@@ -10,12 +10,13 @@ from types import ModuleType
 
 import pytest
 
+import export
 import nas
 import nas.runtime
 
 ROOT = Path(nas.__file__).resolve().parent.parent
 PACKAGES = ("nas", "search_spaces", "export")
-LAZY = [nas, nas.runtime]  # packages whose names load on first use
+LAZY = [nas, nas.runtime, export]  # packages whose names load on first use
 
 
 def _type_checking_imports(package: ModuleType) -> dict[str, str]:
