@@ -12,8 +12,9 @@ below, so ``from nas import Layout`` is the class to them, not ``Any``.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from nas.core._lazy import lazy_exports
 
 __version__ = "0.2.0"
 
@@ -143,14 +144,4 @@ __all__ = [  # the lazy names below, listed out so tools read them (a test keeps
     "train",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'nas' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_EXPORTS[name]), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_EXPORTS})
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -179,7 +179,7 @@ def confirmed_table(result: ConfirmedResult, flagged: Iterable[str] = ()) -> str
         p = paired.summary
         verdict = "better (95% interval above zero)" if paired.better else "not shown better"
         lines.append(
-            f"paired test Δ_MTL, winner minus {other.replace('_', ' ')}: "
+            f"paired test Δ_MTL, winner minus {ROLES[other].name}: "
             f"{100 * p.mean:+.2f} ± {100 * p.se:.2f} (SE) points over {p.n} seeds, "
             f"95% [{100 * p.low:+.2f}, {100 * p.high:+.2f}]: {verdict}"
         )

@@ -198,9 +198,8 @@ class Catalog(Generic[T]):
                 )
             spec = self.builtins[spec].path
         module_name, _, attr = spec.partition(":")
-        module_name = _moved(module_name)
         try:
-            module = importlib.import_module(module_name)
+            module = _import(module_name)
         except ImportError as err:
             raise error(
                 f"{what} {spec!r}: cannot import {module_name!r} ({err}); is it on PYTHONPATH?"
@@ -263,6 +262,17 @@ _OURS = ("nas.", "search_spaces.", "export.")
 def _bad_default(what: str, err: Exception) -> str:
     text = str(err)
     return f"{what} {text}" if text.startswith("takes no option") else f"{what}: {text}"
+
+
+def _import(module_name: str) -> Any:
+    """``module_name`` imported; one of ours named before 0.3 from where it lives now."""
+    try:
+        return importlib.import_module(module_name)
+    except ImportError:
+        moved = _moved(module_name)
+        if moved == module_name:
+            raise
+        return importlib.import_module(moved)
 
 
 def _moved(module_name: str) -> str:

@@ -7,8 +7,9 @@ layout or export one. Type checkers read the same names from the ``TYPE_CHECKING
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from nas.core._lazy import lazy_exports
 
 if TYPE_CHECKING:  # what type checkers see: the same names, imported (a test keeps both equal)
     from nas.runtime._latency import SERVING_BATCH, Graph, Latency, measure_latency
@@ -57,14 +58,4 @@ __all__ = [
     "worker_name",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(_EXPORTS[name]), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_EXPORTS})
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -145,7 +145,7 @@ def open_planned(
     describe: Callable[[optuna.Study], None],
     plan: Callable[[], tuple[RunPlan, Any]],
     refuse: Callable[[dict[str, Any]], Exception | None] | None = None,
-) -> tuple[optuna.Study, Any]:
+) -> tuple[optuna.Study, Any, bool]:
     """The planned study ``name``, created with its runs queued on first use, or joined.
 
     ``plan()`` is called once, and only when the study does not exist (so a plan that cannot be
@@ -153,7 +153,8 @@ def open_planned(
     ``describe`` stores the study's own attributes (its kind first, for ``refuse`` in joiners).
 
     Returns:
-        The study and the stored plan value; None when a creator never stored it.
+        The study, the stored plan value (None when a creator never stored it), and whether
+        this process created the study.
     """
     made = None
     if not study_exists(storage, name):
@@ -166,7 +167,7 @@ def open_planned(
         StudyRecord(study).set(ready_key, made[1])  # last: joiners wait for it
 
     study, created = create_or_join(storage, name, queued_study(storage, name, direction), fill)
-    return study, wait_ready(study, ready_key, 0 if created else 60, refuse)
+    return study, wait_ready(study, ready_key, 0 if created else 60, refuse), created
 
 
 class PlannedObjective:

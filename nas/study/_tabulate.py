@@ -27,7 +27,6 @@ from nas.study._planned import (
     run_planned,
 )
 from nas.study._roles import Role
-from nas.study._store.joining import study_exists
 from nas.study._store.record import CONFIG_KEY, TABLE_KEY, TABLE_PLAN_KEY, StudyRecord
 from nas.training._problem import Problem
 from nas.training._train import evaluate
@@ -119,8 +118,9 @@ def open_table_study(
             )
         return None
 
-    created = not study_exists(storage, name)
-    study, stored = open_planned(storage, name, "minimize", TABLE_PLAN_KEY, describe, plan, refuse)
+    study, stored, created = open_planned(
+        storage, name, "minimize", TABLE_PLAN_KEY, describe, plan, refuse
+    )
     if stored is None:
         raise TableStudyError(f"tabulation {name!r} has no plan; delete it to start over")
     if created:

@@ -101,7 +101,8 @@ def plot_confirmed(result: ConfirmedResult, path: Path, study_name: str) -> Path
 
 def _verdict(result: ConfirmedResult) -> str:
     lines = []
-    for key, name in (("independent", "independent"), ("hard_sharing", "hard sharing")):
+    for key in ("independent", "hard_sharing"):  # the two baselines every result pairs with
+        name = ROLES[key].name
         if key == result.winner_row.role:
             continue  # the winner itself
         paired = result.paired(key)

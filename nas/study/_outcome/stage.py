@@ -71,7 +71,7 @@ def open_confirm(
         rec.set_config(config.to_dict(), first=True)
         study.set_metric_names(["val_delta_mtl_vs_search_baseline"])
 
-    study, raw = open_planned(handle.storage, name, "maximize", PLAN_KEY, describe, make)
+    study, raw, _ = open_planned(handle.storage, name, "maximize", PLAN_KEY, describe, make)
     if raw is None:
         raise ConfirmError(f"confirm study {name!r} has no plan; delete it to start over")
     stored = ConfirmPlan.from_dict(raw)
