@@ -97,7 +97,9 @@ class SearchSpace(abc.ABC):
         return Layout.hard_sharing(self.tasks, self.depth)
 
     def reaches(self, layout: Layout) -> bool:
-        """True when :meth:`suggest` can return ``layout``."""
+        """True when :meth:`suggest` can return ``layout`` (at the backbone's own width)."""
+        if layout.width != 1:
+            return False
         try:
             self.params(layout)
         except ValueError:

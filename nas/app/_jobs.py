@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shlex
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -335,7 +336,38 @@ def _with_budgets(config: SearchConfig, problem: Problem, space: SearchSpace) ->
             f"the cheapest layout {ratio:.2f}x"
         )
     budgets = resolve(config.max_cost, base, least)
-    return config.replace(objective_options={**config.objective_options, **budgets})
+    widths = _baseline_widths(problem, space, budgets)
+    return config.replace(
+        objective_options={**config.objective_options, **budgets}, baseline_widths=widths
+    )
+
+
+def _baseline_widths(
+    problem: Problem, space: SearchSpace, budgets: Mapping[str, float]
+) -> dict[str, float]:
+    # The equal-cost baselines: each baseline at the widest width its budget allows, fixed
+    # once here (as the budgets are), so every process of the study trains the same networks.
+    from nas.explore._budgets import widest
+    from nas.study._baseline import baseline_layouts
+
+    if not {"max_params", "max_flops"} & set(budgets):
+        print("note: no equal-cost baselines: a latency budget is not the cost model's")
+        return {}
+    widths = {}
+    for role, layout in baseline_layouts(space).items():
+        try:
+            scaled = widest(layout, problem.cost, budgets)
+        except ValueError as err:  # a backbone without scaled(width), a pretrained one
+            print(f"note: no equal-cost baselines: {err}")
+            return {}
+        if scaled is None:
+            print(f"note: no equal-cost {role} baseline: even its thinnest network is over budget")
+        else:
+            widths[role] = scaled.width
+    if widths:
+        each = ", ".join(f"{role} at {w:g}x width" for role, w in widths.items())
+        print(f"equal-cost baselines within the budget: {each}")
+    return widths
 
 
 def refuse_table(storage: optuna.storages.BaseStorage, name: str) -> None:

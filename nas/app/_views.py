@@ -12,7 +12,7 @@ from nas.explore._objectives import feasible
 from nas.study import TrialRecord
 from nas.study._outcome.confirmed import CONFIRMED_VERSION, ConfirmedResult, ConfirmedRow
 from nas.study._outcome.front import dominated
-from nas.study._outcome.stats import Summary
+from nas.study._outcome.stats import Summary, summarize
 from nas.study._roles import ROLES
 
 __all__ = [
@@ -123,21 +123,28 @@ def confirmed_table(result: ConfirmedResult, flagged: Iterable[str] = ()) -> str
     compares networks that learned nothing.
     """
     seeds, tasks = result.seeds, result.tasks
+    # A budget's equal-cost separate networks: each row's test Δ_MTL against them too.
+    equal = result.role_row("independent_scaled") is not None
+    dom = dominated(result)
+    names = {
+        row.finalist: row_name(result, row)
+        + (" *" if result.cost_axis is not None and row.finalist in dom else "")
+        for row in result.rows
+    }
+    wide = max(32, *(len(n) for n in names.values()))
     lines = [
         f"CONFIRMED (retrained with {len(seeds)} fresh seeds {seeds[0]}..{seeds[-1]}; "
         "mean ± sd over seeds; Δ_MTL paired with the same-seed independent networks)",
-        f"{'layout':32} {'TEST Δ_MTL':>16} {'95% interval':>18} {'val Δ_MTL (chose)':>18} "
-        f"{'FLOPs / params':>15} {'latency b1 / b64':>16} "
+        f"{'layout':{wide}} {'TEST Δ_MTL':>16} {'95% interval':>18} {'val Δ_MTL (chose)':>18} "
+        + (f"{'vs equal-cost sep.':>18} " if equal else "")
+        + f"{'FLOPs / params':>15} {'latency b1 / b64':>16} "
         + " ".join(f"{(t.name + ' ' + t.primary)[-23:]:>24}" for t in tasks)
         + "   (per task: test split)",
     ]
-    dom = dominated(result)
     for row in result.rows:
         if not row.tested:
             continue
-        name = row_name(result, row)
-        if result.cost_axis is not None:
-            name += " *" if row.finalist in dom else ""
+        name = names[row.finalist]
         test = row.test_delta
         interval = (
             f"[{100 * test.low:+.2f}, {100 * test.high:+.2f}]"
@@ -149,8 +156,10 @@ def confirmed_table(result: ConfirmedResult, flagged: Iterable[str] = ()) -> str
         cost = "" if ratio is None else f"{ratio[0]:.2f}x / {ratio[1]:.2f}x"
         latency = result.latency_ratio(row) or {}
         fast = " / ".join(f"{latency[b]:.2f}x" for b in sorted(latency))
+        against = result.against(row, "independent_scaled") if equal else None
+        vs = f"{_pm(None if against is None else summarize(against)):>18} " if equal else ""
         lines.append(
-            f"{name:32} {_pm(test):>16} {interval:>18} {_pm(row.val_delta):>18} {cost:>15} "
+            f"{name:{wide}} {_pm(test):>16} {interval:>18} {_pm(row.val_delta):>18} {vs}{cost:>15} "
             f"{fast:>16} {cells}"
         )
     for row in result.rows:
@@ -172,7 +181,20 @@ def confirmed_table(result: ConfirmedResult, flagged: Iterable[str] = ()) -> str
             "so Δ_MTL compares networks that learned nothing; check the losses, weights or "
             "epochs, then search again"
         )
-    for other in ("independent", "hard_sharing"):
+    if equal:
+        scaled = result.role_row("independent_scaled")
+        assert scaled is not None
+        lines.append(
+            "equal cost: each baseline at the widest width within the budget"
+            + "".join(
+                f"; {ROLES[r.role].words.split(' scaled')[0]} at {r.layout.width:g}x width"
+                for r in result.rows
+                if r.layout.width != 1 and ROLES[r.role].baseline
+            )
+            + "; vs equal-cost sep.: test Δ_MTL against the same-seed independent networks "
+            "at that width"
+        )
+    for other in result.baselines:
         if idle or other == result.winner_row.role:
             continue  # nothing to compare, or the winner itself
         paired = result.paired(other)

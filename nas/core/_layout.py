@@ -14,7 +14,8 @@ from typing import Any
 __all__ = ["LAYOUT_FORMAT", "LAYOUT_VERSION", "Layout", "LayoutError"]
 
 LAYOUT_FORMAT = "mtl-nas/layout"
-LAYOUT_VERSION = 1
+LAYOUT_VERSION = 2  # 2: an optional width; a layout at full width is still written as version 1
+MAX_WIDTH = 4.0  # a channel multiplier beyond this is surely a mistake (a count, a percent)
 
 Choice = int | None  # a block instance index, or None for "skip this block"
 
@@ -39,6 +40,8 @@ class Layout:
 
     ``rows[d][t]`` is the choice of task ``tasks[t]`` at depth ``d``. Layouts are immutable,
     hashable and always stored in canonical form, so instance labels never matter for equality.
+    ``width`` multiplies every channel count of the backbone the network is built from (1: the
+    backbone as given); two layouts that differ only in width are different candidates.
 
     Example:
         >>> a = Layout(("seg", "depth"), ((0, 0), (3, None)))
@@ -50,9 +53,18 @@ class Layout:
 
     tasks: tuple[str, ...]
     rows: tuple[tuple[Choice, ...], ...]
+    width: float = 1.0
 
     def __post_init__(self) -> None:
         tasks, rows = self.tasks, self.rows
+        width = self.width
+        if isinstance(width, bool) or not isinstance(width, (int, float)):
+            raise LayoutError(f"width must be a number, got {width!r}")
+        if not 0 < width <= MAX_WIDTH:
+            raise LayoutError(
+                f"width must be a channel multiplier in (0, {MAX_WIDTH:g}], got {width!r}"
+            )
+        object.__setattr__(self, "width", float(width))
         if isinstance(tasks, list):
             tasks = tuple(tasks)
         if not isinstance(tasks, tuple) or not tasks:
@@ -93,6 +105,10 @@ class Layout:
     def independent(cls, tasks: Sequence[str], depth: int) -> Layout:
         """Every task runs its own copy of every block: T separate networks."""
         return cls(tuple(tasks), tuple(tuple(range(len(tasks))) for _ in range(depth)))
+
+    def scaled(self, width: float) -> Layout:
+        """The same sharing at channel multiplier ``width`` (of the backbone as given)."""
+        return Layout(self.tasks, self.rows, width)
 
     @classmethod
     def from_groups(cls, tasks: Sequence[str], groups: Sequence[Sequence[int]]) -> Layout:
@@ -152,21 +168,25 @@ class Layout:
         return tuple(seen)
 
     def summary(self) -> str:
-        """A one-line human description, e.g. ``seg:0.0.0 | depth:0.1.- ``."""
-        return " | ".join(
+        """One line, e.g. ``seg:0.0.0 | depth:0.1.-`` (``... @0.62x`` at width 0.62)."""
+        paths = " | ".join(
             f"{name}:" + ".".join("-" if c is None else str(c) for c in self.path(name))
             for name in self.tasks
         )
+        return paths if self.width == 1 else f"{paths} @{self.width:.3g}x"
 
     # ----------------------------------------------------------------- serialisation
     def to_dict(self) -> dict[str, Any]:
-        """The versioned JSON-ready form."""
-        return {
+        """The versioned JSON-ready form (version 1 at full width, which every release reads)."""
+        out: dict[str, Any] = {
             "format": LAYOUT_FORMAT,
-            "version": LAYOUT_VERSION,
+            "version": 1 if self.width == 1 else LAYOUT_VERSION,
             "tasks": list(self.tasks),
             "rows": [list(row) for row in self.rows],
         }
+        if self.width != 1:
+            out["width"] = self.width
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Layout:
@@ -175,10 +195,10 @@ class Layout:
             raise LayoutError(f"a Layout must be a JSON object, got {type(data).__name__}")
         if data.get("format") != LAYOUT_FORMAT:
             raise LayoutError(f"not a Layout: 'format' must be {LAYOUT_FORMAT!r}")
-        if data.get("version") != LAYOUT_VERSION:
+        if data.get("version") not in range(1, LAYOUT_VERSION + 1):
             raise LayoutError(
                 f"Layout version {data.get('version')!r} is not supported (this mtl-nas reads"
-                f" version {LAYOUT_VERSION}); upgrade mtl-nas"
+                f" versions 1 to {LAYOUT_VERSION}); upgrade mtl-nas"
             )
         for key in ("tasks", "rows"):
             if key not in data:
@@ -186,7 +206,8 @@ class Layout:
         tasks, rows = data["tasks"], data["rows"]
         if not isinstance(tasks, list) or not isinstance(rows, list):
             raise LayoutError("'tasks' and 'rows' must be lists")
-        return cls(tuple(tasks), tuple(tuple(r) if isinstance(r, list) else r for r in rows))
+        width = data.get("width", 1.0)
+        return cls(tuple(tasks), tuple(tuple(r) if isinstance(r, list) else r for r in rows), width)
 
     def to_json(self) -> str:
         """Compact JSON text of :meth:`to_dict`."""

@@ -4,7 +4,7 @@ Imports the layers below and ``search_spaces``, never :mod:`nas.study`. A new st
 ``strategies/``, a new way of scoring a candidate in ``evaluators/``.
 """
 
-from nas.explore._budgets import BudgetError, parse_max_cost, resolve
+from nas.explore._budgets import BudgetError, parse_max_cost, resolve, widest
 from nas.explore._config import PRUNERS, ConfigError, SearchConfig, conflicts, pruning_warmup
 from nas.explore._objectives import (
     COSTS,
@@ -48,4 +48,5 @@ __all__ = [
     "pruning_warmup",
     "register_objectives",
     "resolve",
+    "widest",
 ]

@@ -17,14 +17,17 @@ Example:
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Protocol
 
 from nas.core._errors import UserError
+from nas.core._layout import MAX_WIDTH, Layout
 
-__all__ = ["BudgetError", "parse_max_cost", "resolve"]
+__all__ = ["BudgetError", "parse_max_cost", "resolve", "widest"]
 
 COSTS = ("params", "flops", "latency")
 UNITS = {"": 1.0, "k": 1e3, "M": 1e6, "G": 1e9, "ms": 1.0}
+WIDTH_STEP = 1000  # widths are searched in steps of 1/1000: far finer than one channel
 MAX_MULTIPLE = 10.0  # a bare number above this is surely a count without its unit
 _VALUE = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*(ms|[kMG]?)\s*$")
 
@@ -105,3 +108,49 @@ def resolve(
             )
         out[f"max_{key}"] = budget / independent[key] if key == "latency" else float(budget)
     return out
+
+
+class _Costed(Protocol):
+    @property
+    def params(self) -> float: ...
+
+    @property
+    def flops(self) -> float: ...
+
+
+def widest(
+    layout: Layout, cost_of: Callable[[Layout], _Costed], budgets: Mapping[str, float]
+) -> Layout | None:
+    """``layout`` at the widest width whose parameters and FLOPs are within ``budgets``.
+
+    ``budgets``: the absolute ``max_params`` / ``max_flops`` per sample of :func:`resolve`
+    (others, such as a latency budget, are not the cost model's and are ignored). A network's
+    cost only grows with its width, so the widest width within budget is found by bisection, in
+    steps of 1/1000, up to 4x. None when no budget applies or even the thinnest network (width
+    1/1000, one channel per layer) is over it.
+
+    Example:
+        >>> from types import SimpleNamespace as Cost
+        >>> square = lambda layout: Cost(params=0, flops=100 * layout.width**2)
+        >>> widest(Layout.hard_sharing(["a", "b"], 2), square, {"max_flops": 49}).width
+        0.7
+    """
+    caps = {k: float(v) for k, v in budgets.items() if k in ("max_params", "max_flops")}
+    if not caps:
+        return None
+
+    def fits(step: int) -> bool:
+        cost = cost_of(layout.scaled(step / WIDTH_STEP))
+        return cost.params <= caps.get("max_params", cost.params) and cost.flops <= caps.get(
+            "max_flops", cost.flops
+        )
+
+    low, high = 1, round(MAX_WIDTH * WIDTH_STEP)
+    if not fits(low):
+        return None
+    if fits(high):
+        return layout.scaled(MAX_WIDTH)
+    while high - low > 1:  # fits(low) and not fits(high)
+        middle = (low + high) // 2
+        low, high = (middle, high) if fits(middle) else (low, middle)
+    return layout.scaled(low / WIDTH_STEP)

@@ -29,7 +29,8 @@ CHANGEABLE = frozenset({"n_trials"})  # may differ on resume
 
 _MAPPINGS = frozenset(
     {"space_options", "benchmark_options", "backbone_options", "evaluator_options",
-     "objective_options", "max_cost", "strategy_options", "warm_start_options", "labels"}
+     "objective_options", "max_cost", "strategy_options", "warm_start_options", "labels",
+     "baseline_widths"}
 )  # fmt: skip
 _STRINGS = frozenset(
     {"benchmark", "space", "evaluator", "objectives", "loss_weighting", "strategy", "pruner",
@@ -61,6 +62,10 @@ class SearchConfig:
     # Budgets as given (nas.explore._budgets): {"flops": "0.5"} is half the independent nets' FLOPs;
     # resolved into absolute objective_options when the study is created.
     max_cost: Mapping[str, str] = field(default_factory=dict)
+    # The equal-cost baselines: each baseline ("independent", "hard_sharing") at the widest
+    # channel multiplier within the parameter and FLOP budgets, set with them when the study is
+    # created (nas.explore.widest); empty without such a budget.
+    baseline_widths: Mapping[str, float] = field(default_factory=dict)
     n_trials: int = 20  # finished trials to reach; with the confirm stage, 23 min on 2 cores
     epochs: int = 6  # training epochs per trial
     batch_size: int = 64
@@ -122,6 +127,18 @@ class SearchConfig:
         object.__setattr__(self, "evaluator_options", dict(self.evaluator_options))
         object.__setattr__(self, "objective_options", dict(self.objective_options))
         object.__setattr__(self, "max_cost", dict(self.max_cost))
+        object.__setattr__(self, "baseline_widths", dict(self.baseline_widths))
+        for role, width in self.baseline_widths.items():
+            if role not in ("independent", "hard_sharing"):
+                raise ConfigError(
+                    f"option 'baseline_widths' names {role!r}; the baselines are 'independent' "
+                    "and 'hard_sharing'"
+                )
+            if isinstance(width, bool) or not isinstance(width, (int, float)) or not 0 < width <= 4:
+                raise ConfigError(
+                    f"option 'baseline_widths': {role} at width {width!r}; give a channel "
+                    "multiplier in (0, 4]"
+                )
         if self.max_cost:
             from nas.explore._budgets import BudgetError, parse_max_cost
 
@@ -231,8 +248,8 @@ class SearchConfig:
         return self.judged_on().names
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return {
+        """JSON-ready form (without ``baseline_widths`` when empty, as before they existed)."""
+        out = {
             **dataclasses.asdict(self),
             "space_options": dict(self.space_options),
             "benchmark_options": dict(self.benchmark_options),
@@ -242,7 +259,11 @@ class SearchConfig:
             "warm_start_options": dict(self.warm_start_options),
             "evaluator_options": dict(self.evaluator_options),
             "objective_options": dict(self.objective_options),
+            "baseline_widths": dict(self.baseline_widths),
         }
+        if not self.baseline_widths:
+            del out["baseline_widths"]
+        return out
 
     def to_json(self) -> str:
         """JSON text, as stored in the study."""

@@ -18,7 +18,7 @@ from torch import nn
 
 from nas.core._layout import Layout
 from nas.model._heads import HeadSpec
-from nas.model.backbones._base import Backbone, head_of, stem_of
+from nas.model.backbones._base import Backbone, at_width, head_of, stem_of
 from nas.model.backbones._measure import block_cost, measure, stem_cost
 
 __all__ = ["Cost", "MultiTaskNetwork", "Rows", "build", "cost", "feature_shapes", "plan"]
@@ -125,6 +125,7 @@ class MultiTaskNetwork(nn.Module):
     ) -> None:
         super().__init__()
         _check(layout, backbone, heads)
+        backbone = at_width(backbone, layout.width)
         shapes = feature_shapes(backbone, tuple(input_shape))
         self.layout, self.input_shape = layout, tuple(input_shape)
         self.tasks = layout.tasks
@@ -171,6 +172,8 @@ def build(
 ) -> MultiTaskNetwork:
     """Build the network of ``layout`` for one sample shape ``input_shape`` (no batch axis).
 
+    At a ``layout.width`` other than 1 the blocks come from ``backbone.scaled(width)``.
+
     Example:
         >>> from nas.model.backbones import MLPBackbone
         >>> net = build(Layout.hard_sharing(["a", "b"], 2), MLPBackbone(8, (16, 16)),
@@ -189,6 +192,7 @@ def cost(
 ) -> Cost:
     """The cost model: exactly what :func:`build`'s network computes and holds."""
     _check(layout, backbone, heads)
+    backbone = at_width(backbone, layout.width)
     inp = tuple(input_shape)
     shapes = feature_shapes(backbone, inp)
     executions = layout.executions()

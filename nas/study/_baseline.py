@@ -9,7 +9,7 @@ that trial once its heartbeat is stale (its process died), then takes it over.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
@@ -40,7 +40,7 @@ class BaselineFailed(RuntimeError):
 def baseline_trials(
     study: optuna.Study, kind: str = INDEPENDENT, states: tuple[TrialState, ...] | None = None
 ) -> list[FrozenTrial]:
-    """The trials of one baseline kind (``independent`` or ``hard_sharing``), oldest first."""
+    """The trials of one baseline kind (a role such as ``independent_scaled``), oldest first."""
     return [
         t
         for t in study.get_trials(deepcopy=False, states=states)
@@ -112,12 +112,20 @@ def await_baseline(
             take_over(waiting[0])
 
 
-def baseline_layouts(space: SearchSpace) -> dict[str, Layout]:
-    """The two layouts every study starts with."""
-    return {
+def baseline_layouts(
+    space: SearchSpace, widths: Mapping[str, float] | None = None
+) -> dict[str, Layout]:
+    """The layouts every study starts with: the two baselines, then their equal-cost versions.
+
+    ``widths``: a budgeted study's :attr:`~nas.explore.SearchConfig.baseline_widths`; each
+    baseline named there is also trained at that width, as ``{baseline}_scaled``.
+    """
+    full = {
         "independent": Layout.independent(space.tasks, space.depth),
         "hard_sharing": Layout.hard_sharing(space.tasks, space.depth),
     }
+    scaled = {f"{k}_scaled": full[k].scaled(w) for k, w in (widths or {}).items()}
+    return full | scaled
 
 
 def enqueue_baselines(
@@ -131,11 +139,11 @@ def enqueue_baselines(
     """
     live = (TrialState.WAITING, TrialState.RUNNING, *FINISHED)
     queued = []
-    for kind, layout in baseline_layouts(space).items():
+    for kind, layout in baseline_layouts(space, config.baseline_widths).items():
         if lost_only and baseline_trials(study, kind, live):
             continue
         try:
-            params = space.params(layout)
+            params = space.params(layout) if layout.width == 1 else {}
         except ValueError:
             params = {}  # not reachable in this space: the objective builds it from the attr
         if is_search(config.loss_weighting):

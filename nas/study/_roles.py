@@ -9,9 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-__all__ = ["ROLES", "Role", "RoleInfo", "role_of"]
+__all__ = ["BASELINES", "ROLES", "Role", "RoleInfo", "role_of"]
 
-Role = Literal["independent", "hard_sharing", "candidate"]
+Role = Literal[
+    "independent", "hard_sharing", "independent_scaled", "hard_sharing_scaled", "candidate"
+]
 
 
 @dataclass(frozen=True)
@@ -34,9 +36,17 @@ class RoleInfo:
 ROLES: dict[Role, RoleInfo] = {
     "independent": RoleInfo("independent", "the independent networks", "0.45", True),
     "hard_sharing": RoleInfo("hard sharing", "hard sharing", "C1", True),
+    # The equal-cost baselines of a study with a budget: each at the widest width within it.
+    "independent_scaled": RoleInfo(
+        "independent, equal cost", "the independent networks scaled to the budget", "0.7", True
+    ),
+    "hard_sharing_scaled": RoleInfo(
+        "hard sharing, equal cost", "hard sharing scaled to the budget", "C4", True
+    ),
     "candidate": RoleInfo("searched", "a searched layout", "C3", False),
 }
 assert set(ROLES) == set(get_args(Role)), "every role reads somehow"
+BASELINES: tuple[Role, ...] = tuple(r for r, info in ROLES.items() if info.baseline)
 
 
 def role_of(value: str) -> Role:

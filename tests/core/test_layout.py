@@ -122,3 +122,17 @@ def test_executions_count_each_prefix_once() -> None:
     assert len(lay.executions()) == 1 + 1 + 2
     assert lay.used_blocks() == ((0, 0), (1, 0), (2, 0))
     assert lay.summary() == "seg:0.0.0 | depth:0.-.0 | normal:0.0.-"
+
+
+def test_a_width_is_part_of_the_candidate_and_stored_only_when_not_one() -> None:
+    full = Layout.hard_sharing(TASKS, 2)
+    thin = full.scaled(0.625)
+    assert thin != full and thin.rows == full.rows and thin.width == 0.625
+    assert Layout.from_json(thin.to_json()) == thin
+    # Full width is written as version 1, which every release reads; a width needs version 2.
+    assert full.to_dict()["version"] == 1 and "width" not in full.to_dict()
+    assert thin.to_dict()["version"] == 2 and thin.to_dict()["width"] == 0.625
+    assert thin.summary() == f"{full.summary()} @0.625x"
+    for bad in (0, -1.0, 4.5, True, "1"):
+        with pytest.raises(LayoutError, match="width must be"):
+            Layout(TASKS, full.rows, bad)  # type: ignore[arg-type]

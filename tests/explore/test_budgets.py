@@ -12,7 +12,7 @@ import torch
 
 from nas.app.cli import main
 from nas.core import Layout
-from nas.explore import BudgetError, SearchConfig, feasible, parse_max_cost, resolve
+from nas.explore import BudgetError, SearchConfig, feasible, parse_max_cost, resolve, widest
 from nas.study import prepare
 from search_spaces import make_space
 
@@ -88,3 +88,26 @@ def test_a_relative_budget_is_resolved_once_enforced_and_shown(
     assert (
         main(["resume", "b", "--n-trials", "4", "--device", "cpu", "--quiet", "--no-confirm"]) == 0
     )
+
+
+@pytest.mark.parametrize("benchmark", ["digits", "scenes"])
+def test_the_equal_cost_baselines_land_within_five_percent_under_the_budget(
+    benchmark: str,
+) -> None:
+    problem, space = prepare(SearchConfig(benchmark=benchmark, size="tiny"), torch.device("cpu"))
+    independent = Layout.independent(space.tasks, space.depth)
+    base = problem.cost(independent)
+    for share in (0.4, 0.6):
+        budgets = {"max_flops": share * base.flops, "max_params": 2.0 * base.params}
+        for layout in (independent, Layout.hard_sharing(space.tasks, space.depth)):
+            scaled = widest(layout, problem.cost, budgets)
+            assert scaled is not None and scaled.rows == layout.rows
+            flops = problem.cost(scaled).flops
+            assert 0.95 * budgets["max_flops"] <= flops <= budgets["max_flops"], (layout, share)
+            wider = problem.cost(scaled.scaled(scaled.width + 0.001)).flops
+            assert wider > budgets["max_flops"]  # the widest: one step more is over
+    # The budget that binds is the one the network meets first; none that applies: no width.
+    tight = widest(independent, problem.cost, {"max_flops": 1e12, "max_params": 0.5 * base.params})
+    assert tight is not None and problem.cost(tight).params <= 0.5 * base.params
+    assert widest(independent, problem.cost, {"max_latency": 0.5}) is None
+    assert widest(independent, problem.cost, {"max_flops": 10.0}) is None  # below one channel

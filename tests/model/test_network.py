@@ -132,3 +132,46 @@ def test_shapes_and_bad_inputs() -> None:
         build(Layout.hard_sharing(TASKS, 4), CONV, CONV_HEADS, (1, 8, 8))
     with pytest.raises(ValueError, match="dense head needs an image backbone"):
         build(Layout.hard_sharing(TASKS, 4), MLP, CONV_HEADS, (6,))
+
+
+@pytest.mark.parametrize(("backbone", "heads", "shape"), CASES)
+@pytest.mark.parametrize("width", [0.5, 1.5])
+def test_a_layout_at_another_width_scales_every_channel_and_the_cost_model_follows(
+    backbone, heads, shape, width: float
+) -> None:
+    layout = Layout(TASKS, ((0, 0, 0), (0, 0, 1), (0, None, 1), (0, 1, 2))).scaled(width)
+    net = build(layout, backbone, heads, shape)
+    # every block is the scaled backbone's: widths (8, 8, 16, 16) at 0.5 are (4, 4, 8, 8)
+    scaled = backbone.scaled(width)
+    assert scaled.widths == tuple(max(1, round(w * width)) for w in backbone.widths)
+    for name, block in net.blocks.items():
+        if name.startswith("b"):
+            d = int(name[1:].split("_")[0])
+            want = scaled.block(d)
+            assert [p.shape for p in block.parameters()] == [p.shape for p in want.parameters()]
+    predicted = cost(layout, backbone, heads, shape)
+    assert sum(p.numel() for p in net.parameters()) == predicted.params
+    with FlopCounterMode(display=False) as counter:
+        out = net(torch.randn(2, *shape))
+    assert counter.get_total_flops() == 2 * predicted.flops
+    assert {t: o.shape[1] for t, o in out.items()} == {t: h.out for t, h in heads.items()}
+    full = cost(layout.scaled(1.0), backbone, heads, shape)
+    assert (predicted.flops < full.flops) == (width < 1)
+
+
+def test_a_backbone_without_a_width_is_refused_in_one_line() -> None:
+    class Fixed:  # a user's backbone with the three required members only
+        depth = 1
+
+        def block(self, d: int) -> torch.nn.Module:
+            return MLPBlock(6, 6)
+
+        def skip(self, d: int) -> None:
+            return None
+
+    layout = Layout(("a",), ((0,),))
+    heads = {"a": HeadSpec("pooled", 2)}
+    build(layout, Fixed(), heads, (6,))  # full width needs nothing more
+    with pytest.raises(ValueError, match=r"^backbone Fixed has no scaled\(width\) method") as err:
+        build(layout.scaled(0.5), Fixed(), heads, (6,))
+    assert "\n" not in str(err.value)

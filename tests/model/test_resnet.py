@@ -196,3 +196,14 @@ def test_the_aspp_head_keeps_rates_below_the_map_size() -> None:
     dilations = [branch[0].dilation[0] for branch in head.branches]  # type: ignore[index]
     assert dilations == [1, 12]  # 1x1, then 12 of DeepLab's 12/24/36 (16 px map)
     assert isinstance(b.head(HeadSpec("pooled", 4), (64, 16, 16), (3, 128, 128)), nn.Module)
+
+
+def test_a_resnet_scales_by_its_width_and_a_pretrained_one_refuses(tmp_path: Path) -> None:
+    b = create_backbone("resnet18", (3, 32, 32), {"width": 0.25})
+    assert b.scaled(0.5).width == 0.125
+    layout = Layout(("seg", "cls"), ((0, 0),) * 8).scaled(0.5)
+    net = build(layout, b, HEADS, (3, 32, 32))
+    assert sum(p.numel() for p in net.parameters()) == cost(layout, b, HEADS, (3, 32, 32)).params
+    with pytest.raises(ValueError, match="has the width of its weights"):
+        path = str(_perturbed_file(tmp_path, b))
+        create_backbone("resnet18", (3, 32, 32), {"width": 0.25, "pretrained": path}).scaled(0.5)

@@ -23,6 +23,8 @@ __all__ = ["plot_confirmed"]
 def _label(result: ConfirmedResult, row: ConfirmedRow) -> str:
     role = ROLES[row.role]
     name = role.name if role.baseline else f"winner (trial {row.source_trial})"
+    if row.layout.width != 1:
+        name += f" at {row.layout.width:g}x width"
     if role.baseline and row.finalist == result.winner:
         name += " (winner)"
     ratio, latency = result.cost_ratio(row), result.latency_ratio(row)
@@ -101,7 +103,7 @@ def plot_confirmed(result: ConfirmedResult, path: Path, study_name: str) -> Path
 
 def _verdict(result: ConfirmedResult) -> str:
     lines = []
-    for key in ("independent", "hard_sharing"):  # the two baselines every result pairs with
+    for key in result.baselines:  # every baseline the result holds, equal-cost ones included
         name = ROLES[key].name
         if key == result.winner_row.role:
             continue  # the winner itself

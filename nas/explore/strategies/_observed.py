@@ -27,7 +27,8 @@ def _trained(study: optuna.Study, space: SearchSpace) -> Iterator[tuple[FrozenTr
         if t.user_attrs.get("duplicate_of") is not None or not t.values:
             continue
         layout = layout_of(t, space, dists)
-        if layout is not None and math.isfinite(t.values[0]):
+        # A layout at another width (an equal-cost baseline) is no point of the space.
+        if layout is not None and layout.width == 1 and math.isfinite(t.values[0]):
             yield t, layout
 
 

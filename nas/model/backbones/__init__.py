@@ -1,6 +1,6 @@
 """Backbones: the blocks a Layout routes tasks through, chosen by name or import path."""
 
-from nas.model.backbones._base import Backbone, Shortcut, head_of, stem_of
+from nas.model.backbones._base import Backbone, Shortcut, at_width, head_of, stem_of
 from nas.model.backbones._conv import ConvBackbone, ConvBlock
 from nas.model.backbones._measure import ModuleCost, block_cost, measure
 from nas.model.backbones._mlp import MLPBackbone, MLPBlock
@@ -31,6 +31,7 @@ __all__ = [
     "backbone_names",
     "block_cost",
     "create_backbone",
+    "at_width",
     "head_of",
     "measure",
     "register_backbone",

@@ -10,7 +10,7 @@ from torch import nn
 
 from nas.model._heads import HeadSpec
 
-__all__ = ["Backbone", "Shortcut", "head_of", "stem_of"]
+__all__ = ["Backbone", "Shortcut", "at_width", "head_of", "scale_channels", "stem_of"]
 
 
 @runtime_checkable
@@ -19,9 +19,11 @@ class Backbone(Protocol):
 
     Three members are all a backbone needs: shapes, parameters and FLOPs are measured from the
     blocks themselves (:mod:`nas.model.backbones._measure`): a new backbone needs no cost formulas.
-    Two more are optional: ``stem()``, a module every task shares before block 0 (a ResNet's
-    conv-norm-pool), and ``head(spec, feature_shape, input_shape)``, the head that suits the
-    backbone (:func:`stem_of`, :func:`head_of`).
+    Three more are optional: ``stem()``, a module every task shares before block 0 (a ResNet's
+    conv-norm-pool), ``head(spec, feature_shape, input_shape)``, the head that suits the
+    backbone (:func:`stem_of`, :func:`head_of`), and ``scaled(width)``, the same backbone with
+    every channel count multiplied by ``width`` (:func:`at_width`; layouts at a width other
+    than 1, such as the equal-cost baselines of a study with a budget, need it).
     """
 
     @property
@@ -76,6 +78,29 @@ def head_of(
         head: nn.Module = make(spec, feature, inp)
         return head
     return spec.build(feature, inp)
+
+
+def scale_channels(channels: tuple[int, ...], width: float) -> tuple[int, ...]:
+    """Each channel count times ``width``, rounded, at least 1 (how the built-ins scale)."""
+    return tuple(max(1, round(c * width)) for c in channels)
+
+
+def at_width(backbone: Backbone, width: float) -> Backbone:
+    """``backbone`` with every channel count multiplied by ``width`` (itself at width 1).
+
+    Raises:
+        ValueError: the backbone has no ``scaled(width)`` method, or refuses the width.
+    """
+    if width == 1:
+        return backbone
+    make = getattr(backbone, "scaled", None)
+    if not callable(make):
+        raise ValueError(
+            f"backbone {type(backbone).__name__} has no scaled(width) method, so it cannot be "
+            f"built at width {width:g}; give it one (see nas.model.backbones.Backbone)"
+        )
+    scaled: Backbone = make(width)
+    return scaled
 
 
 def check_widths(widths: tuple[int, ...], strides: tuple[int, ...] | None = None) -> None:

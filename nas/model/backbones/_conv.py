@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
-from nas.model.backbones._base import Shortcut, check_widths
+from nas.model.backbones._base import Shortcut, check_widths, scale_channels
 
 __all__ = ["ConvBackbone", "ConvBlock", "conv"]
 
@@ -56,6 +56,10 @@ class ConvBackbone:
     def depth(self) -> int:
         """Number of blocks."""
         return len(self.widths)
+
+    def scaled(self, width: float) -> ConvBackbone:
+        """The same blocks with every width times ``width`` (rounded, at least 1)."""
+        return replace(self, widths=scale_channels(self.widths, width))
 
     def _cin(self, d: int) -> int:
         return self.in_channels if d == 0 else self.widths[d - 1]

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
-from nas.model.backbones._base import Shortcut, check_widths
+from nas.model.backbones._base import Shortcut, check_widths, scale_channels
 
 __all__ = ["MLPBackbone", "MLPBlock", "mlp"]
 
@@ -44,6 +44,10 @@ class MLPBackbone:
     def depth(self) -> int:
         """Number of blocks."""
         return len(self.widths)
+
+    def scaled(self, width: float) -> MLPBackbone:
+        """The same blocks with every width times ``width`` (rounded, at least 1)."""
+        return replace(self, widths=scale_channels(self.widths, width))
 
     def _cin(self, d: int) -> int:
         return self.in_features if d == 0 else self.widths[d - 1]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F  # noqa: N812
@@ -196,6 +196,19 @@ class ResNetBackbone:
     def depth(self) -> int:
         """Number of residual blocks: 8 (ResNet-18) or 16 (ResNet-34/50)."""
         return sum(STAGES[self.arch])
+
+    def scaled(self, width: float) -> ResNetBackbone:
+        """The same network at ``width`` times this one's channels.
+
+        Raises:
+            ValueError: a pretrained backbone (its weights have one width), or a width beyond 4.
+        """
+        if self.pretrained is not None:
+            raise ValueError(
+                f"a pretrained {self.arch} has the width of its weights; it cannot be built at "
+                f"{width:g}x (train from scratch to compare widths)"
+            )
+        return replace(self, width=self.width * width)
 
     def torchvision_name(self, d: int) -> str:
         """The torchvision prefix of block ``d``, e.g. ``layer3.1``."""

@@ -1,7 +1,8 @@
-"""The confirm stage: retrain the finalists and both baselines with fresh seeds, then test once.
+"""The confirm stage: retrain the finalists and the baselines with fresh seeds, then test once.
 
 Validation chose the search's leaderboard, so its best score is optimistic (the winner's curse).
-This stage retrains the top ``K`` distinct layouts and the two baselines from scratch with ``S``
+This stage retrains the top ``K`` distinct layouts and the baselines (the two every study has,
+and, in a study with a budget, both scaled to it) from scratch with ``S``
 seeds the search never used, picks the winner by mean validation Δ_MTL over those seeds, and only
 then scores the winner and the baselines on the test split, which nothing before reads.
 
@@ -29,7 +30,7 @@ from nas.explore._config import SearchConfig
 from nas.explore._objectives import feasible
 from nas.study._outcome.front import choose
 from nas.study._planned import PlannedRun, RunPlan
-from nas.study._roles import Role, role_of
+from nas.study._roles import BASELINES, Role, role_of
 from nas.study._store.joining import study_exists
 from nas.study._store.record import (
     CONFIRM_OPTIONS_KEY,
@@ -186,7 +187,10 @@ class ConfirmPlan:
 
 
 def plan(study: optuna.Study, config: SearchConfig, top: int, seeds: int) -> ConfirmPlan:
-    """The two baselines and ``top`` distinct complete layouts of ``study`` within its budget.
+    """The baselines and ``top`` distinct complete layouts of ``study`` within its budget.
+
+    The baselines are the independent networks and hard sharing, then, in a study with a
+    parameter or FLOP budget, the same two at the widest width within it (``..._scaled``).
 
     The ``top`` best by validation Δ_MTL; for a study with a cost objective, ``top`` spread
     across cost along its validation front (:func:`nas.study._outcome.front.choose`).
@@ -246,21 +250,22 @@ def plan(study: optuna.Study, config: SearchConfig, top: int, seeds: int) -> Con
             f"within its budget; confirming the baselines ({' and '.join(fits)} within it)"
         )
     first = config.seed + SEED_OFFSET
-    finalists = (baselines["independent"], baselines["hard_sharing"], *candidates)
+    finalists = (*baselines.values(), *candidates)
     seeds_used = tuple(range(first, first + seeds))
     return ConfirmPlan(finalists, seeds_used, top, costs[0] if costs else None)
 
 
 def _baseline_layouts(study: optuna.Study) -> dict[Role, Layout]:
-    # The layouts the search enqueued (its stored baselines), whatever state they ended in.
-    out: dict[Role, Layout] = {}
+    # The layouts the search enqueued (its stored baselines), whatever state they ended in, in
+    # the order of BASELINES: the two every study has, then a budget's equal-cost ones.
+    found: dict[Role, Layout] = {}
     for t in study.get_trials(deepcopy=False):
         r = TrialRecord.of(t)
-        if r.baseline in ("independent", "hard_sharing") and r.layout is not None:
-            out.setdefault(role_of(r.baseline), Layout.from_dict(r.layout))
-    if set(out) != {"independent", "hard_sharing"}:
+        if r.baseline in BASELINES and r.layout is not None:
+            found.setdefault(role_of(r.baseline), Layout.from_dict(r.layout))
+    if not {"independent", "hard_sharing"} <= set(found):
         raise ConfirmError(f"study {study.study_name!r} has no stored baselines to confirm")
-    return out
+    return {role: found[role] for role in BASELINES if role in found}
 
 
 def replaced(study: optuna.Study) -> set[int]:

@@ -19,8 +19,9 @@ from typing import Any
 
 from nas.core._errors import UserError
 from nas.core._layout import Layout
+from nas.data._metrics import delta_mtl
 from nas.study._outcome.stats import Summary, summarize
-from nas.study._roles import Role, role_of
+from nas.study._roles import ROLES, Role, role_of
 
 __all__ = ["CONFIRMED_VERSION", "ConfirmedResult", "ConfirmedRow", "Paired", "TaskInfo"]
 
@@ -43,7 +44,8 @@ class ConfirmedRow:
     """One finalist retrained with every confirm seed.
 
     Attributes:
-        finalist: index in the plan (0 independent, 1 hard sharing, then candidates).
+        finalist: index in the plan (0 independent, 1 hard sharing, then a budget's equal-cost
+            baselines, then the searched candidates).
         role: what it is (:data:`~nas.study._roles.Role`): a baseline or a searched layout.
         summary: the layout in words.
         source_trial: the search trial it came from (None for a baseline the search did not run).
@@ -169,12 +171,39 @@ class ConfirmedResult:
         """The finalist chosen on mean validation Δ_MTL."""
         return self.rows[self.winner]
 
-    def paired(self, role: str) -> Paired:
-        """The winner minus the baseline of ``role`` (``independent`` or ``hard_sharing``)."""
-        base = next(r for r in self.rows if r.role == role)
+    def role_row(self, role: Role) -> ConfirmedRow | None:
+        """The row of baseline ``role``; None when this result has none (no budget, or older)."""
+        return next((r for r in self.rows if r.role == role), None)
+
+    @property
+    def baselines(self) -> list[Role]:
+        """The baseline roles this result holds, in plan order."""
+        return [r.role for r in self.rows if ROLES[r.role].baseline]
+
+    def paired(self, role: Role) -> Paired:
+        """The winner minus the baseline of ``role``, on test Δ_MTL, seed by seed."""
+        base = self.role_row(role)
+        if base is None:
+            raise KeyError(f"this confirmed result has no {role!r} row")
         win, other = self.winner_row.test_deltas, base.test_deltas
         assert win is not None and other is not None, "the winner and baselines are tested"
         return Paired([w - b for w, b in zip(win, other, strict=True)])
+
+    def against(self, row: ConfirmedRow, role: Role) -> list[float] | None:
+        """``row``'s test Δ_MTL with baseline ``role``'s networks as the reference, per seed.
+
+        Every Δ_MTL of the table is against the same-seed independent networks; this is the
+        same measure against another baseline (the equal-cost independent networks: what the
+        row gains over separate networks of its own cost). None when either is untested.
+        """
+        base = self.role_row(role)
+        if base is None or row.test_primary_runs is None or base.test_primary_runs is None:
+            return None
+        up = {t.name: t.higher_is_better for t in self.tasks}
+        return [
+            delta_mtl(m, b, up)
+            for m, b in zip(row.test_primary_runs, base.test_primary_runs, strict=True)
+        ]
 
     def cost_ratio(self, row: ConfirmedRow) -> tuple[float, float] | None:
         """``row``'s (FLOPs, params) as multiples of the independent networks'; None if unknown."""
@@ -217,7 +246,7 @@ class ConfirmedResult:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, as stored on the confirm study."""
         paired = {}
-        for role in ("independent", "hard_sharing"):
+        for role in self.baselines:
             p = self.paired(role)
             paired[role] = {
                 **p.summary.to_dict(),

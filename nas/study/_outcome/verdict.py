@@ -25,6 +25,7 @@ from nas.study._outcome.confirm import (
 )
 from nas.study._outcome.confirmed import ConfirmedResult, ConfirmedRow, TaskInfo
 from nas.study._outcome.stats import summarize
+from nas.study._roles import ROLES
 from nas.study._store.record import (
     CONFIRMED_KEY,
     PLAN_KEY,
@@ -84,14 +85,14 @@ def confirm_progress(storage: optuna.storages.BaseStorage, name: str) -> str | N
 def answerable(search: optuna.Study, confirm: ConfirmPlan, budgeted: bool) -> list[int]:
     """The finalists that may be the answer: every one within the search study's budget.
 
-    Searched finalists are within it by construction; a baseline is when its search trial
-    stored no constraint above zero, or, never run in the search, when the study has no
-    budget (``budgeted``: the study sets a maximum cost).
+    Searched finalists and the equal-cost baselines are within it by construction; a
+    full-width baseline is when its search trial stored no constraint above zero, or, never
+    completed in the search, when the study has no budget (``budgeted``: it sets a maximum cost).
     """
     trials = search.get_trials(deepcopy=False)
 
     def within(f: Finalist) -> bool:
-        if f.role == "candidate":
+        if f.role in ("candidate", "independent_scaled", "hard_sharing_scaled"):
             return True
         return not budgeted if f.source_trial is None else feasible(trials[f.source_trial])
 
@@ -155,7 +156,8 @@ def decide(
     # A front tests every finalist (what each point of cost buys); otherwise only the winner
     # and the baselines are read on test.
     every = range(len(confirm.finalists))
-    for i in every if confirm.cost_axis else dict.fromkeys((0, 1, winner)):
+    baselines = [i for i, f in enumerate(confirm.finalists) if ROLES[f.role].baseline]
+    for i in every if confirm.cost_axis else dict.fromkeys((*baselines, winner)):
         test[i] = []
         for s in confirm.seeds:
             net = problem.build(confirm.finalists[i].layout)

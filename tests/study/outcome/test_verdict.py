@@ -61,3 +61,27 @@ def test_answerable_keeps_every_baseline_of_a_study_without_a_budget() -> None:
     for _ in range(3):
         study.tell(study.ask(), 0.0)
     assert answerable(study, _plan(0), budgeted=False) == [0, 1, 2]
+
+
+def test_the_equal_cost_baselines_may_be_the_answer_even_when_pruned_in_the_search() -> None:
+    study = optuna.create_study(direction="maximize")
+    for over in (1.0, -1.0, -1.0):
+        trial = study.ask()
+        trial.set_constraint("max_params", over)
+        study.tell(trial, 0.0)
+    base = _plan(0)
+    thin = Layout.independent(TASKS, 2).scaled(0.5)
+    plan = ConfirmPlan(
+        (
+            *base.finalists[:2],
+            # pruned in the search (no source trial), within the budget by construction
+            Finalist("independent_scaled", thin, "equal", None, None),
+            *base.finalists[2:],
+        ),
+        base.seeds,
+        1,
+    )
+    assert answerable(study, plan, budgeted=True) == [1, 2, 3]
+    val = {0: [0.5, 0.5], 1: [-0.2, -0.1], 2: [0.1, 0.1], 3: [0.0, 0.0]}
+    # the separate networks at full width are best on validation but over the budget
+    assert choose(val, answerable(study, plan, budgeted=True), {3}) == 2
