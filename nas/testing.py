@@ -176,8 +176,28 @@ def check_backbone(backbone: Backbone, input_shape: tuple[int, ...]) -> None:
     (each task's copy trains alone); a batch of ``input_shape`` runs through the stem (when
     there is one) and every block with finite outputs; a task skipping block ``d`` gets the
     same shape as one running it (``skip(d)``, identity when None); every block's parameters
-    and FLOPs can be measured.
+    and FLOPs can be measured. A backbone with the optional ``scaled(width)`` (the equal-cost
+    baselines of a budgeted study need it) passes these checks at half and double width, with
+    the same depth, and fewer (more) parameters in every block with parameters.
     """
+    _check_blocks(backbone, input_shape)
+    make = getattr(backbone, "scaled", None)
+    if not callable(make):
+        return
+    name = type(backbone).__name__
+    for width in (0.5, 2.0):
+        other = make(width)
+        assert other.depth == backbone.depth, f"{name}: scaled({width}) changed the depth"
+        _check_blocks(other, input_shape)
+        for d in range(backbone.depth):
+            mine = sum(p.numel() for p in backbone.block(d).parameters())
+            theirs = sum(p.numel() for p in other.block(d).parameters())
+            assert mine == 0 or (theirs < mine if width < 1 else theirs > mine), (
+                f"{name}: scaled({width}) block {d} has {theirs} parameters, {mine} at width 1"
+            )
+
+
+def _check_blocks(backbone: Backbone, input_shape: tuple[int, ...]) -> None:
     name = type(backbone).__name__
     assert isinstance(backbone, Backbone), f"{name}: needs depth, block() and skip()"
     assert backbone.depth >= 1, f"{name}: depth {backbone.depth}"

@@ -57,6 +57,21 @@ def test_every_backbone_passes_the_contract(name: str) -> None:
     check_backbone(BackboneSpec(name, BACKBONE_OPTIONS.get(name, {})).create(shape), shape)
 
 
+def test_a_backbone_whose_scaled_does_not_scale_fails_the_contract() -> None:
+    from dataclasses import dataclass
+
+    from nas.model.backbones import MLPBackbone
+
+    @dataclass(frozen=True)
+    class Stuck(MLPBackbone):
+        def scaled(self, width: float) -> MLPBackbone:
+            return self  # claims a width it does not give
+
+    check_backbone(MLPBackbone(6, (8, 8)), (6,))
+    with pytest.raises(AssertionError, match=r"scaled\(0.5\) block 0 has 188 parameters, 188 at width 1"):
+        check_backbone(Stuck(6, (8, 8)), (6,))
+
+
 @pytest.mark.parametrize("name", [*METHODS, "tests.plugins:FirstTaskTwice"])
 def test_every_loss_weighting_and_aggregation_passes_the_contract(name: str) -> None:
     check_combiner(make_combiner(name, ["a", "b"]))
