@@ -49,6 +49,7 @@ def _start(args: argparse.Namespace, given: dict[str, Any], create: bool) -> int
             "for the stages mtl-nas runs beside a search; choose another --name"
         )
     pick_device(args.device)  # a bad --device is named before a bad option
+    devices = _slots(args)
     config = SearchConfig(**given) if create else None
     name = args.name
     if config is not None and name is None:
@@ -64,9 +65,19 @@ def _start(args: argparse.Namespace, given: dict[str, Any], create: bool) -> int
         confirm_seeds=getattr(args, "confirm_seeds", None),
         retrain=bool(getattr(args, "retrain", False)),
         latency_repeats=getattr(args, "latency_repeats", None),
+        devices=tuple(devices),
+        runs_only=bool(getattr(args, "runs_only", False)),
     )
     run(name, config, given, how)
     return 0
+
+
+def _slots(args: argparse.Namespace) -> list[str]:
+    """The device of each slot from --devices / --per-device; [] for this process alone."""
+    from nas.app._slots import resolve_slots
+
+    slots, args.device = resolve_slots(args.devices, args.per_device, args.device)
+    return slots
 
 
 def confirm(args: argparse.Namespace, given: dict[str, Any]) -> int:
@@ -89,6 +100,11 @@ def confirm(args: argparse.Namespace, given: dict[str, Any]) -> int:
     check_same_tasks(study, problem)
     store = artifact_store(args.storage, args.artifacts)
     handle = StudyHandle(study, storage, config, store, args.storage)
+    if args.runs_only:  # a device slot of a search: train runs; its parent decides
+        from nas.study._outcome.stage import train_confirm_runs
+
+        train_confirm_runs(handle, problem, not args.quiet)
+        return 0
     top, seeds = stored_confirm_options(storage, study, top, seeds)
     retrain = bool(getattr(args, "retrain", False))
     confirm_stage(handle, problem, top, seeds, not args.quiet, retrain, args.artifacts,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import shlex
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -111,6 +111,9 @@ class RunOptions:
         confirm_top, confirm_seeds: finalists and fresh seeds (None: stored, else defaults).
         retrain: retrain lost or damaged kept state (weights, a supernet) instead of refusing.
         latency_repeats: timed runs per confirmed layout (None: the default; 0: none).
+        devices: one device per slot (``nas.app._slots.slot_devices``); with more than one,
+            the search's trials and the confirm runs are trained by one child process per
+            slot, and this process shows their progress, then decides and prints.
     """
 
     storage: str = DEFAULT_STORAGE
@@ -123,6 +126,8 @@ class RunOptions:
     confirm_seeds: int | None = None
     retrain: bool = False
     latency_repeats: int | None = None
+    devices: tuple[str, ...] = ()
+    runs_only: bool = False  # a device slot: train trials, leave the summary to its parent
 
 
 def run(
@@ -186,11 +191,18 @@ def run(
             f"raise it with: {command_line('resume', handle, artifacts)} --n-trials N"
         )
     else:
+        slotted = len(options.devices) > 1
+        where = f"in {len(options.devices)} processes on {_devices(options)}" if slotted else ""
         print(
             f"study {name!r} in {storage_url}: {done}/{config.n_trials} trials finished, "
-            f"training on {device}"
+            f"training {where or f'on {device}'}"
         )
-        run_search(handle, problem, space, progress, retrain)
+        if slotted:
+            _in_slots("worker", handle, options, lambda: (finished(study), config.n_trials))
+        else:
+            run_search(handle, problem, space, progress, retrain)
+        if options.runs_only:
+            return SearchResult(name, storage_url, config, finished(study), None, None)
         print_best(study, config)
         if not confirm:
             print(
@@ -198,6 +210,17 @@ def run(
                 f"{command_line('show', handle)}"
             )
     confirmed = None
+    if confirm and len(options.devices) > 1:  # the slots train the runs; this process decides
+        from nas.study._outcome.confirm import replaced
+        from nas.study._outcome.stage import open_confirm
+
+        runs_study, plan = open_confirm(handle, problem, confirm_top, confirm_seeds)
+        runs = plan.runs
+
+        def count() -> tuple[int, int]:
+            return len(runs.complete(runs_study, replaced(runs_study))), len(runs.runs)
+
+        _in_slots("confirm", handle, options, count)
     if confirm:
         confirmed = confirm_stage(
             handle, problem, confirm_top, confirm_seeds, progress, retrain, artifacts,
@@ -205,6 +228,28 @@ def run(
         )  # fmt: skip
     return SearchResult(name, storage_url, config, finished(study), _best(study, config),
                         confirmed)  # fmt: skip
+
+
+def _devices(options: RunOptions) -> str:
+    return ", ".join(dict.fromkeys(options.devices))
+
+
+def _in_slots(
+    command: str, handle: StudyHandle, options: RunOptions, count: Callable[[], tuple[int, int]]
+) -> None:
+    # The children are the commands a user would start by hand beside this process.
+    from nas.app._slots import run_slots
+
+    argv = [command, handle.name, "--storage", str(handle.url)]
+    if options.artifacts is not None:
+        argv += ["--artifacts", options.artifacts]
+    if options.heartbeat is not None:
+        argv += ["--heartbeat", str(options.heartbeat)]
+    argv.append("--runs-only")
+    if command == "worker":
+        argv += ["--no-confirm", *(["--retrain"] if options.retrain else [])]
+    what = "search" if command == "worker" else "confirm stage"
+    run_slots(argv, options.devices, count, f"{what} on {_devices(options)}", options.progress)
 
 
 def command_line(command: str, handle: StudyHandle, artifacts: str | None = None) -> str:

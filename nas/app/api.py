@@ -93,6 +93,8 @@ def search(
     artifacts: str | None = None,
     heartbeat: int | None = None,
     progress: bool = True,
+    devices: str | None = None,
+    per_device: int | None = None,
     **options: Any,
 ) -> SearchResult:
     """Start the search study ``name`` (or continue one made with the same options).
@@ -113,6 +115,9 @@ def search(
         artifacts: folder of trial weights (default ``artifacts/`` beside a SQLite file).
         heartbeat: seconds between trial heartbeats.
         progress: progress bars over trials and epochs.
+        devices: train in one child process per slot: ``cpu``, ``all`` (every GPU) or
+            ``cuda:0,cuda:1``; this process shows their progress, then decides. None: here.
+        per_device: slots per device of ``devices`` (default 1).
         **options: :class:`~nas.SearchConfig` fields: ``n_trials``, ``epochs``, ``space``,
             ``strategy``, ``size``, ``tasks``, ...
 
@@ -123,6 +128,7 @@ def search(
     _console()
     if name is not None:
         _check_name(name)
+    slots, device = _slots(devices, per_device, device, benchmark)
     options = python_options(options)
     options["benchmark"] = _benchmark_name(benchmark)
     known = {f.name for f in fields(SearchConfig)}
@@ -141,7 +147,8 @@ def search(
     name = name if name is not None else f"{config.benchmark.replace(':', '.')}-{config.space}"
     how = RunOptions(storage=storage, device=device, artifacts=artifacts, heartbeat=heartbeat,
                      progress=progress, confirm=confirm, confirm_top=confirm_top,
-                     confirm_seeds=confirm_seeds, latency_repeats=latency_repeats)  # fmt: skip
+                     confirm_seeds=confirm_seeds, latency_repeats=latency_repeats,
+                     devices=tuple(slots))  # fmt: skip
     return run(name, config, options, how)
 
 
@@ -160,6 +167,8 @@ def resume(
     artifacts: str | None = None,
     heartbeat: int | None = None,
     progress: bool = True,
+    devices: str | None = None,
+    per_device: int | None = None,
 ) -> SearchResult:
     """Continue study ``name`` from its database to its target (``n_trials`` raises it).
 
@@ -176,18 +185,22 @@ def resume(
         artifacts: folder of trial weights.
         heartbeat: seconds between trial heartbeats.
         progress: progress bars.
+        devices: one child process per slot (``cpu``, ``all``, ``cuda:0,cuda:1``).
+        per_device: slots per device of ``devices`` (default 1).
 
     Every other option is the study's own, read from its database.
     """
     _console()
     _check_name(name)
+    slots, device = _slots(devices, per_device, device, benchmark)
     if benchmark is not None:
         _benchmark_name(benchmark)
     n_trials = _integer("n_trials", n_trials)
     given = {} if n_trials is None else {"n_trials": n_trials}
     how = RunOptions(storage=storage, device=device, artifacts=artifacts, heartbeat=heartbeat,
                      progress=progress, confirm=confirm, confirm_top=confirm_top,
-                     confirm_seeds=confirm_seeds, latency_repeats=latency_repeats)  # fmt: skip
+                     confirm_seeds=confirm_seeds, latency_repeats=latency_repeats,
+                     devices=tuple(slots))  # fmt: skip
     return run(name, None, given, how)
 
 
@@ -262,6 +275,28 @@ def _integer(arg: str, value: object) -> int | None:
     if isinstance(value, str) and value.strip().lstrip("-").isdigit():
         return int(value)
     raise UserError(f"{arg} must be an integer, got {value!r}")
+
+
+def _slots(
+    devices: str | None,
+    per_device: int | None,
+    device: str,
+    benchmark: str | Benchmark | Callable[..., Benchmark] | None,
+) -> tuple[list[str], str]:
+    from nas.app._slots import resolve_slots
+
+    slots, device = resolve_slots(devices, per_device, device)
+    known = (
+        benchmark is None
+        or isinstance(benchmark, str)
+        or (not isinstance(benchmark, Benchmark) and _import_path(benchmark) is not None)
+    )
+    if slots and not known:  # the child processes could not build it
+        raise UserError(
+            "devices= starts child processes, which know a benchmark by name or import path "
+            "only; give the benchmark as package.module:function, or leave devices out"
+        )
+    return slots, device
 
 
 def _benchmark_name(benchmark: str | Benchmark | Callable[..., Benchmark]) -> str:

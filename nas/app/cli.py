@@ -88,6 +88,19 @@ def _search_args(p: argparse.ArgumentParser) -> None:
         help="stop after the search; do not retrain the finalists and score the test split",
     )
     _confirm_args(p, "confirm-")
+    p.add_argument(
+        "--devices",
+        default=None,
+        help="train in one process per slot: cpu, all (every GPU), or cuda:0,cuda:1; each "
+        "process pinned to its device and its share of the CPU cores, one progress bar",
+    )
+    p.add_argument(
+        "--per-device",
+        type=int,
+        default=None,
+        metavar="K",
+        help="slots per device of --devices (default 1)",
+    )
     add_config_args(p)
 
 
@@ -134,10 +147,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="join a study as one more worker (same as resume)",
         description="Work on a stored study beside other processes, on this "
         "machine or others sharing the database (e.g. --storage "
-        "postgresql+psycopg://...). Pin each to a GPU with CUDA_VISIBLE_DEVICES.",
+        "postgresql+psycopg://...). --devices starts one per slot on this machine.",
     )
     p.add_argument("name", help="study name")
     _search_args(p)
+    # A device slot of `search --devices`: train trials; the parent summarises.
+    p.add_argument("--runs-only", action="store_true", help=argparse.SUPPRESS)
 
     p = sub.add_parser(
         "confirm",
@@ -154,6 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
     _retrain_arg(p)
     _storage_args(p)
     _run_args(p)
+    # A device slot of `search --devices`: train missing runs; the parent decides and prints.
+    p.add_argument("--runs-only", action="store_true", help=argparse.SUPPRESS)
 
     p = sub.add_parser(
         "tabulate",

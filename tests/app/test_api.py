@@ -36,10 +36,13 @@ def test_the_documented_example_searches_resumes_and_exports(
 
 def test_search_returns_its_result_typed(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 's.db'}"
+    # In two device slots: two child processes train, this one returns the result.
     result = nas.search("s", benchmark="digits", size="tiny", n_trials=3, epochs=1, storage=db,
-                        device="cpu", progress=False, confirm=False)  # fmt: skip
+                        devices="cpu", per_device=2, progress=False, confirm=False)  # fmt: skip
     assert isinstance(result, nas.SearchResult)
     assert (result.name, result.storage, result.finished) == ("s", db, 3)
+    trials = optuna.load_study(study_name="s", storage=db).trials
+    assert len({t.user_attrs["worker"] for t in trials}) == 2
     assert result.config.n_trials == 3 and result.confirmed is None
     assert result.best is not None and isinstance(result.best.delta_mtl, float)
 
@@ -52,6 +55,9 @@ def test_unknown_options_and_names_fail_before_the_database(tmp_path: Path) -> N
         nas.search("x:confirm", storage=f"sqlite:///{db}")
     with pytest.raises(UserError, match="benchmark must be a name"):
         nas.search("x", benchmark=3, storage=f"sqlite:///{db}")  # type: ignore[arg-type]
+    mine = nas.load_benchmark("digits", size="tiny")
+    with pytest.raises(UserError, match="child processes, which know a benchmark by name"):
+        nas.search("x", benchmark=mine, devices="cpu", per_device=2, storage=f"sqlite:///{db}")
     assert not db.exists()
 
 

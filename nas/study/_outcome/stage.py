@@ -38,7 +38,14 @@ from nas.study._store.storage import StorageError
 from nas.study._store.weights import CorruptWeights, load_weights, save_weights
 from nas.training._problem import Problem
 
-__all__ = ["LATENCY_REPEATS", "ConfirmRun", "open_confirm", "run_confirm", "with_latency"]
+__all__ = [
+    "LATENCY_REPEATS",
+    "ConfirmRun",
+    "open_confirm",
+    "run_confirm",
+    "train_confirm_runs",
+    "with_latency",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -206,6 +213,22 @@ def run_confirm(
         _log.info("latency not measured (--confirm-latency-repeats 0)")
     StudyRecord(study).set(CONFIRMED_KEY, result.to_dict())
     return result
+
+
+def train_confirm_runs(handle: StudyHandle, problem: Problem, progress: bool = True) -> None:
+    """Train the confirm runs no process has trained, then stop (one device slot's share).
+
+    The process that started the slots plans the stage first and computes the result after.
+
+    Raises:
+        StorageError: the storage has no artifact store for the runs' weights.
+    """
+    if handle.store is None:
+        raise StorageError("the confirm stage keeps every run's weights: give --artifacts DIR")
+    study, confirm = open_confirm(handle, problem, None, None)
+    baseline = StudyRecord(handle.study).baseline()
+    objective = ConfirmRun(study, confirm, handle.config, problem, handle.store, baseline)
+    run_planned(objective, handle.url, progress)
 
 
 def with_latency(
