@@ -11,7 +11,9 @@ at NYUv2-like size (288x384, segmentation and depth). For each it prints:
   K trials per device    aggregate trainings per hour with K trial processes sharing the device,
                          over one (K = 1, 2, 4), each process limited to its share of the cores;
   peak memory            per trial: the device's peak allocation (CUDA) or the process's peak
-                         resident memory (CPU).
+                         resident memory (CPU);
+  onnxruntime / torch    the exported graph's latency under onnxruntime (its CUDA provider on a
+                         GPU) over torch's eager forward of the same network, batch 1 and 64.
 
 Then it runs ``bench/data.py --only throughput`` (streamed over resident data) and
 ``bench/executor.py`` (the executor's ratios) on the same device. Pairs are interleaved over
@@ -182,6 +184,49 @@ def per_device(case: Case, quick: bool, device: str, counts: list[int]) -> None:
           f"{what} per trial {peak:.0f} MiB")  # fmt: skip
 
 
+def serving(case: Case, quick: bool, device: torch.device, repeats: int) -> None:
+    """The exported graph under onnxruntime over torch's eager forward, batch 1 and 64.
+
+    onnxruntime runs on CUDA when the device is one and onnxruntime-gpu can load it there
+    (``nas.runtime``'s own choice of providers), else on the CPU; both sides are timed in the
+    same interleaved rounds on warm kernels.
+    """
+    from nas.runtime._latency import Graph
+    from nas.runtime._session import session_for
+
+    problem = _problem(case, quick, torch.device("cpu"))
+    net = _net(problem).eval()
+    session = session_for(Graph.of(net).onnx, "cuda" if device.type == "cuda" else "cpu")
+    provider = session.get_providers()[0].removesuffix("ExecutionProvider")
+    net = net.to(device)
+    times: dict[tuple[str, int], list[float]] = {}
+    shape = problem.benchmark.input_shape
+    for b in (1, 64):
+        x = torch.rand(b, *shape, generator=torch.Generator().manual_seed(0))
+        xd, xn = x.to(device), x.numpy()
+        for _ in range(2):  # warm-up
+            with torch.no_grad():
+                net(xd)
+            session.run(None, {"input": xn})
+        for _ in range(max(3, 10 * repeats)):
+            _sync(device)
+            start = time.perf_counter()
+            with torch.no_grad():
+                net(xd)
+            _sync(device)
+            times.setdefault(("torch", b), []).append(time.perf_counter() - start)
+            start = time.perf_counter()
+            session.run(None, {"input": xn})  # outputs come back to the host, as served
+            times.setdefault(("ort", b), []).append(time.perf_counter() - start)
+    shown = ", ".join(
+        f"batch {b}: {1e3 * statistics.median(times[('ort', b)]):.2f} / "
+        f"{1e3 * statistics.median(times[('torch', b)]):.2f} ms "
+        f"({_ratio(times[('torch', b)], times[('ort', b)]):.2f}x)"
+        for b in (1, 64)
+    )
+    print(f"  {case.name:10s} onnxruntime {provider} / torch {device.type}: {shown}")
+
+
 def _run(script: str, *args: str) -> None:
     out = subprocess.run([sys.executable, str(HERE / script), *args], capture_output=True,
                          text=True, check=True).stdout  # fmt: skip
@@ -213,6 +258,9 @@ def main() -> None:
     print("several trials sharing the device (separate processes, as workers are):")
     for case in _cases(args.quick)[: 1 if args.quick else None]:  # quick: the first size only
         per_device(case, args.quick, args.device, counts)
+    print("the exported graph: onnxruntime over torch (median ms per batch; ratio of times):")
+    for case in _cases(args.quick):
+        serving(case, args.quick, device, repeats)
     print("streamed over resident data (bench/data.py):")
     data = ["--only", "throughput", "--device", args.device, "--repeats", str(repeats)]
     _run("data.py", *data, *(["--quick"] if args.quick else []))

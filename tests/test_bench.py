@@ -19,6 +19,7 @@ def test_the_gpu_benchmark_prints_every_ratio_in_a_quick_cpu_run() -> None:
     out = run.stdout
     for label in ("trainer / plain loop", "trainings per hour by trials per device: 1:",
                   "2: ", "process peak RSS per trial", "streamed/resident",
-                  "ours/hand-written", "reference/ours"):  # fmt: skip
+                  "ours/hand-written", "reference/ours", "onnxruntime CPU / torch cpu",
+                  "batch 64: "):  # fmt: skip
         assert label in out, f"{label!r} missing from:\n{out}"
     assert out.count("trainer / plain loop") == 2  # the main job's size and NYUv2-like
