@@ -30,6 +30,9 @@ def _label(result: ConfirmedResult, row: ConfirmedRow) -> str:
     ratio, latency = result.cost_ratio(row), result.latency_ratio(row)
     if ratio is not None:
         name += f"\n{ratio[0]:.2f}x FLOPs, {ratio[1]:.2f}x params"
+    against = result.against(row, "independent_scaled")
+    if against is not None and row.role != "independent_scaled":  # a budget's equal-cost rows
+        name += f"\n{100 * sum(against) / len(against):+.2f}% vs equal-cost separate"
     if latency:
         batches = sorted(latency)
         each = "/".join(f"{latency[b]:.2f}x" for b in batches)
@@ -98,7 +101,9 @@ def plot_confirmed(result: ConfirmedResult, path: Path, study_name: str) -> Path
         y=1.04,
     )
     fig.text(0.01, -0.04, _verdict(result), fontsize=9, va="top")
-    return save(fig, path, _verdict(result))
+    # The metadata holds every row's label and the verdict: the figure's text, searchable.
+    labels = "\n".join(_label(result, r).replace("\n", "; ") for r in rows)
+    return save(fig, path, f"{labels}\n{_verdict(result)}")
 
 
 def _verdict(result: ConfirmedResult) -> str:

@@ -8,6 +8,7 @@ from pathlib import Path
 import onnx
 import optuna
 import pytest
+from PIL import Image
 
 from nas.app.cli import main
 from nas.core import Layout
@@ -71,6 +72,12 @@ def test_the_confirm_stage_retrains_and_tests_them_and_answers_within_the_budget
     shown = capsys.readouterr().out
     assert "vs equal-cost sep." in shown and "independent, equal cost (baseline" in shown
     assert "winner minus " in shown and "at 1.2" in shown  # hard sharing's width, e.g. 1.218x
+    figures = budgeted / "fig"
+    assert main(["plot", "b", "--storage", _url(budgeted), "--out", str(figures)]) == 0
+    with Image.open(next(figures.glob("*confirmed*.png"))) as image:
+        text = image.info["Description"]
+    assert "independent, equal cost at 0.718x width" in text
+    assert "% vs equal-cost separate" in text and "winner minus" in text
 
 
 def test_a_scaled_network_exports_and_passes_the_parity_check(
