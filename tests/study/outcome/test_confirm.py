@@ -92,7 +92,19 @@ def test_the_test_split_is_read_once_after_every_run(
 def test_confirm_resumes_after_sigkill_without_redoing_runs(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'studies.db'}"
     base = ["--storage", url, "--heartbeat", "1"]
-    search = ["search", "--name", "k", "--n-trials", "3", *TINY, "--no-confirm", *base]
+    # three epochs: each confirm run lasts long enough to be seen RUNNING twice, then killed
+    search = [
+        "search",
+        "--name",
+        "k",
+        "--n-trials",
+        "3",
+        *TINY,
+        "--epochs",
+        "3",
+        "--no-confirm",
+        *base,
+    ]
     assert main(search) == 0
     cmd = [sys.executable, "-m", "nas.app.cli", "confirm", "k", "--seeds", "3", "--top", "1", *base]
     cmd += ["--device", "cpu", "--quiet", "--latency-repeats", "0"]
@@ -102,6 +114,7 @@ def test_confirm_resumes_after_sigkill_without_redoing_runs(tmp_path: Path) -> N
     )
     before: dict[int, tuple[int, int]] = {}
     deadline = time.time() + 180
+    running: set[int] = set()
     try:
         while time.time() < deadline and proc.poll() is None:
             time.sleep(0.2)
@@ -110,15 +123,21 @@ def test_confirm_resumes_after_sigkill_without_redoing_runs(tmp_path: Path) -> N
             except KeyError:
                 continue
             done = [t for t in runs if t.state == TrialState.COMPLETE]
-            if len(done) >= 2 and any(t.state == TrialState.RUNNING for t in runs):
+            # A run seen RUNNING twice in a row is mid-training, not a moment from its end.
+            now = {t.number for t in runs if t.state == TrialState.RUNNING}
+            if len(done) >= 2 and now & running:
                 os.killpg(proc.pid, signal.SIGKILL)
                 before = {t.number: (t.user_attrs["finalist"], t.user_attrs["seed"]) for t in done}
                 break
+            running = now
     finally:
         if proc.poll() is None and not before:
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
     assert before, proc.stderr.read().decode() if proc.stderr else ""
+    stored = optuna.load_study(study_name="k:confirm", storage=url).get_trials()
+    killed = [t.number for t in stored if t.state == TrialState.RUNNING]
+    assert killed, "a run was training when the process was killed"
     time.sleep(3.5)  # past the grace period: the killed run counts as dead
     cli = ["--device", "cpu", "--quiet", "--latency-repeats", "0"]  # not a latency test
     assert main(["confirm", "k", *base, *cli]) == 0
@@ -128,7 +147,7 @@ def test_confirm_resumes_after_sigkill_without_redoing_runs(tmp_path: Path) -> N
     assert len(keys) == len(set(keys)) == 3 * 3  # every run once: none trained twice
     for number, key in before.items():  # finished runs were kept, not redone
         assert runs[number].state == TrialState.COMPLETE and keys.count(key) == 1
-    assert any(t.state == TrialState.FAIL for t in runs)  # the killed one, retried
+    assert all(runs[n].state == TrialState.FAIL for n in killed)  # the killed run, retried
 
 
 def test_confirm_errors_are_one_line(in_tmp: Path, capsys: pytest.CaptureFixture[str]) -> None:
