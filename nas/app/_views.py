@@ -13,7 +13,7 @@ from nas.study import TrialRecord
 from nas.study._outcome.confirmed import CONFIRMED_VERSION, ConfirmedResult, ConfirmedRow
 from nas.study._outcome.front import dominated
 from nas.study._outcome.stats import Summary, summarize
-from nas.study._roles import ROLES
+from nas.study._roles import ROLES, role_of
 
 __all__ = [
     "columns",
@@ -187,7 +187,8 @@ def confirmed_table(result: ConfirmedResult, flagged: Iterable[str] = ()) -> str
         lines.append(
             "equal cost: each baseline at the widest width within the budget"
             + "".join(
-                f"; {ROLES[r.role].words.split(' scaled')[0]} at {r.layout.width:g}x width"
+                f"; {ROLES[role_of(r.role.removesuffix('_scaled'))].words} at "
+                f"{r.layout.width:g}x width"
                 for r in result.rows
                 if r.layout.width != 1 and ROLES[r.role].baseline
             )
