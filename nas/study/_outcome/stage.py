@@ -202,9 +202,7 @@ def run_confirm(
         # the stored runs; every run is complete, so nothing trains.
         _log.info(f"study {handle.name!r}: its verdict was chosen by an earlier rule; choosing "
                   "again from the stored runs (nothing is retrained)")  # fmt: skip
-    baseline = StudyRecord(handle.study).baseline()
-    objective = ConfirmRun(study, confirm, handle.config, problem, store, baseline)
-    run_planned(objective, handle.url, progress)
+    _train_missing(handle, problem, study, confirm, progress)
     eligible = answerable(handle.study, confirm, bool(handle.config.judged_on().max_cost))
     result = decide(study, confirm, problem, store, eligible)
     if latency_repeats > 0:
@@ -226,6 +224,13 @@ def train_confirm_runs(handle: StudyHandle, problem: Problem, progress: bool = T
     if handle.store is None:
         raise StorageError("the confirm stage keeps every run's weights: give --artifacts DIR")
     study, confirm = open_confirm(handle, problem, None, None)
+    _train_missing(handle, problem, study, confirm, progress)
+
+
+def _train_missing(
+    handle: StudyHandle, problem: Problem, study: optuna.Study, confirm: ConfirmPlan, progress: bool
+) -> None:
+    assert handle.store is not None  # checked by both callers, with the user's message
     baseline = StudyRecord(handle.study).baseline()
     objective = ConfirmRun(study, confirm, handle.config, problem, handle.store, baseline)
     run_planned(objective, handle.url, progress)
