@@ -66,25 +66,33 @@ def test_two_slots_on_the_cpu_reach_exactly_the_target_each_trial_once(
         TrialState.COMPLETE,
         TrialState.PRUNED,
     }
+    # Trained by the slots' processes, not this one. (Both slots training at once is shown by
+    # the SIGTERM test, which waits for it: with runs of a fraction of a second, the slot that
+    # imports torch first may take every run here.)
     workers = {t.user_attrs["worker"] for t in trials}
-    assert len(workers) == 2 and not any(w.endswith(f":{os.getpid()}") for w in workers)
-    # The confirm stage's runs were shared by the two slots as well; this process decided.
+    assert 1 <= len(workers) <= 2 and not any(w.endswith(f":{os.getpid()}") for w in workers)
+    # The confirm stage's runs were trained by slots as well; this process decided.
     runs = study(tmp_path, "s:confirm").get_trials()
     assert len(runs) == 6 and all(r.state == TrialState.COMPLETE for r in runs)
-    assert len({r.user_attrs["worker"] for r in runs}) == 2
+    confirmers = {r.user_attrs["worker"] for r in runs}
+    assert 1 <= len(confirmers) <= 2 and not confirmers & workers  # a new process per stage
+    assert not any(w.endswith(f":{os.getpid()}") for w in confirmers)
 
 
 def test_sigterm_stops_every_slot_and_resume_finishes(tmp_path: Path) -> None:
-    proc = start(tmp_path, "search", "--name", "s", *SLOTS, "--epochs", "2", "--n-trials", "4",
+    # Trials of a few seconds: with trials of a fraction of one, the slot that started first
+    # could finish the whole study before the other had imported torch.
+    proc = start(tmp_path, "search", "--name", "s", *SLOTS, "--epochs", "10", "--n-trials", "5",
                  "--devices", "cpu", "--per-device", "2", "--heartbeat", "1")  # fmt: skip
     deadline = time.time() + 300
     running: list[str] = []
-    while time.time() < deadline and proc.poll() is None and len(set(running)) < 2:
+    while time.time() < deadline and proc.poll() is None and len(set(running) - {""}) < 2:
         time.sleep(0.2)
         try:
             trials = study(tmp_path, "s").get_trials()
         except KeyError:
             continue
+        # A trial just started has no worker yet: "" is nobody.
         running += [t.user_attrs.get("worker", "") for t in trials if t.state.name == "RUNNING"]
     assert len(set(running) - {""}) == 2, "both slots were training"
     proc.send_signal(signal.SIGTERM)
@@ -100,7 +108,7 @@ def test_sigterm_stops_every_slot_and_resume_finishes(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     finished = [t for t in study(tmp_path, "s").get_trials() if t.state.is_finished()]
     ended = [t for t in finished if t.state != TrialState.FAIL]
-    assert len(ended) == 4
+    assert len(ended) == 5
 
 
 def test_a_slot_whose_process_dies_is_restarted_and_its_trial_retried(tmp_path: Path) -> None:
@@ -114,7 +122,8 @@ def test_a_slot_whose_process_dies_is_restarted_and_its_trial_retried(tmp_path: 
             trials = study(tmp_path, "s").get_trials()
         except KeyError:
             continue
-        victim = next((t for t in trials if t.number >= 2 and t.state.name == "RUNNING"), None)
+        running = (t for t in trials if t.number >= 2 and t.state.name == "RUNNING")
+        victim = next((t for t in running if "worker" in t.user_attrs), None)  # whose it is
     assert victim is not None
     os.kill(int(victim.user_attrs["worker"].rsplit(":", 1)[1]), signal.SIGKILL)
     err = finish(proc, timeout=300)
@@ -124,5 +133,9 @@ def test_a_slot_whose_process_dies_is_restarted_and_its_trial_retried(tmp_path: 
     assert trials[victim.number].state == TrialState.FAIL
     ended = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
     assert len(ended) == 5
-    retried = [t for t in trials if t.user_attrs.get("layout") == victim.user_attrs.get("layout")]
-    assert len(retried) >= 2  # its layout was trained again
+    # Its retry, found by what the storage records, was trained to the end, with the victim's
+    # parameters where it had drawn them (it may have died before drawing or storing any).
+    retry = [t for t in trials if t.system_attrs.get("failed_trial") == victim.number]
+    assert len(retry) == 1 and retry[0].state in (TrialState.COMPLETE, TrialState.PRUNED)
+    drawn = trials[victim.number].params
+    assert retry[0].params.items() >= drawn.items()
