@@ -25,7 +25,7 @@ import nas
 from nas.core._errors import UserError
 from nas.core._layout import Layout
 from nas.data._tasks import Task
-from nas.model._network import MultiTaskNetwork
+from nas.model._network import TaskNetwork
 from nas.runtime._onnx import to_fp16, to_onnx, verify
 from nas.study import ConfirmedResult, StudyRecord, TrialRecord, is_internal, study_config
 from nas.study._store.record import CONFIRM_SUFFIX, CONFIRMED_KEY
@@ -57,7 +57,7 @@ class ExportReport:
 
 def load_trial_network(
     study: optuna.Study, trial: FrozenTrial, store: FileSystemArtifactStore
-) -> tuple[MultiTaskNetwork, list[Task]]:
+) -> tuple[TaskNetwork, list[Task]]:
     """Rebuild a trial's network and load its stored weights (eval mode, CPU)."""
     record = TrialRecord.of(trial)
     what, fix = _what_and_fix(study, trial)
@@ -109,7 +109,7 @@ def _what_and_fix(study: optuna.Study, trial: FrozenTrial) -> tuple[str, str]:
 
 
 def _metadata(
-    study: optuna.Study, trial: FrozenTrial, net: MultiTaskNetwork, tasks: list[Task]
+    study: optuna.Study, trial: FrozenTrial, net: TaskNetwork, tasks: list[Task]
 ) -> dict[str, str]:
     # The file describes the study's answer: the search study, and where its weights come
     # from. A confirm run's own validation figure is against the search's seed-0 baseline, not
@@ -144,7 +144,7 @@ def _metadata(
     }
 
 
-def _input_facts(net: MultiTaskNetwork) -> dict[str, object]:
+def _input_facts(net: TaskNetwork) -> dict[str, object]:
     facts: dict[str, object] = {
         "name": "input",
         "shape": ["batch", *net.input_shape],

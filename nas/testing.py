@@ -1,8 +1,8 @@
 """Contract checks for plug-ins: the cases every built-in passes, for yours to pass too.
 
 mtl-nas's own tests run them over every registered search space, strategy, evaluator,
-backbone, loss weighting or gradient aggregation, and task kind; a plug-in's tests call them
-the same way (as Optuna ships its sampler test cases)::
+backbone, peer family, loss weighting or gradient aggregation, and task kind; a plug-in's tests
+call them the same way (as Optuna ships its sampler test cases)::
 
     from nas.testing import check_space, check_strategy
     from my_pkg.spaces import Mine
@@ -33,6 +33,7 @@ from nas.explore.strategies import Strategy
 from nas.model.backbones._base import Backbone, stem_of
 from nas.model.backbones._measure import block_cost
 from nas.model.combine import Combiner
+from nas.model.peers._contract import check_peer
 from nas.training._problem import Problem
 from search_spaces import SearchSpace
 
@@ -42,6 +43,7 @@ __all__ = [
     "check_combiner",
     "check_evaluator",
     "check_kind",
+    "check_peer",
     "check_space",
     "check_strategy",
 ]

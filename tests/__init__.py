@@ -6,3 +6,7 @@ QUICK = ["--device", "cpu", "--quiet", "--no-confirm"]
 # For a study that confirms but whose test is not about latency: the exported graphs are not
 # timed (exporting each tested layout takes seconds).
 NO_LATENCY = ["--confirm-latency-repeats", "0"]
+
+# For a study that confirms but whose test is not about the peers (nas.model.peers): none
+# joins, so the stage trains only the layouts the test is about.
+NO_PEERS = ["--confirm-peers", "none"]

@@ -25,6 +25,7 @@ from nas.study import (
 )
 from nas.study._create import check_same_tasks
 from nas.study._outcome.confirm import check_confirm_options, stored_confirm_options
+from nas.study._outcome.peers import parse_peers
 from nas.study._store.record import refuse_stage
 from nas.training._train import pick_device
 
@@ -65,6 +66,7 @@ def _start(args: argparse.Namespace, given: dict[str, Any], create: bool) -> int
         confirm_seeds=getattr(args, "confirm_seeds", None),
         retrain=bool(getattr(args, "retrain", False)),
         latency_repeats=getattr(args, "latency_repeats", None),
+        confirm_peers=parse_peers(getattr(args, "confirm_peers", None)),
         devices=tuple(devices),
         runs_only=bool(getattr(args, "runs_only", False)),
     )
@@ -85,6 +87,7 @@ def confirm(args: argparse.Namespace, given: dict[str, Any]) -> int:
     refuse_stage(args.name, "confirm")
     top, seeds = getattr(args, "confirm_top", None), getattr(args, "confirm_seeds", None)
     check_confirm_options(top, seeds, args.latency_repeats, prefix="--")
+    peers = parse_peers(getattr(args, "confirm_peers", None))
     device = pick_device(args.device)
     storage = open_storage(args.storage, args.heartbeat)
     refuse_table(storage, args.name)
@@ -105,10 +108,10 @@ def confirm(args: argparse.Namespace, given: dict[str, Any]) -> int:
 
         train_confirm_runs(handle, problem, not args.quiet)
         return 0
-    top, seeds = stored_confirm_options(storage, study, top, seeds)
+    top, seeds, peers = stored_confirm_options(storage, study, top, seeds, peers)
     retrain = bool(getattr(args, "retrain", False))
     confirm_stage(handle, problem, top, seeds, not args.quiet, retrain, args.artifacts,
-                  args.latency_repeats)  # fmt: skip
+                  args.latency_repeats, peers)  # fmt: skip
     return 0
 
 

@@ -111,6 +111,8 @@ class RunOptions:
         confirm_top, confirm_seeds: finalists and fresh seeds (None: stored, else defaults).
         retrain: retrain lost or damaged kept state (weights, a supernet) instead of refusing.
         latency_repeats: timed runs per confirmed layout (None: the default; 0: none).
+        confirm_peers: the peer families the confirm stage retrains (None: stored, else every
+            built-in that fits; () none).
         devices: one device per slot (``nas.app._slots.slot_devices``); with more than one,
             the search's trials and the confirm runs are trained by one child process per
             slot, and this process shows their progress, then decides and prints.
@@ -126,6 +128,7 @@ class RunOptions:
     confirm_seeds: int | None = None
     retrain: bool = False
     latency_repeats: int | None = None
+    confirm_peers: tuple[str, ...] | None = None
     devices: tuple[str, ...] = ()
     runs_only: bool = False  # a device slot: train trials, leave the summary to its parent
 
@@ -156,6 +159,11 @@ def run(
         make_strategy(config.strategy, config.strategy_options).check(parts[1])
         if config.warm_start is not None:
             make_strategy(config.warm_start, config.warm_start_options).check(parts[1])
+        if confirm and options.confirm_peers:  # a peer that is unknown or does not fit
+            from nas.study._outcome.peers import peer_finalists
+
+            peer_finalists(options.confirm_peers, parts[0], parts[1].tasks,
+                           config.objective_options)  # fmt: skip
     storage = open_storage(storage_url, heartbeat, create=config is not None)
     refuse_table(storage, name)
     prepared_for = config
@@ -174,7 +182,9 @@ def run(
         parts = prepare(stored, device)  # the stored configuration rules an existing study
     config, (problem, space) = stored, parts
     check_same_tasks(study, problem)
-    confirm_top, confirm_seeds = stored_confirm_options(storage, study, confirm_top, confirm_seeds)
+    confirm_top, confirm_seeds, peers = stored_confirm_options(
+        storage, study, confirm_top, confirm_seeds, options.confirm_peers
+    )
     warning = problem.benchmark.protocol_warning()
     if warning is not None:
         print(warning, file=sys.stderr)
@@ -214,7 +224,7 @@ def run(
         from nas.study._outcome.confirm import replaced
         from nas.study._outcome.stage import open_confirm
 
-        runs_study, plan = open_confirm(handle, problem, confirm_top, confirm_seeds)
+        runs_study, plan = open_confirm(handle, problem, confirm_top, confirm_seeds, peers)
         runs = plan.runs
 
         def count() -> tuple[int, int]:
@@ -224,7 +234,7 @@ def run(
     if confirm:
         confirmed = confirm_stage(
             handle, problem, confirm_top, confirm_seeds, progress, retrain, artifacts,
-            latency_repeats,
+            latency_repeats, peers,
         )  # fmt: skip
     return SearchResult(name, storage_url, config, finished(study), _best(study, config),
                         confirmed)  # fmt: skip
@@ -305,15 +315,17 @@ def confirm_stage(
     retrain: bool,
     artifacts: str | None = None,
     latency_repeats: int | None = None,
+    peers: tuple[str, ...] | None = None,
 ) -> ConfirmedResult:
     """Run the confirm stage of ``handle``'s study and print its table.
 
     ``artifacts``: the artifact folder given by the user, repeated in the next-step hint;
-    ``latency_repeats``: timed runs per layout (None: the default; 0: latency not measured).
+    ``latency_repeats``: timed runs per layout (None: the default; 0: latency not measured);
+    ``peers``: the peer families that join (None: as stored or planned).
     """
     print(f"confirming on fresh seeds, then the test split: study {handle.name!r}")
     repeats = LATENCY_REPEATS if latency_repeats is None else latency_repeats
-    result = run_confirm(handle, problem, top, seeds, progress, retrain, repeats)
+    result = run_confirm(handle, problem, top, seeds, progress, retrain, repeats, peers)
     flagged = flagged_tasks(handle.study, StudyRecord(handle.study).get(TRIVIAL_KEY))
     print(confirmed_table(result, flagged))
     warning = problem.benchmark.protocol_warning()

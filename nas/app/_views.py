@@ -62,6 +62,9 @@ def row_name(result: ConfirmedResult, row: ConfirmedRow) -> str:
     """A confirmed row's name: a baseline's role, or ``#K search trial N`` (winner marked)."""
     if _baseline(row):
         win = ", winner" if row.finalist == result.winner else ""
+        if ROLES[row.role].peer:  # a user's own peer is named by its import path
+            name = row.layout.peer if row.role == "peer" else ROLES[row.role].name
+            return f"{name} (peer{win})"
         return f"{ROLES[row.role].name} (baseline{win})"
     if result.cost_axis is None:
         return f"winner (search trial {row.source_trial})"
@@ -99,9 +102,11 @@ def _baseline_lines(result: ConfirmedResult) -> list[str]:
     if _baseline(win):
         best = max(searched, key=lambda r: r.val_delta.mean, default=None)
         behind = "" if best is None else f" (the best of them {_pm(best.val_delta)})"
+        kind, them = ("a network of another family", "it") if ROLES[win.role].peer else (
+            "a baseline", "them")  # fmt: skip
         return [
-            f"winner: {ROLES[win.role].words}, a baseline: on validation no searched "
-            f"finalist beat them{behind}; deploy them, or search further"
+            f"winner: {ROLES[win.role].words}, {kind}: on validation no searched "
+            f"finalist beat {them}{behind}; deploy {them}, or search further"
         ]
     best = max((r for r in result.rows if _baseline(r)), key=lambda r: r.val_delta.mean)
     if best.val_delta.mean <= win.val_delta.mean:
@@ -185,7 +190,7 @@ def confirmed_table(result: ConfirmedResult, flagged: Iterable[str] = ()) -> str
         scaled = result.role_row("independent_scaled")
         assert scaled is not None
         lines.append(
-            "equal cost: each baseline at the widest width within the budget"
+            "equal cost: each baseline and peer at the widest width within the budget"
             + "".join(
                 f"; {ROLES[role_of(r.role.removesuffix('_scaled'))].words} at "
                 f"{r.layout.width:g}x width"

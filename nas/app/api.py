@@ -17,7 +17,7 @@ docs/api.md runs this example (its test does).
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import fields
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -39,6 +39,7 @@ from nas.study import (
     open_storage,
     study_config,
 )
+from nas.study._outcome.peers import parse_peers
 from nas.study._store.delete import Deleted
 from nas.study._store.record import refuse_stage
 from nas.study._store.storage import DEFAULT_STORAGE
@@ -88,6 +89,7 @@ def search(
     confirm: bool = True,
     confirm_top: int | None = None,
     confirm_seeds: int | None = None,
+    confirm_peers: str | Sequence[str] | None = None,
     latency_repeats: int | None = None,
     device: str = "auto",
     artifacts: str | None = None,
@@ -109,6 +111,9 @@ def search(
         confirm: then retrain the finalists with fresh seeds and read the test split once.
         confirm_top: finalists to retrain besides the two baselines (default 2).
         confirm_seeds: fresh seeds per finalist (default 5).
+        confirm_peers: networks of other families retrained beside the baselines
+            (:mod:`nas.model.peers`): names such as ``["mtan", "mmoe"]``, ``"none"``, or None
+            for every built-in that fits the backbone (scaled to a parameter or FLOP budget).
         latency_repeats: timed onnxruntime runs per tested layout and batch size when the
             confirmed result is computed (default 30; 0 skips the latency figures).
         device: ``auto`` (CUDA if present), ``cpu`` or ``cuda[:N]``.
@@ -148,7 +153,7 @@ def search(
     how = RunOptions(storage=storage, device=device, artifacts=artifacts, heartbeat=heartbeat,
                      progress=progress, confirm=confirm, confirm_top=confirm_top,
                      confirm_seeds=confirm_seeds, latency_repeats=latency_repeats,
-                     devices=tuple(slots))  # fmt: skip
+                     confirm_peers=parse_peers(confirm_peers), devices=tuple(slots))  # fmt: skip
     return run(name, config, options, how)
 
 
@@ -162,6 +167,7 @@ def resume(
     confirm: bool = True,
     confirm_top: int | None = None,
     confirm_seeds: int | None = None,
+    confirm_peers: str | Sequence[str] | None = None,
     latency_repeats: int | None = None,
     device: str = "auto",
     artifacts: str | None = None,
@@ -180,6 +186,8 @@ def resume(
         confirm: then run (or finish) the confirm stage.
         confirm_top: finalists besides the baselines, for a confirm stage not yet planned.
         confirm_seeds: seeds per finalist, likewise.
+        confirm_peers: peer families (as :func:`search`); named for a confirm stage planned
+            without them, they are added to it.
         latency_repeats: timed onnxruntime runs per tested layout (default 30; 0: none).
         device: ``auto``, ``cpu`` or ``cuda[:N]``.
         artifacts: folder of trial weights.
@@ -200,7 +208,7 @@ def resume(
     how = RunOptions(storage=storage, device=device, artifacts=artifacts, heartbeat=heartbeat,
                      progress=progress, confirm=confirm, confirm_top=confirm_top,
                      confirm_seeds=confirm_seeds, latency_repeats=latency_repeats,
-                     devices=tuple(slots))  # fmt: skip
+                     confirm_peers=parse_peers(confirm_peers), devices=tuple(slots))  # fmt: skip
     return run(name, None, given, how)
 
 

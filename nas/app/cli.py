@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from nas.app._options import add_config_args, given_options
+from nas.core._plugins import listing
 
 __all__ = ["main"]
 
@@ -55,6 +56,16 @@ def _confirm_args(p: argparse.ArgumentParser, prefix: str = "") -> None:
         type=int,
         default=None,
         help="fresh training seeds per finalist (default 5)",
+    )
+    p.add_argument(
+        f"--{prefix}peers",
+        dest="confirm_peers",
+        default=None,
+        metavar="LIST",
+        help="networks of other families retrained beside the baselines, comma-separated, or "
+        f"none: {listing('peer')}, or package.module:function (default: every built-in that "
+        "fits the backbone, scaled to a parameter or FLOP budget); named for a confirm stage "
+        "planned without them, they are added to it",
     )
     p.add_argument(
         f"--{prefix}latency-repeats",

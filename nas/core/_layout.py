@@ -14,7 +14,9 @@ from typing import Any
 __all__ = ["LAYOUT_FORMAT", "LAYOUT_VERSION", "Layout", "LayoutError"]
 
 LAYOUT_FORMAT = "mtl-nas/layout"
-LAYOUT_VERSION = 2  # 2: an optional width; a layout at full width is still written as version 1
+# 2: an optional width; 3: an optional peer family. Each is written only when it is used, so a
+# full-width searched layout is still version 1, which every release reads.
+LAYOUT_VERSION = 3
 MAX_WIDTH = 4.0  # a channel multiplier beyond this is surely a mistake (a count, a percent)
 
 Choice = int | None  # a block instance index, or None for "skip this block"
@@ -42,6 +44,9 @@ class Layout:
     hashable and always stored in canonical form, so instance labels never matter for equality.
     ``width`` multiplies every channel count of the backbone the network is built from (1: the
     backbone as given); two layouts that differ only in width are different candidates.
+    ``peer`` names a network of another family (``cross_stitch``, ``mtan``, ``mmoe``, or a
+    user's ``package.module:function``, see :mod:`nas.model.peers`) built over these rows (its
+    columns or its trunk) instead of the rows' own routing; empty for a searched layout.
 
     Example:
         >>> a = Layout(("seg", "depth"), ((0, 0), (3, None)))
@@ -54,10 +59,13 @@ class Layout:
     tasks: tuple[str, ...]
     rows: tuple[tuple[Choice, ...], ...]
     width: float = 1.0
+    peer: str = ""
 
     def __post_init__(self) -> None:
         tasks, rows = self.tasks, self.rows
         width = self.width
+        if not isinstance(self.peer, str):
+            raise LayoutError(f"peer must be a family name (a string), got {self.peer!r}")
         if isinstance(width, bool) or not isinstance(width, (int, float)):
             raise LayoutError(f"width must be a number, got {width!r}")
         if not 0 < width <= MAX_WIDTH:
@@ -108,7 +116,7 @@ class Layout:
 
     def scaled(self, width: float) -> Layout:
         """The same sharing at channel multiplier ``width`` (of the backbone as given)."""
-        return Layout(self.tasks, self.rows, width)
+        return Layout(self.tasks, self.rows, width, self.peer)
 
     @classmethod
     def from_groups(cls, tasks: Sequence[str], groups: Sequence[Sequence[int]]) -> Layout:
@@ -173,19 +181,22 @@ class Layout:
             f"{name}:" + ".".join("-" if c is None else str(c) for c in self.path(name))
             for name in self.tasks
         )
-        return paths if self.width == 1 else f"{paths} @{self.width:.3g}x"
+        paths = paths if self.width == 1 else f"{paths} @{self.width:.3g}x"
+        return f"{self.peer} over {paths}" if self.peer else paths
 
     # ----------------------------------------------------------------- serialisation
     def to_dict(self) -> dict[str, Any]:
         """The versioned JSON-ready form (version 1 at full width, which every release reads)."""
         out: dict[str, Any] = {
             "format": LAYOUT_FORMAT,
-            "version": 1 if self.width == 1 else LAYOUT_VERSION,
+            "version": 3 if self.peer else 1 if self.width == 1 else 2,
             "tasks": list(self.tasks),
             "rows": [list(row) for row in self.rows],
         }
         if self.width != 1:
             out["width"] = self.width
+        if self.peer:
+            out["peer"] = self.peer
         return out
 
     @classmethod
@@ -206,8 +217,9 @@ class Layout:
         tasks, rows = data["tasks"], data["rows"]
         if not isinstance(tasks, list) or not isinstance(rows, list):
             raise LayoutError("'tasks' and 'rows' must be lists")
-        width = data.get("width", 1.0)
-        return cls(tuple(tasks), tuple(tuple(r) if isinstance(r, list) else r for r in rows), width)
+        width, peer = data.get("width", 1.0), data.get("peer", "")
+        rows = tuple(tuple(r) if isinstance(r, list) else r for r in rows)
+        return cls(tuple(tasks), rows, width, peer)
 
     def to_json(self) -> str:
         """Compact JSON text of :meth:`to_dict`."""

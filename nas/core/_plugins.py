@@ -1,11 +1,11 @@
 """The plug-in catalog: every seam's built-ins by name, and one way to make any of them.
 
-A seam is a place where mtl-nas takes a part by name: a benchmark, a backbone, a search space,
-a strategy, an evaluator, objectives, a loss weighting or a gradient aggregator. Its built-ins
-are one line each in :data:`BUILTINS` (name -> import path and a one-line help), so listing
-them (``--help``) imports nothing, not even torch, and no module imports the modules it lists
-(no import cycles). A user's own part is named ``package.module:function`` wherever a built-in
-name is accepted, or registered in code with :meth:`Catalog.register`; either works exactly as a
+A seam is a place where mtl-nas takes a part by name: a benchmark, a backbone, a peer family, a
+search space, a strategy, an evaluator, objectives, a loss weighting or a gradient aggregator. Its
+built-ins are one line each in :data:`BUILTINS` (name -> import path and a one-line help), so
+listing them (``--help``) imports nothing, not even torch, and no module imports the modules it
+lists (no import cycles). A user's own part is named ``package.module:function`` wherever a built-
+in name is accepted, or registered in code with :meth:`Catalog.register`; either works exactly as a
 built-in does. :meth:`Catalog.make` resolves a name, calls the factory with the user's options,
 checks what it made and raises the seam's own error, one line naming what is wrong.
 
@@ -69,6 +69,14 @@ BUILTINS: dict[str, dict[str, Entry]] = {
         ),
         "resnet34": Entry("nas.model.backbones._resnet:resnet34"),
         "resnet50": Entry("nas.model.backbones._resnet:resnet50"),
+    },
+    "peer": {
+        "cross_stitch": Entry(
+            "nas.model.peers._cross_stitch:cross_stitch",
+            "a column per task, mixed after every block",
+        ),
+        "mtan": Entry("nas.model.peers._mtan:mtan", "a shared trunk, per-task attention masks"),
+        "mmoe": Entry("nas.model.peers._mmoe:mmoe", "an expert per task, a gate per task"),
     },
     "space": {
         "branched": Entry(

@@ -21,7 +21,16 @@ from nas.model._heads import HeadSpec
 from nas.model.backbones._base import Backbone, at_width, head_of, stem_of
 from nas.model.backbones._measure import block_cost, measure, stem_cost
 
-__all__ = ["Cost", "MultiTaskNetwork", "Rows", "build", "cost", "feature_shapes", "plan"]
+__all__ = [
+    "Cost",
+    "MultiTaskNetwork",
+    "Rows",
+    "TaskNetwork",
+    "build",
+    "cost",
+    "feature_shapes",
+    "plan",
+]
 
 Shape = tuple[int, ...]
 
@@ -113,7 +122,27 @@ def plan(layout: Layout | Rows, backbone: Backbone) -> tuple[list[tuple[str, int
     return steps, cur
 
 
-class MultiTaskNetwork(nn.Module):
+class TaskNetwork(nn.Module):
+    """What training, export and serving need of a network: ``forward(x)`` -> ``{task: output}``.
+
+    Attributes:
+        layout: the candidate it was built from.
+        tasks: the task names, in the order of its outputs.
+        input_shape: one sample's shape.
+        stem: the backbone's stem, shared by every task (an identity without one).
+    """
+
+    layout: Layout
+    tasks: tuple[str, ...]
+    input_shape: tuple[int, ...]
+    stem: nn.Module
+
+    def backbone_modules(self) -> list[nn.Module]:
+        """The shared feature extractor, as opposed to the heads (for a backbone learning rate)."""
+        return []
+
+
+class MultiTaskNetwork(TaskNetwork):
     """The network of one Layout; ``forward(x)`` returns ``{task: output}`` in task order."""
 
     def __init__(
@@ -125,6 +154,8 @@ class MultiTaskNetwork(nn.Module):
     ) -> None:
         super().__init__()
         _check(layout, backbone, heads)
+        if layout.peer:
+            raise ValueError(f"layout of peer {layout.peer!r}: build it with nas.model.build")
         backbone = at_width(backbone, layout.width)
         shapes = feature_shapes(backbone, tuple(input_shape))
         self.layout, self.input_shape = layout, tuple(input_shape)
@@ -169,10 +200,11 @@ def build(
     backbone: Backbone,
     heads: Mapping[str, HeadSpec],
     input_shape: Sequence[int],
-) -> MultiTaskNetwork:
+) -> TaskNetwork:
     """Build the network of ``layout`` for one sample shape ``input_shape`` (no batch axis).
 
-    At a ``layout.width`` other than 1 the blocks come from ``backbone.scaled(width)``.
+    At a ``layout.width`` other than 1 the blocks come from ``backbone.scaled(width)``. A
+    layout with a ``peer`` is that family's network (:mod:`nas.model.peers`).
 
     Example:
         >>> from nas.model.backbones import MLPBackbone
@@ -181,6 +213,11 @@ def build(
         >>> {k: tuple(v.shape) for k, v in net(torch.zeros(4, 8)).items()}
         {'a': (4, 3), 'b': (4, 1)}
     """
+    if layout.peer:
+        from nas.model.peers._base import build_peer  # peers build on this module
+
+        _check(layout, backbone, heads)
+        return build_peer(layout, backbone, heads, tuple(input_shape))
     return MultiTaskNetwork(layout, backbone, heads, input_shape)
 
 
@@ -192,6 +229,10 @@ def cost(
 ) -> Cost:
     """The cost model: exactly what :func:`build`'s network computes and holds."""
     _check(layout, backbone, heads)
+    if layout.peer:
+        from nas.model.peers._base import peer_cost
+
+        return peer_cost(layout, backbone, heads, tuple(input_shape))
     backbone = at_width(backbone, layout.width)
     inp = tuple(input_shape)
     shapes = feature_shapes(backbone, inp)

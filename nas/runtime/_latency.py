@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from nas.model._network import MultiTaskNetwork
+from nas.model._network import TaskNetwork
 from nas.runtime._machine import cpu_model
 from nas.runtime._onnx import to_onnx
 from nas.runtime._session import session_for
@@ -42,7 +42,7 @@ class Graph:
     input_shape: tuple[int, ...]
 
     @classmethod
-    def of(cls, net: MultiTaskNetwork) -> Graph:
+    def of(cls, net: TaskNetwork) -> Graph:
         """Export ``net`` (the graph ``mtlnas export`` writes)."""
         return cls(to_onnx(net).SerializeToString(), tuple(net.input_shape))
 
@@ -74,7 +74,7 @@ class Latency:
 
 
 def measure_latency(
-    nets: Mapping[str, MultiTaskNetwork | Graph],
+    nets: Mapping[str, TaskNetwork | Graph],
     batches: tuple[int, ...] = (1, SERVING_BATCH),
     repeats: int = 30,
     device: str = "auto",

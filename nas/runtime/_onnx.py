@@ -13,7 +13,7 @@ import numpy as np
 import onnx
 import torch
 
-from nas.model._network import MultiTaskNetwork
+from nas.model._network import TaskNetwork
 from nas.runtime._session import session_for
 
 __all__ = ["BATCHES", "FP16_TOLERANCE", "FP32_TOLERANCE", "Parity", "to_fp16", "to_onnx", "verify"]
@@ -23,7 +23,7 @@ FP16_TOLERANCE = 1e-2  # relative: max abs difference / max(1, max abs PyTorch o
 BATCHES = (1, 7, 64)
 
 
-def to_onnx(net: MultiTaskNetwork) -> onnx.ModelProto:
+def to_onnx(net: TaskNetwork) -> onnx.ModelProto:
     """``net`` as an ONNX graph with a dynamic batch axis, one output per task (no metadata)."""
     # The dynamo exporter, deliberately: the legacy one is deprecated. A dict output is
     # flattened in task order, and output_names gives each its task's name.
@@ -64,7 +64,7 @@ Parity = tuple[dict[int, float], str, float]
 """Per batch size the worst difference over tasks, the provider that ran, the tolerance."""
 
 
-def verify(model: onnx.ModelProto, net: MultiTaskNetwork, fp16: bool) -> Parity:
+def verify(model: onnx.ModelProto, net: TaskNetwork, fp16: bool) -> Parity:
     """Run ``model`` in onnxruntime beside ``net`` in PyTorch on seeded inputs of ``BATCHES``."""
     session = session_for(model.SerializeToString())
     gen = torch.Generator().manual_seed(0)

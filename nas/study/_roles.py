@@ -9,11 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-__all__ = ["BASELINES", "ROLES", "Role", "RoleInfo", "role_of"]
+__all__ = ["BASELINES", "PEERS", "ROLES", "Role", "RoleInfo", "peer_role", "role_of"]
 
 Role = Literal[
-    "independent", "hard_sharing", "independent_scaled", "hard_sharing_scaled", "candidate"
-]
+    "independent", "hard_sharing", "independent_scaled", "hard_sharing_scaled",
+    "cross_stitch", "mtan", "mmoe", "peer", "candidate",
+]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -25,12 +26,14 @@ class RoleInfo:
         words: in a sentence ("the independent networks").
         colour: a matplotlib colour for its marks.
         baseline: a fixed reference the search did not choose (it may still be the answer).
+        peer: a network of another family (:mod:`nas.model.peers`), a fixed reference too.
     """
 
     name: str
     words: str
     colour: str
     baseline: bool
+    peer: bool = False
 
 
 ROLES: dict[Role, RoleInfo] = {
@@ -43,10 +46,22 @@ ROLES: dict[Role, RoleInfo] = {
     "hard_sharing_scaled": RoleInfo(
         "hard sharing, equal cost", "hard sharing scaled to the budget", "C4", True
     ),
+    # The other families, confirmed beside the searched answer (a user's own is a "peer").
+    "cross_stitch": RoleInfo("cross-stitch", "the cross-stitch network", "C0", True, True),
+    "mtan": RoleInfo("MTAN", "MTAN", "C2", True, True),
+    "mmoe": RoleInfo("MMoE", "the mixture of experts (MMoE)", "C5", True, True),
+    "peer": RoleInfo("peer", "a network of another family", "C6", True, True),
     "candidate": RoleInfo("searched", "a searched layout", "C3", False),
 }
 assert set(ROLES) == set(get_args(Role)), "every role reads somehow"
-BASELINES: tuple[Role, ...] = tuple(r for r, info in ROLES.items() if info.baseline)
+# The baselines a search trains (peers join the confirm stage only).
+BASELINES: tuple[Role, ...] = tuple(r for r, i in ROLES.items() if i.baseline and not i.peer)
+PEERS: tuple[Role, ...] = tuple(r for r, info in ROLES.items() if info.peer)
+
+
+def peer_role(spec: str) -> Role:
+    """The role of peer ``spec``: its family's own for a built-in, else ``peer``."""
+    return role_of(spec) if spec in PEERS and spec != "peer" else "peer"
 
 
 def role_of(value: str) -> Role:

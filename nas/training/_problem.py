@@ -21,7 +21,7 @@ from nas.data._source import Source, open_split
 from nas.data._split import BenchmarkError
 from nas.data._tasks import Task
 from nas.model._heads import HeadSpec
-from nas.model._network import Cost, MultiTaskNetwork, build, cost, feature_shapes
+from nas.model._network import Cost, TaskNetwork, build, cost, feature_shapes
 from nas.model.backbones._base import Backbone
 from nas.model.backbones._registry import BackboneError, BackboneSpec, backbone_from_dict
 
@@ -145,7 +145,7 @@ class Problem:
         """Each task's primary metric out of all its metrics."""
         return {t.name: metrics[t.name][t.primary] for t in self.tasks}
 
-    def build(self, layout: Layout) -> MultiTaskNetwork:
+    def build(self, layout: Layout) -> TaskNetwork:
         """A freshly initialised network of ``layout`` (on the CPU; move it yourself)."""
         return build(layout, self.backbone, self.heads, self.benchmark.input_shape)
 
@@ -184,7 +184,7 @@ def _need_labels(stats: Mapping[str, Mapping[str, Any]], split: str, bench: str)
 
 def network_from_description(
     description: Mapping[str, Any], layout: Layout
-) -> tuple[MultiTaskNetwork, list[Task]]:
+) -> tuple[TaskNetwork, list[Task]]:
     """Rebuild a network from :meth:`Problem.describe` output (or the first record version's)."""
     tasks = [Task(**t) for t in description["tasks"]]
     shape = tuple(description["input_shape"])

@@ -74,6 +74,7 @@ def test_the_readme_example_runs_with_a_smaller_budget(
     # runs as written, in the default database sqlite:///studies.db.
     assert "n_trials=20)" in code
     code = code.replace("n_trials=20)", "n_trials=3, epochs=1, confirm_top=1, confirm_seeds=2, "
+                        "confirm_peers='none', "
                         "device='cpu', progress=False)")  # fmt: skip
     exec(compile(code, str(readme), "exec"), {"__name__": "readme_example"})
     assert " | " in capsys.readouterr().out  # the confirmed winner's layout summary

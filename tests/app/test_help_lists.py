@@ -16,12 +16,14 @@ from nas.explore.evaluators import EVALUATOR_CATALOG as EVALUATORS
 from nas.explore.strategies import STRATEGY_CATALOG as STRATEGIES
 from nas.model.backbones import BACKBONE_CATALOG as BACKBONES
 from nas.model.combine import AGGREGATOR_CATALOG, WEIGHTING_CATALOG
+from nas.model.peers import PEER_CATALOG as PEERS
 from search_spaces import SPACE_CATALOG as SPACES
 
 # The option that takes each seam's parts.
 OPTION = {
     "benchmark": "--benchmark",
     "backbone": "--backbone",
+    "peer": "--confirm-peers",
     "space": "--space",
     "strategy": "--strategy",
     "evaluator": "--evaluator",
@@ -58,7 +60,7 @@ def test_the_help_of_each_option_names_every_built_in(option: str, names: list[s
 
 @pytest.mark.parametrize(
     "catalog",
-    [BENCHMARKS, BACKBONES, SPACES, STRATEGIES, EVALUATORS, OBJECTIVES, WEIGHTING_CATALOG,
+    [BENCHMARKS, BACKBONES, PEERS, SPACES, STRATEGIES, EVALUATORS, OBJECTIVES, WEIGHTING_CATALOG,
      AGGREGATOR_CATALOG],
     ids=lambda c: c.seam,
 )  # fmt: skip

@@ -13,6 +13,7 @@ from optuna.trial import TrialState
 
 from nas.app._slots import SlotError, slot_devices
 from nas.app.cli import main
+from tests import NO_PEERS
 from tests.study.store.test_faults import BASE, finish, mtlnas, start, study
 
 TINY = ["--benchmark", "digits", "--size", "tiny", "--epochs", "1", "--device", "cpu"]
@@ -57,7 +58,15 @@ def test_two_slots_on_the_cpu_reach_exactly_the_target_each_trial_once(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     args = ["search", "--name", "s", *TINY[:-2], "--n-trials", "6", "--quiet"]
-    confirm = ["--confirm-top", "1", "--confirm-seeds", "2", "--confirm-latency-repeats", "0"]
+    confirm = [
+        "--confirm-top",
+        "1",
+        "--confirm-seeds",
+        "2",
+        "--confirm-latency-repeats",
+        "0",
+        *NO_PEERS,
+    ]
     assert main([*args, *confirm, "--devices", "cpu", "--per-device", "2"]) == 0
     out = capsys.readouterr().out
     assert "training in 2 processes on cpu" in out and "CONFIRMED" in out

@@ -17,7 +17,7 @@ import nas
 from nas.app.cli import main
 from nas.study import StudyRecord
 from nas.study._store.record import CONFIRM_OPTIONS_KEY, PLAN_KEY
-from tests import QUICK
+from tests import NO_PEERS, QUICK
 from tests.plugins import pairs
 
 TINY = ["--benchmark", "digits", "--size", "tiny", "--epochs", "1"]
@@ -61,7 +61,7 @@ def test_delete_removes_the_study_its_stage_and_their_files(
 ) -> None:
     assert main(["search", "--name", "d", *TINY, "--n-trials", "3", "--device", "cpu",
                  "--quiet", "--confirm-top", "1", "--confirm-seeds", "2",
-                 "--confirm-latency-repeats", "0"]) == 0  # fmt: skip
+                 "--confirm-latency-repeats", "0", *NO_PEERS]) == 0  # fmt: skip
     assert main(["search", "--name", "keep", *TINY, "--n-trials", "2", *QUICK]) == 0
     files = {p for p in (in_tmp / "artifacts").rglob("*") if p.is_file()}
     assert "confirm stage of study 'd'" in fails(capsys, "delete", "d:confirm")
@@ -91,9 +91,9 @@ def test_confirm_options_given_to_search_survive_a_stop_before_the_confirm_stage
     in_tmp: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["search", "--name", "c", *TINY, "--n-trials", "3", *QUICK,
-                 "--confirm-top", "1", "--confirm-seeds", "2"]) == 0  # fmt: skip
+                 "--confirm-top", "1", "--confirm-seeds", "2", *NO_PEERS]) == 0  # fmt: skip
     study = optuna.load_study(study_name="c", storage="sqlite:///studies.db")
-    assert StudyRecord(study).get(CONFIRM_OPTIONS_KEY) == {"top": 1, "seeds": 2}
+    assert StudyRecord(study).get(CONFIRM_OPTIONS_KEY) == {"top": 1, "seeds": 2, "peers": []}
     assert (
         main(["resume", "c", "--device", "cpu", "--quiet", "--confirm-latency-repeats", "0"]) == 0
     )
@@ -228,7 +228,7 @@ def test_a_confirmed_row_exports_with_metadata_about_the_answer(
 
     assert main(["search", "--name", "e", *TINY, "--n-trials", "3", "--device", "cpu",
                  "--quiet", "--confirm-top", "1", "--confirm-seeds", "2",
-                 "--confirm-latency-repeats", "0"]) == 0  # fmt: skip
+                 "--confirm-latency-repeats", "0", *NO_PEERS]) == 0  # fmt: skip
     storage = open_storage("sqlite:///studies.db")
     result = confirmed(storage, "e")
     assert result is not None
@@ -297,7 +297,7 @@ def test_a_budget_only_hard_sharing_fits_is_answered_by_it(
     # The first four trials are the baselines, two of them scaled to the budget.
     assert main(["search", "--name", "b", *TINY, "--max-cost", "flops=0.34", "--n-trials", "6",
                  "--device", "cpu", "--quiet", "--confirm-top", "1", "--confirm-seeds", "2",
-                 "--confirm-latency-repeats", "0"]) == 0  # fmt: skip
+                 "--confirm-latency-repeats", "0", *NO_PEERS]) == 0  # fmt: skip
     out = capsys.readouterr().out
     assert "no layout study 'b' searched beyond the baselines is within its budget" in out
     assert "hard sharing (baseline, winner)" in out

@@ -11,6 +11,7 @@ from PIL import Image
 
 from nas.app.cli import main
 from nas.data import BenchmarkError, load_benchmark
+from tests import NO_PEERS
 
 HEADER = (  # the published header, in order
     "5_o_Clock_Shadow Arched_Eyebrows Attractive Bags_Under_Eyes Bald Bangs Big_Lips Big_Nose "
@@ -98,6 +99,6 @@ def test_the_celeba_fake_runs_a_tiny_streamed_search(
             "--n-trials", "3", "--benchmark-option", 'attributes=["Smiling", "Male", "Young"]',
             "--benchmark-option", "image_size=32", "--device", "cpu", "--quiet",
             "--confirm-top", "1", "--confirm-seeds", "2",
-            "--confirm-latency-repeats", "0"]  # fmt: skip
+            "--confirm-latency-repeats", "0", *NO_PEERS]  # fmt: skip
     assert main(args) == 0
     assert main(["export", "celeba-branched", "-o", str(tmp_path / "m.onnx")]) == 0

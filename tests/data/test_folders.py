@@ -13,6 +13,7 @@ import torch
 from nas.app.cli import main
 from nas.data import BenchmarkError, load_benchmark, open_split, sequential
 from nas.data.datasets import _npy_folders as npy_folders
+from tests import NO_PEERS
 from tests.data.test_benchmark import write_nyuv2
 
 
@@ -97,7 +98,8 @@ def test_each_folder_fake_runs_a_tiny_streamed_search(
     if name == "cityscapes":  # MTAN's protocol: validating on val/, said in the search's output
         aug += ["--benchmark-option", "val_fraction=0"]
     assert main([*args, *aug, "--device", "cpu", "--quiet", "--confirm-top", "1",
-                 "--confirm-seeds", "2", "--confirm-latency-repeats", "0"]) == 0  # fmt: skip
+                 "--confirm-seeds", "2", "--confirm-latency-repeats", "0",
+                 *NO_PEERS]) == 0  # fmt: skip
     warned = "validates on its test split" in capsys.readouterr().err
     assert warned == (name == "cityscapes")
     assert main(["show", f"{name}-branched"]) == 0  # show repeats it beside the table

@@ -13,6 +13,7 @@ from PIL import Image
 
 from nas.app.cli import main
 from nas.data import BenchmarkError, load_benchmark
+from tests import NO_PEERS
 
 
 def write_nyud(root: Path, n_train: int = 6, n_val: int = 3, h: int = 8, w: int = 12) -> Path:
@@ -104,6 +105,6 @@ def test_the_nyud_fake_runs_a_tiny_streamed_search(
     args = ["search", "--benchmark", "nyud", "--data", str(tmp_path / "data"), "--epochs", "1",
             "--n-trials", "3", "--benchmark-option", "augment=true", "--device", "cpu",
             "--quiet", "--confirm-top", "1", "--confirm-seeds", "2",
-            "--confirm-latency-repeats", "0"]  # fmt: skip
+            "--confirm-latency-repeats", "0", *NO_PEERS]  # fmt: skip
     assert main(args) == 0
     assert main(["export", "nyud-branched", "-o", str(tmp_path / "m.onnx")]) == 0

@@ -15,7 +15,7 @@ from nas.core import Layout
 from nas.explore import ConfigError, ObjectivesError, SearchConfig, feasible, make_objectives
 from nas.model import Cost
 from nas.study import TrialRecord, confirmed, open_storage, prepare
-from tests import NO_LATENCY
+from tests import NO_LATENCY, NO_PEERS
 
 FAST = ["--benchmark", "digits", "--size", "tiny", "--device", "cpu", "--quiet"]
 
@@ -71,7 +71,7 @@ def test_objectives_of_your_own_with_a_budget_run_a_study_end_to_end(
     args = ["search", "--name", "b", "--n-trials", "6", "--epochs", "1", *FAST]
     args += ["--objectives", "tests.plugins:within_params"]
     args += ["--objective-option", f"max_params={budget}", "--confirm-top", "1"]
-    assert main([*args, "--confirm-seeds", "2", *NO_LATENCY]) == 0
+    assert main([*args, "--confirm-seeds", "2", *NO_LATENCY, *NO_PEERS]) == 0
     url = f"sqlite:///{tmp_path / 'studies.db'}"
     study = optuna.load_study(study_name="b", storage=url)
     config = json.loads(study.user_attrs["mtlnas_config"])

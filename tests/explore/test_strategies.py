@@ -15,7 +15,7 @@ from nas.explore import SearchConfig
 from nas.explore.strategies import Grid, Strategy, StrategyError, make_strategy, strategy_names
 from nas.study import TrialRecord
 from search_spaces import make_space
-from tests import NO_LATENCY
+from tests import NO_LATENCY, NO_PEERS
 
 FAST = ["--benchmark", "digits", "--size", "tiny", "--device", "cpu", "--quiet"]
 
@@ -90,7 +90,7 @@ def test_a_strategy_of_your_own_runs_a_study_end_to_end(
     monkeypatch.chdir(tmp_path)
     args = ["search", "--name", "s", "--n-trials", "4", "--epochs", "1", *FAST]
     args += ["--strategy", "tests.plugins:fixed_layouts", "--strategy-option", "shared=[1,3]"]
-    args += ["--confirm-top", "1", "--confirm-seeds", "2", *NO_LATENCY]
+    args += ["--confirm-top", "1", "--confirm-seeds", "2", *NO_LATENCY, *NO_PEERS]
     assert main(args) == 0
     assert "strategy 'tests.plugins:fixed_layouts' queued 2 layouts" in capsys.readouterr().out
     url = f"sqlite:///{tmp_path / 'studies.db'}"

@@ -20,7 +20,7 @@ from nas.study import StudyRecord
 from nas.testing import MemoryState
 from nas.training import Problem
 from search_spaces import make_space
-from tests import NO_LATENCY
+from tests import NO_LATENCY, NO_PEERS
 
 TINY = ["--benchmark", "scenes", "--size", "tiny", "--device", "cpu", "--quiet", "--epochs", "1"]
 
@@ -103,7 +103,8 @@ def test_an_adashare_study_queues_its_samples_resumes_and_confirms(
     spent = StudyRecord(study).get("mtlnas_strategy_compute")["strategy"]
     assert spent["name"] == "adashare" and spent["trainings"] == 6.0 and spent["seconds"] > 0
     assert main(["resume", "a", "--n-trials", "5", "--device", "cpu", "--quiet",
-                 "--confirm-seeds", "2", "--confirm-top", "1", *NO_LATENCY]) == 0  # fmt: skip
+                 "--confirm-seeds", "2", "--confirm-top", "1",
+                 *NO_LATENCY, *NO_PEERS]) == 0  # fmt: skip
     out = capsys.readouterr().out
     assert "adashare policy of study 'a': loaded" in out and "CONFIRMED" in out
     study = optuna.load_study(study_name="a", storage="sqlite:///studies.db")

@@ -17,7 +17,7 @@ from nas.study import StudyRecord, prepare
 from nas.testing import MemoryState
 from nas.training import Problem
 from search_spaces import SearchSpace, make_space
-from tests import NO_LATENCY
+from tests import NO_LATENCY, NO_PEERS
 
 CONFIG = SearchConfig(benchmark="tests.plugins:pairs", epochs=3, seed=0)
 
@@ -128,7 +128,8 @@ def test_a_warm_started_study_queues_the_trees_then_tpe_goes_on(
     fixed = [t.system_attrs.get("fixed_params") is not None for t in study.trials]
     assert fixed[:4] == [True] * 4 and fixed[4] is False
     assert main(["resume", "w", "--n-trials", "6", "--device", "cpu", "--quiet",
-                 "--confirm-seeds", "2", "--confirm-top", "1", *NO_LATENCY]) == 0  # fmt: skip
+                 "--confirm-seeds", "2", "--confirm-top", "1",
+                 *NO_LATENCY, *NO_PEERS]) == 0  # fmt: skip
     out = capsys.readouterr().out
     assert "single-task networks loaded" in out and "CONFIRMED" in out
     # Its compute: the single-task networks (1), six trials, 2 seeds x 3 confirmed layouts.

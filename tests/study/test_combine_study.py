@@ -10,7 +10,7 @@ import pytest
 from nas.app.cli import main
 from nas.runtime import OnnxModel
 from nas.study import confirmed, open_storage
-from tests import NO_LATENCY
+from tests import NO_LATENCY, NO_PEERS
 
 TINY = ["--benchmark", "digits", "--size", "tiny", "--device", "cpu", "--quiet", "--epochs", "1"]
 
@@ -25,7 +25,8 @@ def test_a_study_with_combine_resumes_confirms_and_exports(
     config = optuna.load_study(study_name="c", storage="sqlite:///studies.db").user_attrs
     assert '"loss_weighting": "pcgrad"' in config["mtlnas_config"]
     assert main(["resume", "c", "--n-trials", "4", "--device", "cpu", "--quiet",
-                 "--confirm-top", "1", "--confirm-seeds", "2", *NO_LATENCY]) == 0  # fmt: skip
+                 "--confirm-top", "1", "--confirm-seeds", "2",
+                 *NO_LATENCY, *NO_PEERS]) == 0  # fmt: skip
     study = optuna.load_study(study_name="c", storage="sqlite:///studies.db")
     assert {t.user_attrs["loss_weighting"] for t in study.trials} == {"pcgrad"}
     result = confirmed(open_storage("sqlite:///studies.db"), "c")

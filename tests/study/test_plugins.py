@@ -11,7 +11,7 @@ from optuna.trial import TrialState
 from nas.app.cli import main
 from nas.core import Layout
 from nas.study import StudyRecord, TrialRecord
-from tests import NO_LATENCY
+from tests import NO_LATENCY, NO_PEERS
 from tests.plugins import UntrainedEvaluator
 
 FAST = ["--benchmark", "digits", "--size", "tiny", "--device", "cpu", "--quiet", "--no-confirm"]
@@ -133,7 +133,9 @@ def test_an_evaluator_with_options_searches_resumes_confirms_and_exports(in_tmp:
     )
     assert {TrialRecord.of(t).epochs for t in study.trials} == {1}  # its option, not --epochs
     resume = ["resume", "o", "--n-trials", "4", "--device", "cpu", "--quiet"]
-    assert main([*resume, "--confirm-top", "1", "--confirm-seeds", "2", *NO_LATENCY]) == 0
+    assert (
+        main([*resume, "--confirm-top", "1", "--confirm-seeds", "2", *NO_LATENCY, *NO_PEERS]) == 0
+    )
     runs = load(in_tmp, "o:confirm").trials
     assert {TrialRecord.of(t).epochs for t in runs} == {2}  # confirm trains from scratch
     assert main(["export", "o", "-o", str(in_tmp / "o.onnx")]) == 0

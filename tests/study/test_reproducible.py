@@ -16,7 +16,7 @@ import pytest
 
 from nas.app._views import numerics_note
 from nas.runtime import numerics
-from tests import NO_LATENCY
+from tests import NO_LATENCY, NO_PEERS
 from tests.study.store.test_faults import BASE, mtlnas
 
 
@@ -33,7 +33,7 @@ def _fingerprint(root: Path) -> list[tuple[str, list[float] | None, object]]:
 def test_a_study_run_twice_trains_bit_identical_weights(tmp_path: Path) -> None:
     args = ["search", "--name", "r", "--n-trials", "4", "--epochs", "2", *BASE]
     args.remove("--no-confirm")
-    args += ["--confirm-top", "1", "--confirm-seeds", "2", *NO_LATENCY]
+    args += ["--confirm-top", "1", "--confirm-seeds", "2", *NO_LATENCY, *NO_PEERS]
     runs = []
     for k in range(2):
         root = tmp_path / str(k)

@@ -13,7 +13,7 @@ from nas.app.cli import main
 from nas.model.backbones import create_backbone, torchvision_state_dict
 from nas.runtime import OnnxModel
 from nas.training import TrainConfig, train
-from tests import NO_LATENCY
+from tests import NO_LATENCY, NO_PEERS
 from tests.data.test_benchmark import write_nyuv2
 
 SMALL = ["--backbone-option", "width=0.125", "--backbone-option", "output_stride=8"]
@@ -64,7 +64,17 @@ def test_a_resnet18_study_searches_confirms_and_exports(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 's.db'}"
     common = ["--storage", url, "--device", "cpu", "--quiet"]
     args = ["search", "--size", "tiny", "--n-trials", "3", "--epochs", "1", "--backbone"]
-    args += ["resnet18", *SMALL, "--confirm-top", "1", "--confirm-seeds", "2", *common, *NO_LATENCY]
+    args += [
+        "resnet18",
+        *SMALL,
+        "--confirm-top",
+        "1",
+        "--confirm-seeds",
+        "2",
+        *common,
+        *NO_LATENCY,
+        *NO_PEERS,
+    ]
     assert main(args) == 0
     out = tmp_path / "m.onnx"
     assert main(["export", "scenes-branched", "-o", str(out), "--storage", url]) == 0

@@ -13,9 +13,18 @@ import optuna
 import pytest
 
 from nas.app.cli import main
+from tests import NO_PEERS
 
 TINY = ["--benchmark", "scenes", "--size", "tiny", "--device", "cpu", "--quiet", "--epochs", "1"]
-CONFIRM = ["--confirm-top", "1", "--confirm-seeds", "2", "--confirm-latency-repeats", "0"]
+CONFIRM = [
+    "--confirm-top",
+    "1",
+    "--confirm-seeds",
+    "2",
+    "--confirm-latency-repeats",
+    "0",
+    *NO_PEERS,
+]
 
 
 def _values(url: str, name: str) -> list[tuple[str, tuple[float, ...] | None]]:

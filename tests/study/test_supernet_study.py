@@ -13,7 +13,7 @@ from optuna.trial import TrialState
 from nas.app.cli import main
 from nas.study import TrialRecord
 from nas.study._store.evaluator_state import STATE_KEY as SUPERNET_KEY
-from tests import NO_LATENCY
+from tests import NO_LATENCY, NO_PEERS
 from tests.study.store.test_faults import start
 
 TINY = ["--size", "tiny", "--epochs", "1", "--supernet-epochs", "2", "--device", "cpu", "--quiet"]
@@ -29,7 +29,7 @@ def test_a_supernet_study_scores_many_layouts_then_confirms_from_scratch(
 ) -> None:
     url = f"sqlite:///{tmp_path / 's.db'}"
     args = ["search", "--evaluator", "supernet", "--n-trials", "8", *TINY, "--storage", url]
-    assert main([*args, "--confirm-top", "1", "--confirm-seeds", "2", *NO_LATENCY]) == 0
+    assert main([*args, "--confirm-top", "1", "--confirm-seeds", "2", *NO_LATENCY, *NO_PEERS]) == 0
     out = capsys.readouterr().out
     assert "supernet of study 'scenes-branched': trained 2 of its 2 epochs here" in out
     assert "CONFIRMED" in out

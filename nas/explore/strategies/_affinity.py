@@ -91,7 +91,9 @@ class Affinity(Strategy):
                 begun = time.perf_counter()
                 if start is not None:  # trained before a kill: measure only
                     with torch.random.fork_rng(devices=[]):  # its weights are loaded next
-                        net = problem.build(layout).to(problem.device)
+                        built = problem.build(layout).to(problem.device)
+                    assert isinstance(built, MultiTaskNetwork)  # a layout's own, not a peer
+                    net = built
                     net.load_state_dict(start["model"])
                     verb = "measured"
                 else:  # the study's own trainer, as the independent baseline trial trains

@@ -17,8 +17,8 @@ and checks its options; :mod:`~nas.study._outcome.stage` runs it, and
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import optuna
@@ -87,23 +87,30 @@ def check_confirm_options(
 
 
 def stored_confirm_options(
-    storage: optuna.storages.BaseStorage, study: optuna.Study, top: int | None, seeds: int | None
-) -> tuple[int | None, int | None]:
-    """``top`` and ``seeds`` as given, else as a search of ``study`` stored them; given are stored.
+    storage: optuna.storages.BaseStorage,
+    study: optuna.Study,
+    top: int | None,
+    seeds: int | None,
+    peers: tuple[str, ...] | None = None,
+) -> tuple[int | None, int | None, tuple[str, ...] | None]:
+    """``top``, ``seeds`` and ``peers`` as given, else as a search of ``study`` stored them.
 
-    So a search killed before its confirm stage is confirmed on resume as it was asked to be.
-    Once the confirm stage is planned its plan rules: the options are returned as given, for
-    :func:`~nas.study._outcome.stage.open_confirm` to compare with it, and nothing is written.
+    What is given is stored, so a search killed before its confirm stage is confirmed on
+    resume as it was asked to be. Once the confirm stage is planned its plan rules: the options
+    are returned as given, for :func:`~nas.study._outcome.stage.open_confirm` to compare with
+    it (or to add the peers given), and nothing is written.
     """
     if study_exists(storage, study.study_name + CONFIRM_SUFFIX):
-        return top, seeds
+        return top, seeds, peers
     record = StudyRecord(study)
     stored = dict(record.get(CONFIRM_OPTIONS_KEY) or {})
-    given = {k: v for k, v in (("top", top), ("seeds", seeds)) if v is not None}
+    named = None if peers is None else list(peers)
+    given = {k: v for k, v in (("top", top), ("seeds", seeds), ("peers", named)) if v is not None}
     if given and {**stored, **given} != stored:
         stored |= given
         record.set(CONFIRM_OPTIONS_KEY, stored)
-    return stored.get("top"), stored.get("seeds")
+    kept = stored.get("peers")
+    return stored.get("top"), stored.get("seeds"), None if kept is None else tuple(kept)
 
 
 SEED_OFFSET = 1000  # confirm seeds: search seed + 1000, + 1001, ... never the search's own
@@ -155,6 +162,10 @@ class ConfirmPlan:
     top: int
     cost_axis: str | None = None  # a front's cost objective: every finalist is then tested
 
+    def joined(self, peers: Sequence[Finalist]) -> ConfirmPlan:
+        """This plan with ``peers`` after every finalist (a run's finalist number never moves)."""
+        return replace(self, finalists=(*self.finalists, *peers))
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         out: dict[str, Any] = {
@@ -186,11 +197,18 @@ class ConfirmPlan:
         )
 
 
-def plan(study: optuna.Study, config: SearchConfig, top: int, seeds: int) -> ConfirmPlan:
-    """The baselines and ``top`` distinct complete layouts of ``study`` within its budget.
+def plan(
+    study: optuna.Study,
+    config: SearchConfig,
+    top: int,
+    seeds: int,
+    peers: Sequence[Finalist] = (),
+) -> ConfirmPlan:
+    """The baselines, ``peers``, and ``top`` distinct complete layouts of ``study`` in its budget.
 
     The baselines are the independent networks and hard sharing, then, in a study with a
-    parameter or FLOP budget, the same two at the widest width within it (``..._scaled``).
+    parameter or FLOP budget, the same two at the widest width within it (``..._scaled``);
+    ``peers`` (:mod:`~nas.study._outcome.peers`) follow them.
 
     The ``top`` best by validation Δ_MTL; for a study with a cost objective, ``top`` spread
     across cost along its validation front (:func:`nas.study._outcome.front.choose`).
@@ -250,7 +268,7 @@ def plan(study: optuna.Study, config: SearchConfig, top: int, seeds: int) -> Con
             f"within its budget; confirming the baselines ({' and '.join(fits)} within it)"
         )
     first = config.seed + SEED_OFFSET
-    finalists = (*baselines.values(), *candidates)
+    finalists = (*baselines.values(), *peers, *candidates)
     seeds_used = tuple(range(first, first + seeds))
     return ConfirmPlan(finalists, seeds_used, top, costs[0] if costs else None)
 

@@ -20,11 +20,20 @@ from nas.data._metrics import delta_mtl
 from nas.explore._config import SearchConfig
 from nas.explore.evaluators import Evaluation, FullTraining
 from nas.study._handle import StudyHandle
-from nas.study._outcome.confirm import ConfirmError, ConfirmPlan, confirm_name, plan, replaced
+from nas.study._outcome.confirm import (
+    ConfirmError,
+    ConfirmPlan,
+    Finalist,
+    confirm_name,
+    plan,
+    replaced,
+)
 from nas.study._outcome.confirmed import CONFIRMED_VERSION, ConfirmedResult
 from nas.study._outcome.front import DEFAULT_FRONT_TOP
+from nas.study._outcome.peers import peer_finalists
 from nas.study._outcome.verdict import DEFAULT_SEEDS, DEFAULT_TOP, answerable, decide
 from nas.study._planned import PlannedObjective, PlannedRun, RunPlan, open_planned, run_planned
+from nas.study._roles import ROLES
 from nas.study._store import record
 from nas.study._store.record import (
     CONFIRM_OF_KEY,
@@ -53,22 +62,34 @@ LATENCY_REPEATS = 30  # timed runs per tested layout and batch size
 
 
 def open_confirm(
-    handle: StudyHandle, problem: Problem, top: int | None, seeds: int | None
+    handle: StudyHandle,
+    problem: Problem,
+    top: int | None,
+    seeds: int | None,
+    peers: tuple[str, ...] | None = None,
 ) -> tuple[optuna.Study, ConfirmPlan]:
     """The search's confirm study, created with its plan and queued runs on first use.
 
     ``top`` / ``seeds`` of None mean the defaults, or what an existing confirm stage stored.
+    ``peers``: the peer families that join (None: every built-in that fits the backbone, for a
+    new plan; nothing new for a stored one). Peers named for a stored plan that lacks them are
+    added to it, with their runs: nothing stored is trained again, and the result is computed
+    again once they are trained.
 
     Raises:
         ConfirmError: nothing to confirm, or options that differ from the stored plan.
+        PeerError: a peer that is unknown or does not fit.
     """
     search, config = handle.study, handle.config
     name = confirm_name(search.study_name)
+    budgets = config.objective_options
 
     def make() -> tuple[RunPlan, dict[str, Any]]:  # a search with nothing to confirm: no study
         default = DEFAULT_FRONT_TOP if config.multi_objective else DEFAULT_TOP
         top_, seeds_ = default if top is None else top, DEFAULT_SEEDS if seeds is None else seeds
-        wanted = plan(search, config, top_, seeds_)
+        tasks = plan(search, config, top_, seeds_).finalists[0].layout.tasks
+        joining = peer_finalists(peers, problem, tasks, budgets)
+        wanted = plan(search, config, top_, seeds_, joining)
         return wanted.runs, wanted.to_dict()
 
     def describe(study: optuna.Study) -> None:
@@ -89,7 +110,30 @@ def open_confirm(
             f"study {search.study_name!r} was confirmed with --top {stored.top} --seeds "
             f"{len(stored.seeds)}; drop the options to resume that confirm stage"
         )
+    if peers:
+        tasks = stored.finalists[0].layout.tasks
+        have = {f.layout for f in stored.finalists}
+        new = [f for f in peer_finalists(peers, problem, tasks, budgets) if f.layout not in have]
+        if new:
+            stored = _add_peers(study, stored, new)
     return study, stored
+
+
+def _add_peers(study: optuna.Study, stored: ConfirmPlan, new: list[Finalist]) -> ConfirmPlan:
+    # After every finalist, so the runs already stored keep their finalist numbers; the plan
+    # is written before the runs are queued, so a worker that sees a run knows its finalist.
+    grown = stored.joined(new)
+    _log.info(
+        f"adding {', '.join(ROLES[f.role].name for f in new)} to the confirm stage: "
+        f"{len(new) * len(grown.seeds)} runs (the stored runs are kept)"
+    )
+    rec = StudyRecord(study)
+    rec.set(PLAN_KEY, grown.to_dict())
+    rec.set(CONFIRMED_KEY, None)  # computed again once the peers are trained
+    runs = grown.runs
+    old = len(stored.finalists)
+    runs.enqueue(study, [r for r in runs.missing(study, replaced(study)) if r.index >= old])
+    return grown
 
 
 class ConfirmRun(PlannedObjective):
@@ -166,6 +210,7 @@ def run_confirm(
     progress: bool = True,
     retrain: bool = False,
     latency_repeats: int = LATENCY_REPEATS,
+    peers: tuple[str, ...] | None = None,
 ) -> ConfirmedResult:
     """Train every missing confirm run, then compute (once) and return the confirmed result.
 
@@ -174,6 +219,7 @@ def run_confirm(
     weights are missing or corrupt are trained again (the same seeds) and the result is
     computed anew from them; nothing else is retrained. ``latency_repeats``: timed runs per
     layout and batch size when the result is computed (0: latency is not measured).
+    ``peers``: the peer families (:func:`open_confirm`).
 
     Raises:
         ConfirmError: nothing to confirm, options that differ from the stored plan, or runs
@@ -183,7 +229,7 @@ def run_confirm(
     store = handle.store
     if store is None:
         raise StorageError("the confirm stage keeps every run's weights: give --artifacts DIR")
-    study, confirm = open_confirm(handle, problem, top, seeds)
+    study, confirm = open_confirm(handle, problem, top, seeds, peers)
     rec = StudyRecord(study)
     lost = _queue_lost_weights(study, confirm, store) if retrain else []
     if retrain:

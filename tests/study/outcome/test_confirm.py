@@ -26,7 +26,7 @@ from nas.study._outcome.confirmed import CONFIRMED_VERSION
 from nas.study._outcome.verdict import choose
 from nas.study._store.record import CONFIRMED_KEY
 from nas.training import Problem
-from tests import NO_LATENCY
+from tests import NO_LATENCY, NO_PEERS
 
 TINY = ["--benchmark", "digits", "--size", "tiny", "--device", "cpu", "--quiet", "--epochs", "1"]
 
@@ -75,7 +75,7 @@ def test_the_test_split_is_read_once_after_every_run(
     monkeypatch.setattr("nas.explore.evaluators._training.train", train)
     monkeypatch.setattr(Problem, "test_split", test_split)
     args = ["search", "--name", "t", "--n-trials", "4", "--confirm-top", "1", *TINY]
-    assert main([*args, "--confirm-seeds", "2", *NO_LATENCY]) == 0
+    assert main([*args, "--confirm-seeds", "2", *NO_LATENCY, *NO_PEERS]) == 0
     assert events.count("test_split after 4 trials and 6 runs") == 1  # (2 baselines + 1) x 2
     first_test = events.index("test_split after 4 trials and 6 runs")
     assert "eval test" not in events[:first_test]
@@ -107,6 +107,7 @@ def test_confirm_resumes_after_sigkill_without_redoing_runs(tmp_path: Path) -> N
     ]
     assert main(search) == 0
     cmd = [sys.executable, "-m", "nas.app.cli", "confirm", "k", "--seeds", "3", "--top", "1", *base]
+    cmd += ["--peers", "none"]
     cmd += ["--device", "cpu", "--quiet", "--latency-repeats", "0"]
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[3])}
     proc = subprocess.Popen(
@@ -177,7 +178,7 @@ def test_confirm_errors_are_one_line(in_tmp: Path, capsys: pytest.CaptureFixture
 def test_confirmed_winner_is_shown_exported_and_kept(
     in_tmp: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    args = ["search", "--name", "w", "--n-trials", "4", *TINY, "--confirm-seeds", "2"]
+    args = ["search", "--name", "w", "--n-trials", "4", *TINY, "--confirm-seeds", "2", *NO_PEERS]
     assert main([*args, "--confirm-top", "1"]) == 0
     capsys.readouterr()
     assert main(["show", "w"]) == 0
@@ -227,7 +228,7 @@ def test_a_verdict_of_the_earlier_rule_is_chosen_again_without_training(
     in_tmp: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     args = ["search", "--name", "v", "--n-trials", "4", *TINY, "--confirm-seeds", "2"]
-    assert main([*args, "--confirm-top", "1", *NO_LATENCY]) == 0
+    assert main([*args, "--confirm-top", "1", *NO_LATENCY, *NO_PEERS]) == 0
     runs = load(confirm_name("v"))
     record = StudyRecord(runs)
     stored = record.get(CONFIRMED_KEY)
@@ -262,6 +263,7 @@ def test_two_workers_share_the_confirm_runs(tmp_path: Path) -> None:
     search = ["search", "--name", "s", "--n-trials", "3", *TINY, "--no-confirm", "--storage", url]
     assert main(search) == 0
     cmd = [sys.executable, "-m", "nas.app.cli", "confirm", "s", "--seeds", "3", "--top", "1"]
+    cmd += ["--peers", "none"]
     cmd += ["--storage", url, "--device", "cpu", "--quiet"]
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[3])}
     procs = [

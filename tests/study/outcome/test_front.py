@@ -19,6 +19,7 @@ from nas.study._outcome.confirm import ConfirmError, plan
 from nas.study._outcome.confirmed import TaskInfo
 from nas.study._outcome.front import choose, dominated, layers, spread
 from nas.study._outcome.stats import summarize
+from tests import NO_PEERS
 
 TASKS = ("a", "b", "c")
 TINY = ["--benchmark", "digits", "--size", "tiny", "--device", "cpu", "--quiet", "--epochs", "1"]
@@ -128,7 +129,7 @@ def test_a_front_is_confirmed_shown_drawn_and_each_point_exported(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     args = ["search", "--name", "f", "--n-trials", "6", *TINY, "--objectives", "delta,flops"]
-    assert main([*args, "--confirm-seeds", "2"]) == 0
+    assert main([*args, "--confirm-seeds", "2", *NO_PEERS]) == 0
     result = confirmed(open_storage("sqlite:///studies.db"), "f")
     assert result is not None and result.cost_axis == "flops"
     assert all(r.tested and r.latency_ms is not None for r in result.rows)  # every point

@@ -21,9 +21,18 @@ from nas.app.cli import main
 from nas.study import TrialRecord
 from nas.study._store.evaluator_state import STATE_KEY as SUPERNET_KEY
 from nas.study._store.weights import AtomicFileStore
+from tests import NO_PEERS
 from tests.study.store.test_faults import BASE, KILL_AT_CREATION, mtlnas
 
-CONFIRM = ["--confirm-top", "1", "--confirm-seeds", "2", "--confirm-latency-repeats", "0"]
+CONFIRM = [
+    "--confirm-top",
+    "1",
+    "--confirm-seeds",
+    "2",
+    "--confirm-latency-repeats",
+    "0",
+    *NO_PEERS,
+]
 CONFIRM_CLI = ["--device", "cpu", "--quiet", "--latency-repeats", "0"]  # not a latency test
 
 
@@ -184,7 +193,8 @@ def test_a_confirm_run_stopped_by_ctrl_c_stores_why(tmp_path: Path) -> None:
         "sys.exit(main(sys.argv[1:]))\n"
     )
     done = subprocess.run(
-        [sys.executable, "-c", interrupt, "confirm", "i", "--top", "1", "--seeds", "2", "--quiet"],
+        [sys.executable, "-c", interrupt, "confirm", "i", "--top", "1", "--seeds", "2", "--quiet",
+         "--peers", "none"],
         cwd=tmp_path, capture_output=True, text=True, timeout=120,
         preexec_fn=lambda: __import__("signal").signal(2, __import__("signal").SIG_DFL),
     )  # fmt: skip
