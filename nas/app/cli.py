@@ -169,11 +169,12 @@ def build_parser() -> argparse.ArgumentParser:
         "confirm",
         help="retrain the best layouts and baselines with fresh seeds; score the test split",
         description="The confirm stage (run by search and resume at their end): retrain the "
-        "search's top distinct layouts and both baselines from scratch with seeds the search "
-        "never used, choose the winner by mean validation Δ_MTL (a baseline within the "
-        "budget is the winner when no searched layout beats it), then score the winner and "
-        "the baselines once on the test split. Resumable; workers may share it. On a study "
-        "confirmed by an earlier version, chooses again from the stored runs.",
+        "search's top distinct layouts, both baselines and the peers (networks of the other "
+        "families) from scratch with seeds the search never used, choose the winner by mean "
+        "validation Δ_MTL (a baseline or peer within the budget is the winner when no "
+        "searched layout beats it), then score the winner, the baselines and the peers once "
+        "on the test split. Resumable; workers may share it. On a study confirmed by an "
+        "earlier version, chooses again from the stored runs; --peers adds peers to it.",
     )
     p.add_argument("name", help="study name")
     _confirm_args(p)
