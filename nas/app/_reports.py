@@ -203,7 +203,8 @@ def plot(args: argparse.Namespace, given: dict[str, Any]) -> int:
     """``mtlnas plot NAME``: history (or Pareto front), the chosen layout and the confirmed result.
 
     Writes PNGs into ``--out``: ``NAME-history.png`` (validation, confirmed points marked),
-    ``NAME-pareto.png`` for a multi-objective study, ``NAME-trialN.png`` (the layout drawing)
+    ``NAME-pareto.png`` for a multi-objective study, ``NAME-trialN.png`` (the layout drawing;
+    ``NAME-FAMILY.png`` when the winner is a peer, drawn as the rows it is built on)
     and, after a confirm stage, ``NAME-confirmed.png`` (test split, every seed), with
     ``NAME-front.png`` (test Δ_MTL against cost) when the study confirmed a front.
     """
@@ -238,8 +239,13 @@ def plot(args: argparse.Namespace, given: dict[str, Any]) -> int:
         number, what = row.source_trial, "confirmed winner: search trial"
     else:
         layout, number, what = Layout.from_dict(record.layout), trial.number, "trial"
-    title = f"{args.name}, {what} {number}: {layout.summary()}"
-    written.append(figures.draw_layout(layout, out / f"{stem}-trial{number}.png", title))
+    if layout.peer:  # a peer has no search trial; its drawing is the rows it is built on
+        title = f"{args.name}, confirmed winner: {layout.summary()} (its mixing is not drawn)"
+        path = out / f"{stem}-{layout.peer.replace(':', '.')}.png"
+    else:
+        title = f"{args.name}, {what} {number}: {layout.summary()}"
+        path = out / f"{stem}-trial{number}.png"
+    written.append(figures.draw_layout(layout, path, title))
     if table is not None:
         from nas.app._plots.result_figure import plot_confirmed
 
