@@ -33,7 +33,8 @@ from nas.explore.strategies import Strategy
 from nas.model.backbones._base import Backbone, stem_of
 from nas.model.backbones._measure import block_cost
 from nas.model.combine import Combiner
-from nas.model.peers._contract import check_peer
+from nas.model.peers._base import peer_layout
+from nas.model.peers._contract import check_peer_network
 from nas.training._problem import Problem
 from search_spaces import SearchSpace
 
@@ -347,3 +348,36 @@ def _check_transform(kind: Kind, name: str, y: torch.Tensor, none: torch.Tensor)
     assert zoomed.shape == y.shape and zoomed.dtype == y.dtype, f"{name}: transform shape/type"
     marker = kind.transform(none, crop, 2.0, True)
     assert not bool(kind.labelled(marker[None]).any()), f"{name}: a moved marker became a label"
+
+
+def check_peer(
+    spec: str, backbone: Backbone, input_shape: tuple[int, ...], tasks: int = 3, export: bool = True
+) -> None:
+    """A peer family: a body of one feature map per task, exact costs, a parity export.
+
+    ``spec``: the peer's name or ``package.module:function`` (what its Layout stores), for a
+    backbone and input shape it fits. Checks: the factory makes a
+    :class:`~nas.model.peers.Peer` whose ``trunk`` is ``independent`` or ``hard_sharing`` and
+    whose ``fits`` accepts ``backbone``; two calls of ``body`` share no parameter; the body maps
+    a batch of stem outputs to ``tasks`` feature maps of the last block's shape, and every one
+    of its parameters gets a gradient; the cost model counts exactly the built network's
+    parameters, at full and (a backbone with ``scaled``) half width; with ``export``, the ONNX
+    graph has one output per task, named by it, and onnxruntime runs it within the parity
+    tolerance.
+    """
+    from nas.model._heads import HeadSpec
+    from nas.model._network import build
+    from nas.runtime._onnx import to_onnx, verify
+
+    check_peer_network(spec, backbone, input_shape, tasks)
+    if not export:
+        return
+    names = [f"t{i}" for i in range(tasks)]
+    heads = {n: HeadSpec("pooled", 2) for n in names}
+    net = build(peer_layout(spec, names, backbone.depth), backbone, heads, input_shape).eval()
+    model = to_onnx(net)
+    outputs = [o.name for o in model.graph.output]
+    assert outputs == names, f"{spec}: ONNX outputs {outputs}, tasks {names}"
+    diffs, _, tolerance = verify(model, net, fp16=False)
+    worst = max(diffs.values())
+    assert worst <= tolerance, f"{spec}: onnxruntime differs by {worst:.2e} > {tolerance}"

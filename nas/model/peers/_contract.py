@@ -1,4 +1,4 @@
-"""The peer contract check (exported as :func:`nas.testing.check_peer`)."""
+"""The peer contract on the model side (:func:`nas.testing.check_peer` adds the export)."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ from nas.model._network import build, cost, feature_shapes
 from nas.model.backbones._base import Backbone, stem_of
 from nas.model.peers._base import Peer, make_peer, peer_layout
 
-__all__ = ["check_peer"]
+__all__ = ["check_peer_network"]
 
 
-def check_peer(
-    spec: str, backbone: Backbone, input_shape: tuple[int, ...], tasks: int = 3, export: bool = True
+def check_peer_network(
+    spec: str, backbone: Backbone, input_shape: tuple[int, ...], tasks: int = 3
 ) -> None:
-    """A peer: a body of one feature map per task, fresh weights, exact costs, a parity export.
+    """A peer's networks: one feature map per task, fresh weights, exact costs (no export).
 
     ``spec``: the peer's name or ``package.module:function`` (what its Layout stores), for a
     backbone and input shape it fits. Checks: the factory makes a :class:`Peer` whose ``trunk``
@@ -23,8 +23,7 @@ def check_peer(
     ``body`` share no parameter; the body maps a batch of stem outputs to ``tasks`` feature maps
     of the last block's shape, and every one of its parameters gets a gradient; the cost model
     counts exactly the built network's parameters; at half width (a backbone with ``scaled``)
-    it builds and runs; with ``export``, the ONNX export runs in onnxruntime within the
-    parity tolerance, one named output per task.
+    it builds and runs. :func:`nas.testing.check_peer` adds the export.
     """
     peer = make_peer(spec)
     assert isinstance(peer, Peer), f"{spec}: needs trunk, fits() and body()"
@@ -58,13 +57,3 @@ def check_peer(
         with torch.no_grad():
             out = net(torch.randn(2, *input_shape))
         assert list(out) == names, f"{spec} @{width}: outputs {list(out)}, tasks {names}"
-    if export:
-        from nas.runtime._onnx import to_onnx, verify
-
-        net = build(peer_layout(spec, names, backbone.depth), backbone, heads, input_shape).eval()
-        model = to_onnx(net)
-        outputs = [o.name for o in model.graph.output]
-        assert outputs == names, f"{spec}: ONNX outputs {outputs}, tasks {names}"
-        diffs, _, tolerance = verify(model, net, fp16=False)
-        worst = max(diffs.values())
-        assert worst <= tolerance, f"{spec}: onnxruntime differs by {worst:.2e} > {tolerance}"
