@@ -166,6 +166,11 @@ class ConfirmPlan:
         """This plan with ``peers`` after every finalist (a run's finalist number never moves)."""
         return replace(self, finalists=(*self.finalists, *peers))
 
+    def with_peers(self, peers: Sequence[Finalist]) -> ConfirmPlan:
+        """A new plan with ``peers`` after its baselines, before the searched finalists."""
+        n = sum(f.role != "candidate" for f in self.finalists)
+        return replace(self, finalists=(*self.finalists[:n], *peers, *self.finalists[n:]))
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         out: dict[str, Any] = {
@@ -202,13 +207,12 @@ def plan(
     config: SearchConfig,
     top: int,
     seeds: int,
-    peers: Sequence[Finalist] = (),
 ) -> ConfirmPlan:
-    """The baselines, ``peers``, and ``top`` distinct complete layouts of ``study`` in its budget.
+    """The baselines and ``top`` distinct complete layouts of ``study`` within its budget.
 
     The baselines are the independent networks and hard sharing, then, in a study with a
-    parameter or FLOP budget, the same two at the widest width within it (``..._scaled``);
-    ``peers`` (:mod:`~nas.study._outcome.peers`) follow them.
+    parameter or FLOP budget, the same two at the widest width within it (``..._scaled``).
+    The peers (:mod:`~nas.study._outcome.peers`) join with :meth:`ConfirmPlan.with_peers`.
 
     The ``top`` best by validation Δ_MTL; for a study with a cost objective, ``top`` spread
     across cost along its validation front (:func:`nas.study._outcome.front.choose`).
@@ -268,7 +272,7 @@ def plan(
             f"within its budget; confirming the baselines ({' and '.join(fits)} within it)"
         )
     first = config.seed + SEED_OFFSET
-    finalists = (*baselines.values(), *peers, *candidates)
+    finalists = (*baselines.values(), *candidates)
     seeds_used = tuple(range(first, first + seeds))
     return ConfirmPlan(finalists, seeds_used, top, costs[0] if costs else None)
 

@@ -87,9 +87,9 @@ def open_confirm(
     def make() -> tuple[RunPlan, dict[str, Any]]:  # a search with nothing to confirm: no study
         default = DEFAULT_FRONT_TOP if config.multi_objective else DEFAULT_TOP
         top_, seeds_ = default if top is None else top, DEFAULT_SEEDS if seeds is None else seeds
-        tasks = plan(search, config, top_, seeds_).finalists[0].layout.tasks
-        joining = peer_finalists(peers, problem, tasks, budgets)
-        wanted = plan(search, config, top_, seeds_, joining)
+        wanted = plan(search, config, top_, seeds_)
+        joining = peer_finalists(peers, problem, wanted.finalists[0].layout.tasks, budgets)
+        wanted = wanted.with_peers(joining)
         return wanted.runs, wanted.to_dict()
 
     def describe(study: optuna.Study) -> None:
