@@ -266,7 +266,7 @@ def main() -> None:
     _run("data.py", *data, *(["--quick"] if args.quick else []))
     print("the executor (bench/executor.py):")
     executor = ["--device", device.type, "--repeats", "2" if args.quick else "10"]
-    _run("executor.py", *executor, *(["--case", "conv"] if args.quick else []))
+    _run("executor.py", *executor, *(["--case", "conv", "--batch", "8"] if args.quick else []))
 
 
 if __name__ == "__main__":

@@ -104,7 +104,7 @@ def states(folder: Path, name: str) -> list[TrialState]:
 
 @pytest.mark.slow
 def test_ctrl_c_during_the_baseline_then_resume_reaches_the_target(tmp_path: Path) -> None:
-    proc = start(tmp_path, "search", "--name", "c", "--n-trials", "3", "--epochs", "40", *BASE)
+    proc = start(tmp_path, "search", "--name", "c", "--n-trials", "2", "--epochs", "40", *BASE)
     wait_until_running(tmp_path, "c", 0, proc)
     proc.send_signal(signal.SIGINT)
     err = finish(proc)
@@ -120,7 +120,7 @@ def test_ctrl_c_during_the_baseline_then_resume_reaches_the_target(tmp_path: Pat
     assert done.returncode == 0, done.stderr
     assert "queued again the baseline trials that were lost: independent" in done.stdout
     trials = study(tmp_path, "c").get_trials()
-    assert sum(t.state == TrialState.COMPLETE for t in trials) == 3  # exactly the target
+    assert sum(t.state == TrialState.COMPLETE for t in trials) == 2  # exactly the target
     assert [t.state for t in trials].count(TrialState.FAIL) == 1  # only the interrupted one
     assert not [t for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)]
 
