@@ -18,7 +18,8 @@ at NYUv2-like size (288x384, segmentation and depth). For each it prints:
 Then it runs ``bench/data.py --only throughput`` (streamed over resident data) and
 ``bench/executor.py`` (the executor's ratios) on the same device. Pairs are interleaved over
 ``--repeats`` rounds and medians compared; absolute times on shared machines mean little.
-``--quick`` shrinks everything to a smoke run (the tests run it on the CPU).
+``--quick`` shrinks everything to a smoke run (the tests run it on the CPU): tiny sizes, one
+round, 1 and 2 trials per device, and the several-trial and serving lines for the first size.
 
     python bench/gpu.py [--device cuda|cpu] [--repeats N] [--quick]
 """
@@ -259,7 +260,7 @@ def main() -> None:
     for case in _cases(args.quick)[: 1 if args.quick else None]:  # quick: the first size only
         per_device(case, args.quick, args.device, counts)
     print("the exported graph: onnxruntime over torch (median ms per batch; ratio of times):")
-    for case in _cases(args.quick):
+    for case in _cases(args.quick)[: 1 if args.quick else None]:
         serving(case, args.quick, device, repeats)
     print("streamed over resident data (bench/data.py):")
     data = ["--only", "throughput", "--device", args.device, "--repeats", str(repeats)]

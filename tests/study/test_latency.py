@@ -61,7 +61,7 @@ def test_a_latency_study_stores_one_measurement_per_layout_and_honours_its_budge
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    base = ["search", "--n-trials", "5", "--epochs", "1", *FAST]
+    base = ["search", "--n-trials", "4", "--epochs", "1", *FAST]
     assert main([*base, "--name", "too", "--max-cost", "latency=0.01"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "the cheapest layout of this space needs" in err

@@ -104,7 +104,7 @@ def states(folder: Path, name: str) -> list[TrialState]:
 
 @pytest.mark.slow
 def test_ctrl_c_during_the_baseline_then_resume_reaches_the_target(tmp_path: Path) -> None:
-    proc = start(tmp_path, "search", "--name", "c", "--n-trials", "2", "--epochs", "40", *BASE)
+    proc = start(tmp_path, "search", "--name", "c", "--n-trials", "2", "--epochs", "15", *BASE)
     wait_until_running(tmp_path, "c", 0, proc)
     proc.send_signal(signal.SIGINT)
     err = finish(proc)
@@ -129,7 +129,7 @@ def test_ctrl_c_during_the_baseline_then_resume_reaches_the_target(tmp_path: Pat
 def test_sigkill_during_the_baseline_then_resume_within_the_grace_takes_it_over(
     tmp_path: Path,
 ) -> None:
-    args = ["--name", "k", "--n-trials", "2", "--epochs", "40", "--heartbeat", "1", *BASE]
+    args = ["--name", "k", "--n-trials", "2", "--epochs", "15", "--heartbeat", "1", *BASE]
     proc = start(tmp_path, "search", *args)
     wait_until_running(tmp_path, "k", 0, proc)
     proc.kill()
