@@ -20,6 +20,7 @@ from pathlib import Path
 
 import optuna
 import pytest
+import sqlalchemy
 from optuna.trial import TrialState
 
 from nas.study import TrialRecord
@@ -68,7 +69,15 @@ def finish(proc: subprocess.Popen[str], timeout: float = 180) -> str:
 
 
 def study(folder: Path, name: str) -> optuna.Study:
-    return optuna.load_study(study_name=name, storage=f"sqlite:///{folder / 'studies.db'}")
+    """The study ``name``; KeyError while it, or its database, is still being created."""
+    try:
+        return optuna.load_study(study_name=name, storage=f"sqlite:///{folder / 'studies.db'}")
+    except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.OperationalError) as err:
+        # Opening a database another process is creating races it to create Optuna's tables
+        # (the product retries, as its workers do; a test polling for the study waits).
+        if isinstance(err, sqlalchemy.exc.OperationalError) and "already exists" not in str(err):
+            raise
+        raise KeyError(name) from err
 
 
 def wait_until_running(
