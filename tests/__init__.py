@@ -10,3 +10,7 @@ NO_LATENCY = ["--confirm-latency-repeats", "0"]
 # For a study that confirms but whose test is not about the peers (nas.model.peers): none
 # joins, so the stage trains only the layouts the test is about.
 NO_PEERS = ["--confirm-peers", "none"]
+
+# The smallest confirm stage worth checking: one finalist, two seeds (a spread and a pairing),
+# nothing timed, no peers.
+SMALL_CONFIRM = ["--confirm-top", "1", "--confirm-seeds", "2", *NO_LATENCY, *NO_PEERS]

@@ -13,18 +13,9 @@ import optuna
 import pytest
 
 from nas.app.cli import main
-from tests import NO_PEERS
+from tests import SMALL_CONFIRM
 
 TINY = ["--benchmark", "scenes", "--size", "tiny", "--device", "cpu", "--quiet", "--epochs", "1"]
-CONFIRM = [
-    "--confirm-top",
-    "1",
-    "--confirm-seeds",
-    "2",
-    "--confirm-latency-repeats",
-    "0",
-    *NO_PEERS,
-]
 
 
 def _values(url: str, name: str) -> list[tuple[str, tuple[float, ...] | None]]:
@@ -37,7 +28,7 @@ def _values(url: str, name: str) -> list[tuple[str, tuple[float, ...] | None]]:
     "options",
     [
         ["--space", "adashare", "--strategy", "adashare", "--strategy-option", "iterations=6",
-         "--strategy-option", "samples=2", "--n-trials", "3", *CONFIRM],
+         "--strategy-option", "samples=2", "--n-trials", "3", *SMALL_CONFIRM],
         ["--evaluator", "supernet", "--supernet-epochs", "1", "--n-trials", "3", "--no-confirm"],
         ["--strategy", "affinity", "--n-trials", "3", "--no-confirm"],
     ],
@@ -55,10 +46,10 @@ def test_a_streamed_study_stores_what_a_resident_one_does(
         assert main(["search", "--name", "s", *TINY, *options, "--storage", url]) == 0
         found[mode] = (
             _values(url, "s"),
-            _values(url, "s:confirm") if CONFIRM[0] in options else [],
+            _values(url, "s:confirm") if SMALL_CONFIRM[0] in options else [],
         )
     assert found["resident"] == found["streamed"]
     states = [state for state, _ in found["streamed"][0]]
     assert "FAIL" not in states and "COMPLETE" in states
-    if CONFIRM[0] in options:  # the confirm stage read the test split streamed, too
+    if SMALL_CONFIRM[0] in options:  # the confirm stage read the test split streamed, too
         assert [s for s, _ in found["streamed"][1]].count("COMPLETE") >= 4

@@ -15,9 +15,9 @@ from nas.core import Layout
 from nas.explore import SearchConfig, feasible
 from nas.study import confirmed
 from nas.study._roles import BASELINES
+from tests import SMALL_CONFIRM
 
 STUDY = ["--benchmark", "digits", "--size", "tiny", "--epochs", "1", "--device", "cpu", "--quiet"]
-CONFIRM = ["--confirm-top", "1", "--confirm-seeds", "2", "--confirm-latency-repeats", "0"]
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,7 @@ def budgeted(tmp_path_factory: pytest.TempPathFactory) -> Path:
     where = tmp_path_factory.mktemp("equal")
     url = f"sqlite:///{where / 'studies.db'}"
     args = ["search", "--name", "b", *STUDY, "--max-cost", "flops=0.5", "--n-trials", "6"]
-    assert main([*args, *CONFIRM, "--storage", url, "--artifacts", str(where / "art")]) == 0
+    assert main([*args, *SMALL_CONFIRM, "--storage", url, "--artifacts", str(where / "art")]) == 0
     return where
 
 

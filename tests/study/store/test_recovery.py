@@ -21,18 +21,9 @@ from nas.app.cli import main
 from nas.study import TrialRecord
 from nas.study._store.evaluator_state import STATE_KEY as SUPERNET_KEY
 from nas.study._store.weights import AtomicFileStore
-from tests import NO_PEERS
+from tests import SMALL_CONFIRM
 from tests.study.store.test_faults import BASE, KILL_AT_CREATION, mtlnas
 
-CONFIRM = [
-    "--confirm-top",
-    "1",
-    "--confirm-seeds",
-    "2",
-    "--confirm-latency-repeats",
-    "0",
-    *NO_PEERS,
-]
 CONFIRM_CLI = ["--device", "cpu", "--quiet", "--latency-repeats", "0"]  # not a latency test
 
 
@@ -40,7 +31,7 @@ CONFIRM_CLI = ["--device", "cpu", "--quiet", "--latency-repeats", "0"]  # not a 
 def confirmed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A digits study searched (3 trials) and confirmed (1 finalist x 2 seeds)."""
     root = tmp_path_factory.mktemp("confirmed")
-    args = ["search", "--name", "c", "--n-trials", "3", "--epochs", "1", *BASE, *CONFIRM]
+    args = ["search", "--name", "c", "--n-trials", "3", "--epochs", "1", *BASE, *SMALL_CONFIRM]
     args.remove("--no-confirm")
     done = mtlnas(root, *args)
     assert done.returncode == 0, done.stderr
