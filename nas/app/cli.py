@@ -241,7 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``mtlnas`` console script; returns the exit status."""
     from nas.app._console import show_messages
-    from nas.core._faults import signals_as_interrupts
+    from nas.core._faults import is_interrupt, signals_as_interrupts
 
     show_messages()
     # From the first line on, a SIGTERM (a scheduler, a preempted machine) or Ctrl-C ends in one
@@ -257,6 +257,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return _interrupted(command, err)
             except BrokenPipeError:
                 return _broken_pipe()
+            except Exception as err:
+                # A signal during an import (torch's takes seconds) can be re-raised by Python
+                # as another error caused by it, e.g. a class's __set_name__ as a RuntimeError.
+                if is_interrupt(err):
+                    return _interrupted(command, err)
+                raise
     finally:
         if argv is None:
             # The program's work is over and stored: a signal during the interpreter's exit

@@ -108,6 +108,35 @@ def test_a_trial_dead_before_its_first_heartbeat_is_failed_and_retried(tmp_path:
     assert [t.state for t in trials].count(TrialState.COMPLETE) == 3
 
 
+# A SIGTERM that lands while a class is being created (torch's import defines hundreds) is
+# re-raised by Python 3.11 as a RuntimeError from __set_name__; the command still ends in one line.
+SIGTERM_IN_A_CLASS_BODY = """
+import os, signal, sys, time
+import nas.app.cli
+
+class Field:
+    def __set_name__(self, owner, name):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # the handler runs here
+
+def importing(args):
+    type("Imported", (), {"traced_sources": Field()})
+    return 0
+
+nas.app.cli._run = importing
+sys.exit(nas.app.cli.main(["list"]))
+"""
+
+
+def test_a_sigterm_while_a_library_is_imported_is_one_line_and_exit_143(tmp_path: Path) -> None:
+    run = subprocess.run([sys.executable, "-c", SIGTERM_IN_A_CLASS_BODY], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert run.returncode == 143, run.stderr
+    assert run.stderr.strip().splitlines() == [
+        "mtlnas list: terminated (SIGTERM); nothing was written"
+    ]
+
+
 @pytest.mark.slow
 def test_sigterm_fails_the_trial_with_its_reason_queues_it_and_exits_143(tmp_path: Path) -> None:
     args = ["--name", "t", "--n-trials", "3", "--epochs", "12", *BASE]
