@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +89,50 @@ def test_the_test_split_is_read_once_after_every_run(
     assert "CONFIRMED" in out and "paired test Δ_MTL, winner minus" in out
 
 
+def kill_confirm_mid_run(
+    cwd: Path,
+    name: str,
+    url: str,
+    args: list[str],
+    ready: Callable[[list[optuna.trial.FrozenTrial]], bool],
+) -> tuple[list[optuna.trial.FrozenTrial], list[int]]:
+    """Run ``mtlnas confirm NAME ARGS`` in a process; SIGKILL it mid-training once ``ready``.
+
+    ``ready`` sees the runs complete so far. Returns the runs complete at the kill and the
+    numbers of the runs it left RUNNING (at least one: a run was training).
+    """
+    cmd = [sys.executable, "-m", "nas.app.cli", "confirm", name, *args]
+    cmd += ["--device", "cpu", "--quiet", "--latency-repeats", "0"]  # not a latency test
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[3])}
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stderr=subprocess.PIPE, start_new_session=True)
+    done: list[optuna.trial.FrozenTrial] = []
+    deadline, running, killed_it = time.time() + 180, set[int](), False
+    try:
+        while time.time() < deadline and proc.poll() is None:
+            time.sleep(0.2)
+            try:
+                runs = optuna.load_study(study_name=f"{name}:confirm", storage=url).get_trials()
+            except KeyError:
+                continue
+            done = [t for t in runs if t.state == TrialState.COMPLETE]
+            # A run seen RUNNING twice in a row is mid-training, not a moment from its end.
+            now = {t.number for t in runs if t.state == TrialState.RUNNING}
+            if ready(done) and now & running:
+                os.killpg(proc.pid, signal.SIGKILL)
+                killed_it = True
+                break
+            running = now
+    finally:
+        if proc.poll() is None and not killed_it:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert killed_it, proc.stderr.read().decode() if proc.stderr else ""
+    stored = optuna.load_study(study_name=f"{name}:confirm", storage=url).get_trials()
+    killed = [t.number for t in stored if t.state == TrialState.RUNNING]
+    assert killed, "a run was training when the process was killed"
+    return done, killed
+
+
 @pytest.mark.slow
 def test_confirm_resumes_after_sigkill_without_redoing_runs(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'studies.db'}"
@@ -106,39 +151,9 @@ def test_confirm_resumes_after_sigkill_without_redoing_runs(tmp_path: Path) -> N
         *base,
     ]
     assert main(search) == 0
-    cmd = [sys.executable, "-m", "nas.app.cli", "confirm", "k", "--seeds", "3", "--top", "1", *base]
-    cmd += ["--peers", "none"]
-    cmd += ["--device", "cpu", "--quiet", "--latency-repeats", "0"]
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[3])}
-    proc = subprocess.Popen(
-        cmd, cwd=tmp_path, env=env, stderr=subprocess.PIPE, start_new_session=True
-    )
-    before: dict[int, tuple[int, int]] = {}
-    deadline = time.time() + 180
-    running: set[int] = set()
-    try:
-        while time.time() < deadline and proc.poll() is None:
-            time.sleep(0.2)
-            try:
-                runs = optuna.load_study(study_name="k:confirm", storage=url).get_trials()
-            except KeyError:
-                continue
-            done = [t for t in runs if t.state == TrialState.COMPLETE]
-            # A run seen RUNNING twice in a row is mid-training, not a moment from its end.
-            now = {t.number for t in runs if t.state == TrialState.RUNNING}
-            if len(done) >= 2 and now & running:
-                os.killpg(proc.pid, signal.SIGKILL)
-                before = {t.number: (t.user_attrs["finalist"], t.user_attrs["seed"]) for t in done}
-                break
-            running = now
-    finally:
-        if proc.poll() is None and not before:
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    assert before, proc.stderr.read().decode() if proc.stderr else ""
-    stored = optuna.load_study(study_name="k:confirm", storage=url).get_trials()
-    killed = [t.number for t in stored if t.state == TrialState.RUNNING]
-    assert killed, "a run was training when the process was killed"
+    args = ["--seeds", "3", "--top", "1", *base, "--peers", "none"]
+    done, killed = kill_confirm_mid_run(tmp_path, "k", url, args, lambda done: len(done) >= 2)
+    before = {t.number: (t.user_attrs["finalist"], t.user_attrs["seed"]) for t in done}
     time.sleep(3.5)  # past the grace period: the killed run counts as dead
     cli = ["--device", "cpu", "--quiet", "--latency-repeats", "0"]  # not a latency test
     assert main(["confirm", "k", *base, *cli]) == 0

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -19,6 +15,7 @@ from nas.study._outcome.confirm import ConfirmPlan
 from nas.study._outcome.peers import parse_peers
 from nas.study._store.record import PLAN_KEY, StudyRecord
 from tests import NO_LATENCY
+from tests.study.outcome.test_confirm import kill_confirm_mid_run
 
 TINY = ["--benchmark", "digits", "--size", "tiny", "--device", "cpu", "--quiet", "--epochs", "1"]
 URL = "sqlite:///studies.db"
@@ -113,36 +110,13 @@ def test_a_study_with_peers_resumes_after_a_kill_in_the_confirm_stage(tmp_path: 
     base = ["--storage", url, "--heartbeat", "1"]
     search = ["search", "--name", "k", "--n-trials", "3", *TINY, "--epochs", "3", "--no-confirm"]
     assert main([*search, *base]) == 0
-    cmd = [sys.executable, "-m", "nas.app.cli", "confirm", "k", "--seeds", "2", "--top", "1"]
-    cmd += [*base, "--device", "cpu", "--quiet", "--latency-repeats", "0", "--peers", "mtan,mmoe"]
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[3])}
-    proc = subprocess.Popen(
-        cmd, cwd=tmp_path, env=env, stderr=subprocess.PIPE, start_new_session=True
-    )
-    before: dict[int, str] = {}
-    deadline, running = time.time() + 180, set[int]()
-    try:
-        while time.time() < deadline and proc.poll() is None:
-            time.sleep(0.2)
-            try:
-                now_runs = runs("k", url)
-            except KeyError:
-                continue
-            done = [t for t in now_runs if t.state == TrialState.COMPLETE]
-            now = {t.number for t in now_runs if t.state == TrialState.RUNNING}
-            # Killed mid-training (seen RUNNING twice), once a peer's run is stored.
-            if any(t.user_attrs.get("role") in ("mtan", "mmoe") for t in done) and now & running:
-                os.killpg(proc.pid, signal.SIGKILL)
-                before = {t.number: t.user_attrs["weights_sha256"] for t in done}
-                break
-            running = now
-    finally:
-        if proc.poll() is None and not before:
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    assert before, proc.stderr.read().decode() if proc.stderr else ""
-    killed = [t.number for t in runs("k", url) if t.state == TrialState.RUNNING]
-    assert killed, "a run was training when the process was killed"
+    args = ["--seeds", "2", "--top", "1", *base, "--peers", "mtan,mmoe"]
+
+    def a_peer_is_stored(done: list[optuna.trial.FrozenTrial]) -> bool:
+        return any(t.user_attrs.get("role") in ("mtan", "mmoe") for t in done)
+
+    done, killed = kill_confirm_mid_run(tmp_path, "k", url, args, a_peer_is_stored)
+    before = {t.number: t.user_attrs["weights_sha256"] for t in done}
     time.sleep(3.5)  # past the grace period: the killed run counts as dead
     again = ["confirm", "k", *base, "--device", "cpu", "--quiet", "--latency-repeats", "0"]
     assert main(again) == 0  # the stored plan, peers included, is resumed as it was
