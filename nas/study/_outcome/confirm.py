@@ -202,12 +202,7 @@ class ConfirmPlan:
         )
 
 
-def plan(
-    study: optuna.Study,
-    config: SearchConfig,
-    top: int,
-    seeds: int,
-) -> ConfirmPlan:
+def plan(study: optuna.Study, config: SearchConfig, top: int, seeds: int) -> ConfirmPlan:
     """The baselines and ``top`` distinct complete layouts of ``study`` within its budget.
 
     The baselines are the independent networks and hard sharing, then, in a study with a

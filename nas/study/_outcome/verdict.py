@@ -86,17 +86,14 @@ def answerable(search: optuna.Study, confirm: ConfirmPlan, budgeted: bool) -> li
     """The finalists that may be the answer: every one within the search study's budget.
 
     Searched finalists, the equal-cost baselines and the peers (scaled to the budget) are
-    within it by construction; a
-    full-width baseline is when its search trial stored no constraint above zero, or, never
-    completed in the search, when the study has no budget (``budgeted``: it sets a maximum cost).
+    within it by construction; a full-width baseline is when its search trial stored no
+    constraint above zero, or, never completed in the search, when the study has no budget
+    (``budgeted``: it sets a maximum cost).
     """
     trials = search.get_trials(deepcopy=False)
 
     def within(f: Finalist) -> bool:
-        if (
-            f.role in ("candidate", "independent_scaled", "hard_sharing_scaled")
-            or ROLES[f.role].peer
-        ):
+        if f.role not in ("independent", "hard_sharing"):  # the full-width baselines
             return True
         return not budgeted if f.source_trial is None else feasible(trials[f.source_trial])
 
